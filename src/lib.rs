@@ -1,0 +1,30 @@
+//! claude-otel-sanitizer: keeps only what `allowlist.toml` names of Claude Code OpenTelemetry
+//! log events delivered by a CloudWatch Logs subscription filter.
+//!
+//! Data flow (each stage is a module; all but `sink` are pure):
+//!
+//! ```text
+//! envelope bytes ─▶ decode    base64 → size-capped gzip → payload JSON
+//!                 ─▶ parse     one stored OTel record → borrowed raw event
+//!                 ─▶ sanitize  the allowlist builds each output from empty
+//!                 ─▶ plan      sort + split by PutLogEvents limits
+//!                 ─▶ sink      the only code that writes anywhere
+//! ```
+//!
+//! # What this crate never logs
+//! No error message, `Debug` output, log line or summary produced by this crate contains a value
+//! taken from a payload. Errors name a kind and a position; summaries name reasons and counts.
+
+mod allowlist;
+mod counts;
+mod decode;
+mod kind;
+mod parse;
+mod pseudonym;
+mod sanitize;
+
+pub use allowlist::{Allowlist, AllowlistError};
+pub use counts::{AttributeDrop, Counts, EventDrop};
+pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_envelope};
+pub use pseudonym::{KeyError, PseudonymKey};
+pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Verdict};
