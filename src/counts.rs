@@ -53,16 +53,19 @@ pub enum AttributeDrop {
     Duplicate,
     /// An identity attribute arrived but no pseudonym key was configured.
     NoPseudonymKey,
+    /// Another source of the same output was used (e.g. `user.email` before `user.id`).
+    Superseded,
 }
 
 impl AttributeDrop {
-    pub const ALL: [AttributeDrop; 6] = [
+    pub const ALL: [AttributeDrop; 7] = [
         AttributeDrop::NotAllowlisted,
         AttributeDrop::WrongKind,
         AttributeDrop::TooLong,
         AttributeDrop::OutOfRange,
         AttributeDrop::Duplicate,
         AttributeDrop::NoPseudonymKey,
+        AttributeDrop::Superseded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +76,7 @@ impl AttributeDrop {
             AttributeDrop::OutOfRange => "out_of_range",
             AttributeDrop::Duplicate => "duplicate",
             AttributeDrop::NoPseudonymKey => "no_pseudonym_key",
+            AttributeDrop::Superseded => "superseded",
         }
     }
 }
@@ -123,14 +127,21 @@ impl Counts {
         for (a, b) in self.dropped.iter_mut().zip(other.dropped) {
             *a += b;
         }
-        for (a, b) in self.attributes_dropped.iter_mut().zip(other.attributes_dropped) {
+        for (a, b) in self
+            .attributes_dropped
+            .iter_mut()
+            .zip(other.attributes_dropped)
+        {
             *a += b;
         }
     }
 
     /// Non-zero event drops as `(reason, count)`, in a fixed order.
     pub fn event_drops(&self) -> impl Iterator<Item = (EventDrop, u64)> + '_ {
-        EventDrop::ALL.into_iter().map(|r| (r, self.dropped(r))).filter(|(_, n)| *n > 0)
+        EventDrop::ALL
+            .into_iter()
+            .map(|r| (r, self.dropped(r)))
+            .filter(|(_, n)| *n > 0)
     }
 
     /// Non-zero attribute drops as `(reason, count)`, in a fixed order.
@@ -160,7 +171,10 @@ impl Serialize for Counts {
             received: self.received,
             written: self.written,
             dropped: self.event_drops().map(|(r, n)| (r.as_str(), n)).collect(),
-            attributes_dropped: self.attribute_drops().map(|(r, n)| (r.as_str(), n)).collect(),
+            attributes_dropped: self
+                .attribute_drops()
+                .map(|(r, n)| (r.as_str(), n))
+                .collect(),
         }
         .serialize(serializer)
     }

@@ -1,1 +1,300 @@
-//! kinds (stub)
+//! Value kinds: the shape a kept value must have.
+//!
+//! Trusts nothing about the value. Guarantees: a value is kept only in the normalised form of its
+//! kind (JSON numbers for numeric kinds, canonical UUIDs, strings from a narrow alphabet or a
+//! listed set), so an allowed key cannot carry free text, nested data or an over-long string.
+
+use crate::AttributeDrop;
+use regex::Regex;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest numeric string considered at all (digits, sign, point, exponent).
+const MAX_NUMERIC_STRING: usize = 40;
+
+/// Integers that a JSON double represents exactly: ±2^53.
+const MAX_EXACT_INTEGER_F64: f64 = 9_007_199_254_740_992.0;
+
+/// A JSON value as found in a stored event, after unwrapping OTLP AnyValue wrappers
+/// (`{"stringValue":..}`, `{"intValue":..}`, `{"doubleValue":..}`, `{"boolValue":..}`).
+#[derive(Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    /// An integer outside `i64` (only `u64` above `i64::MAX`).
+    BigInt,
+    Float(f64),
+    Bool(bool),
+    Null,
+    /// An array, an object that is not an AnyValue wrapper, `arrayValue`, `kvlistValue`, `bytesValue`.
+    Compound,
+}
+
+/// Shape only: a `Scalar` holds payload content.
+impl fmt::Debug for Scalar<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scalar::Str(_) => "Str(..)",
+            Scalar::Int(_) => "Int(..)",
+            Scalar::BigInt => "BigInt",
+            Scalar::Float(_) => "Float(..)",
+            Scalar::Bool(_) => "Bool(..)",
+            Scalar::Null => "Null",
+            Scalar::Compound => "Compound",
+        })
+    }
+}
+
+impl<'a> Scalar<'a> {
+    /// Reads one JSON value. Never fails on well-formed JSON; malformed JSON gives `Compound`.
+    pub(crate) fn from_json(json: &'a str) -> Scalar<'a> {
+        serde_json::from_str(json).unwrap_or(Scalar::Compound)
+    }
+}
+
+/// The AnyValue field names of OTLP/JSON.
+pub(crate) const ANY_VALUE_FIELDS: [&str; 7] = [
+    "stringValue",
+    "intValue",
+    "doubleValue",
+    "boolValue",
+    "arrayValue",
+    "kvlistValue",
+    "bytesValue",
+];
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map_or(Scalar::BigInt, Scalar::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some(key) = map.next_key::<Cow<'de, str>>()? else {
+            return Ok(Scalar::Compound);
+        };
+        let inner = match key.as_ref() {
+            "stringValue" | "intValue" | "doubleValue" | "boolValue" => {
+                map.next_value::<Scalar<'de>>()?
+            }
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+                Scalar::Compound
+            }
+        };
+        // A wrapper has exactly one field; anything more is a nested object.
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<IgnoredAny>()?;
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Scalar::Compound);
+        }
+        Ok(inner)
+    }
+}
+
+/// A value that passed its kind check, in normalised form.
+#[derive(Clone, PartialEq)]
+pub(crate) enum Kept<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl fmt::Debug for Kept<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Kept(..)")
+    }
+}
+
+impl Kept<'_> {
+    /// Appends the value as JSON.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail, and every kept float is finite.
+        let _ = match self {
+            Kept::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()),
+            Kept::Int(i) => serde_json::to_writer(&mut *out, i),
+            Kept::Float(x) => serde_json::to_writer(&mut *out, x),
+            Kept::Bool(b) => serde_json::to_writer(&mut *out, b),
+        };
+    }
+}
+
+/// The kind of an allowlisted value, with its bounds.
+#[derive(Clone, Debug)]
+pub(crate) enum Kind {
+    /// A whole number in `min..=max`: JSON integer, integral double, or decimal string.
+    Integer { min: i64, max: i64 },
+    /// A finite number in `min..=max`: JSON number or decimal string; kept as a JSON number.
+    Number { min: f64, max: f64 },
+    /// `true`/`false`, or the strings `"true"`/`"false"`.
+    Boolean,
+    /// A UUID in any of its usual spellings; kept hyphenated lower-case.
+    Uuid,
+    /// A short identifier: 1..=`max_len` characters from `[A-Za-z0-9._:-]`.
+    Token { max_len: usize },
+    /// One of the listed strings, exactly.
+    Enum { values: Vec<String> },
+    /// A string of 1..=`max_len` characters matching the whole of `regex`.
+    Pattern { regex: Regex, max_len: usize },
+}
+
+impl Kind {
+    /// Checks `value` and returns its normalised form, or why it is dropped.
+    pub(crate) fn check<'a>(&self, value: Scalar<'a>) -> Result<Kept<'a>, AttributeDrop> {
+        match self {
+            Kind::Integer { min, max } => {
+                let n = match value {
+                    Scalar::Int(n) => n,
+                    Scalar::Float(x)
+                        if x.is_finite()
+                            && x.fract() == 0.0
+                            && x.abs() <= MAX_EXACT_INTEGER_F64 =>
+                    {
+                        x as i64
+                    }
+                    Scalar::Float(_) => return Err(AttributeDrop::WrongKind),
+                    Scalar::BigInt => return Err(AttributeDrop::OutOfRange),
+                    Scalar::Str(s) => parse_integer(&s)?,
+                    _ => return Err(AttributeDrop::WrongKind),
+                };
+                if n < *min || n > *max {
+                    return Err(AttributeDrop::OutOfRange);
+                }
+                Ok(Kept::Int(n))
+            }
+            Kind::Number { min, max } => {
+                let x = match value {
+                    Scalar::Int(n) => n as f64,
+                    Scalar::Float(x) => x,
+                    Scalar::BigInt => return Err(AttributeDrop::OutOfRange),
+                    Scalar::Str(s) => parse_number(&s)?,
+                    _ => return Err(AttributeDrop::WrongKind),
+                };
+                if !x.is_finite() {
+                    return Err(AttributeDrop::WrongKind);
+                }
+                if x < *min || x > *max {
+                    return Err(AttributeDrop::OutOfRange);
+                }
+                Ok(Kept::Float(x))
+            }
+            Kind::Boolean => match value {
+                Scalar::Bool(b) => Ok(Kept::Bool(b)),
+                Scalar::Str(s) if s == "true" => Ok(Kept::Bool(true)),
+                Scalar::Str(s) if s == "false" => Ok(Kept::Bool(false)),
+                _ => Err(AttributeDrop::WrongKind),
+            },
+            Kind::Uuid => {
+                let s = string(value, 45)?;
+                let id = uuid::Uuid::try_parse(&s).map_err(|_| AttributeDrop::WrongKind)?;
+                Ok(Kept::Str(Cow::Owned(id.hyphenated().to_string())))
+            }
+            Kind::Token { max_len } => {
+                let s = string(value, *max_len)?;
+                if s.is_empty() || !s.bytes().all(is_token_byte) {
+                    return Err(AttributeDrop::WrongKind);
+                }
+                Ok(Kept::Str(s))
+            }
+            Kind::Enum { values } => {
+                let longest = values.iter().map(String::len).max().unwrap_or(0);
+                let s = string(value, longest)?;
+                if values.iter().any(|v| *v == s) {
+                    Ok(Kept::Str(s))
+                } else {
+                    Err(AttributeDrop::WrongKind)
+                }
+            }
+            Kind::Pattern { regex, max_len } => {
+                let s = string(value, *max_len)?;
+                if s.is_empty() || !regex.is_match(&s) {
+                    return Err(AttributeDrop::WrongKind);
+                }
+                Ok(Kept::Str(s))
+            }
+        }
+    }
+}
+
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
+}
+
+/// The value as a string of at most `max_len` bytes.
+fn string(value: Scalar<'_>, max_len: usize) -> Result<Cow<'_, str>, AttributeDrop> {
+    match value {
+        Scalar::Str(s) if s.len() > max_len => Err(AttributeDrop::TooLong),
+        Scalar::Str(s) => Ok(s),
+        _ => Err(AttributeDrop::WrongKind),
+    }
+}
+
+/// A decimal integer string: optional `-`, digits only.
+fn parse_integer(s: &str) -> Result<i64, AttributeDrop> {
+    if s.len() > MAX_NUMERIC_STRING {
+        return Err(AttributeDrop::TooLong);
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AttributeDrop::WrongKind);
+    }
+    s.parse::<i64>().map_err(|_| AttributeDrop::OutOfRange)
+}
+
+/// A decimal number string in JSON's number grammar (no `NaN`, `inf`, hex, `+`, or spaces),
+/// parsed by serde_json itself so the grammar is exactly JSON's.
+fn parse_number(s: &str) -> Result<f64, AttributeDrop> {
+    if s.len() > MAX_NUMERIC_STRING {
+        return Err(AttributeDrop::TooLong);
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
+        return Err(AttributeDrop::WrongKind);
+    }
+    match serde_json::from_str::<f64>(s) {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(AttributeDrop::OutOfRange),
+        // Includes magnitudes beyond f64 (`1e400`), which serde_json refuses.
+        Err(_) => Err(AttributeDrop::WrongKind),
+    }
+}

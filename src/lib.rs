@@ -18,13 +18,15 @@
 mod allowlist;
 mod counts;
 mod decode;
+mod explain;
 mod kind;
 mod parse;
 mod pseudonym;
 mod sanitize;
 
-pub use allowlist::{Allowlist, AllowlistError};
+pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_envelope};
+pub use explain::Explanation;
 pub use pseudonym::{KeyError, PseudonymKey};
-pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Verdict};
+pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};

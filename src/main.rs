@@ -1,1 +1,241 @@
-fn main() {}
+//! The CLI: the local face of the code path the Lambda runs.
+//!
+//! `sanitize` prints exactly the messages that would be written to the sanitized group, one per
+//! line, in write order; a summary of counts goes to stderr. Exit codes: 0 success; 1 an input
+//! could not be read or decoded (stdout stays empty); 2 usage; 3 invalid allowlist or key.
+
+use clap::{Args, Parser, Subcommand};
+use claude_otel_sanitizer::{
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer,
+    decode_envelope,
+};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const EXIT_INPUT: u8 = 1;
+const EXIT_CONFIG: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Keeps only the allowlisted fields of Claude Code OpenTelemetry log events"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print exactly the messages that would be written to the sanitized group, one per line.
+    Sanitize(InputArgs),
+    /// Per event, which keys would be kept and which dropped, and why (key names only).
+    Explain(InputArgs),
+    /// Validate an allowlist (default: the embedded one) and print what it keeps.
+    CheckAllowlist {
+        /// The allowlist to check.
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Subscription payload files (the JSON a Lambda receives); none or `-` reads stdin.
+    files: Vec<PathBuf>,
+    /// Use this allowlist instead of the embedded `allowlist.toml`.
+    #[arg(long, value_name = "PATH")]
+    allowlist: Option<PathBuf>,
+    /// Inputs hold raw stored event messages, one per line, instead of subscription payloads.
+    #[arg(long)]
+    ndjson: bool,
+    /// File holding the pseudonym key (HMAC secret). Without a key, identity attributes are dropped.
+    #[arg(long, value_name = "PATH", conflicts_with = "pseudonym_key")]
+    pseudonym_key_file: Option<PathBuf>,
+    /// The pseudonym key itself (prefer the environment variable or a file).
+    #[arg(long, env = "PSEUDONYM_KEY", hide_env_values = true, hide = true)]
+    pseudonym_key: Option<String>,
+    /// Refuse payloads that decompress to more than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: usize,
+}
+
+/// An error for the user: one line, exit code. Never carries payload content.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn input(message: String) -> Self {
+        Failure {
+            code: EXIT_INPUT,
+            message,
+        }
+    }
+    fn config(message: String) -> Self {
+        Failure {
+            code: EXIT_CONFIG,
+            message,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sanitize(args) => sanitize(&args),
+        Command::Explain(args) => explain(&args),
+        Command::CheckAllowlist { path } => check_allowlist(path.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(io::stderr().lock(), "error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn sanitize(args: &InputArgs) -> Result<(), Failure> {
+    let sanitizer = sanitizer(args)?;
+    // Decode and sanitize every input before printing anything: bad input prints nothing.
+    let outputs = read_inputs(args)?
+        .iter()
+        .map(|(name, bytes)| sanitize_input(&sanitizer, args, name, bytes))
+        .collect::<Result<Vec<SanitizedPayload>, Failure>>()?;
+    let mut counts = Counts::default();
+    let mut out = BufWriter::new(io::stdout().lock());
+    for output in &outputs {
+        counts.merge(&output.counts);
+        for event in &output.events {
+            write_line(&mut out, &event.message)?;
+        }
+    }
+    out.flush().or_else(ignore_broken_pipe)?;
+    let _ = writeln!(io::stderr().lock(), "{counts}");
+    Ok(())
+}
+
+fn explain(args: &InputArgs) -> Result<(), Failure> {
+    let sanitizer = sanitizer(args)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    for (name, bytes) in read_inputs(args)? {
+        let explanations = if args.ndjson {
+            sanitizer.explain_ndjson(&bytes)
+        } else {
+            let payload = decode_envelope(&bytes, args.max_decompressed_bytes)
+                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+            if payload.is_control_message() {
+                write_line(&mut out, &format!("{name}: CONTROL_MESSAGE (skipped)"))?;
+            }
+            sanitizer.explain_payload(&payload)
+        };
+        for explanation in explanations {
+            write_line(&mut out, &format!("{name}: {explanation}"))?;
+        }
+    }
+    out.flush().or_else(ignore_broken_pipe)
+}
+
+fn check_allowlist(path: Option<&Path>) -> Result<(), Failure> {
+    let allowlist = load_allowlist(path)?;
+    let mut out = io::stdout().lock();
+    let name = path.map_or_else(
+        || "embedded allowlist.toml".to_owned(),
+        |p| p.display().to_string(),
+    );
+    write_line(&mut out, &format!("{name}: valid"))?;
+    out.write_all(allowlist.describe().as_bytes())
+        .or_else(ignore_broken_pipe)
+}
+
+fn sanitize_input(
+    sanitizer: &Sanitizer,
+    args: &InputArgs,
+    name: &str,
+    bytes: &[u8],
+) -> Result<SanitizedPayload, Failure> {
+    if args.ndjson {
+        return Ok(sanitizer.sanitize_ndjson(bytes, now_ms()));
+    }
+    let payload = decode_envelope(bytes, args.max_decompressed_bytes)
+        .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    Ok(sanitizer.sanitize_payload(&payload))
+}
+
+fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
+    let allowlist = load_allowlist(args.allowlist.as_deref())?;
+    let secret = match (&args.pseudonym_key_file, &args.pseudonym_key) {
+        (Some(path), _) => Some(std::fs::read(path).map_err(|e| {
+            Failure::config(format!(
+                "pseudonym key file {}: {}",
+                path.display(),
+                e.kind()
+            ))
+        })?),
+        (None, Some(value)) => Some(value.as_bytes().to_vec()),
+        (None, None) => None,
+    };
+    let key = secret
+        .map(|s| PseudonymKey::new(&s))
+        .transpose()
+        .map_err(|e| Failure::config(e.to_string()))?;
+    Ok(Sanitizer::new(allowlist, key))
+}
+
+fn load_allowlist(path: Option<&Path>) -> Result<Allowlist, Failure> {
+    let Some(path) = path else {
+        return Ok(Allowlist::embedded());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("allowlist {}: {}", path.display(), e.kind())))?;
+    Allowlist::from_toml(&text)
+        .map_err(|e| Failure::config(format!("allowlist {}: {e}", path.display())))
+}
+
+/// Every input as (display name, bytes); stdin when no file (or `-`) is given.
+fn read_inputs(args: &InputArgs) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let stdin = [PathBuf::from("-")];
+    let files = if args.files.is_empty() {
+        &stdin[..]
+    } else {
+        &args.files[..]
+    };
+    files
+        .iter()
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
+                Ok(("stdin".to_owned(), bytes))
+            } else {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
+                Ok((path.display().to_string(), bytes))
+            }
+        })
+        .collect()
+}
+
+fn write_line(out: &mut impl Write, line: &str) -> Result<(), Failure> {
+    writeln!(out, "{line}").or_else(ignore_broken_pipe)
+}
+
+/// A closed stdout (`| head`) ends output quietly; other write errors are failures.
+fn ignore_broken_pipe(e: io::Error) -> Result<(), Failure> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(Failure::input(format!("stdout: {}", e.kind())))
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,1 +1,286 @@
-//! parse (stub)
+//! Tolerant parsing of one stored OTel log record (the `message` of a CloudWatch event).
+//!
+//! Trusts nothing. Accepts `attributes` as a JSON object or an OTLP KeyValue array, values plain
+//! or as AnyValue wrappers, dotted keys flat or nested (`{"session":{"id":..}}` →
+//! `session.id`), and ignores unknown top-level keys. Guarantees: one pass over the message;
+//! values are borrowed as raw JSON slices and only the allowlisted ones are ever decoded (by the
+//! sanitizer); nesting is flattened to at most [`MAX_FLATTEN_DEPTH`] levels. A `RawEvent` holds
+//! payload content: its `Debug` prints counts only, and it has no `Serialize`.
+
+use crate::kind::ANY_VALUE_FIELDS;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Nested objects deeper than this are not flattened further: the value stays a compound
+/// (which no kind accepts).
+pub(crate) const MAX_FLATTEN_DEPTH: usize = 8;
+
+pub(crate) type Attributes<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+
+/// One stored record, with every value still raw JSON.
+#[derive(Default)]
+pub(crate) struct RawEvent<'a> {
+    pub(crate) body: Option<&'a RawValue>,
+    pub(crate) event_name: Option<&'a RawValue>,
+    pub(crate) attributes: Attributes<'a>,
+    pub(crate) resource_attributes: Attributes<'a>,
+    pub(crate) time_unix_nano: Option<&'a RawValue>,
+    pub(crate) observed_time_unix_nano: Option<&'a RawValue>,
+}
+
+impl fmt::Debug for RawEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawEvent")
+            .field("attributes", &self.attributes.len())
+            .field("resource_attributes", &self.resource_attributes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The message is not JSON, not a JSON object, or repeats a top-level field.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unparseable;
+
+/// Parses one stored message.
+pub(crate) fn parse_event(message: &str) -> Result<RawEvent<'_>, Unparseable> {
+    let mut de = serde_json::Deserializer::from_str(message);
+    let event = de.deserialize_map(EventVisitor).map_err(|_| Unparseable)?;
+    de.end().map_err(|_| Unparseable)?;
+    Ok(event)
+}
+
+/// Parses a JSON object (e.g. the `tool_parameters` string) into flattened attributes.
+pub(crate) fn parse_object(json: &str) -> Result<Attributes<'_>, Unparseable> {
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.deserialize_map(AttributesVisitor {
+        out: &mut out,
+        prefix: None,
+        depth: 0,
+    })
+    .map_err(|_| Unparseable)?;
+    de.end().map_err(|_| Unparseable)?;
+    Ok(out)
+}
+
+fn set_once<'a, E: de::Error>(
+    slot: &mut Option<&'a RawValue>,
+    value: &'a RawValue,
+    field: &'static str,
+) -> Result<(), E> {
+    if slot.replace(value).is_some() {
+        return Err(E::duplicate_field(field));
+    }
+    Ok(())
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = RawEvent<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut event = RawEvent::default();
+        let (mut seen_attributes, mut seen_resource) = (false, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "body" => set_once(&mut event.body, map.next_value()?, "body")?,
+                "eventName" => set_once(&mut event.event_name, map.next_value()?, "eventName")?,
+                "timeUnixNano" => {
+                    set_once(&mut event.time_unix_nano, map.next_value()?, "timeUnixNano")?
+                }
+                "observedTimeUnixNano" => set_once(
+                    &mut event.observed_time_unix_nano,
+                    map.next_value()?,
+                    "observedTimeUnixNano",
+                )?,
+                "attributes" => {
+                    if std::mem::replace(&mut seen_attributes, true) {
+                        return Err(de::Error::duplicate_field("attributes"));
+                    }
+                    map.next_value_seed(AttributesSeed {
+                        out: &mut event.attributes,
+                    })?;
+                }
+                "resource" => {
+                    if std::mem::replace(&mut seen_resource, true) {
+                        return Err(de::Error::duplicate_field("resource"));
+                    }
+                    map.next_value_seed(ResourceSeed {
+                        out: &mut event.resource_attributes,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(event)
+    }
+}
+
+/// `resource`: an object whose `attributes` is read like the event's; other fields ignored.
+struct ResourceSeed<'v, 'a> {
+    out: &'v mut Attributes<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for ResourceSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourceSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a resource object")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "attributes" {
+                if std::mem::replace(&mut seen, true) {
+                    return Err(de::Error::duplicate_field("attributes"));
+                }
+                map.next_value_seed(AttributesSeed {
+                    out: &mut *self.out,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `attributes`: a JSON object, an OTLP KeyValue array, or null.
+struct AttributesSeed<'v, 'a> {
+    out: &'v mut Attributes<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for AttributesSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(AttributesVisitor {
+            out: self.out,
+            prefix: None,
+            depth: 0,
+        })
+    }
+}
+
+struct AttributesVisitor<'v, 'p, 'a> {
+    out: &'v mut Attributes<'a>,
+    prefix: Option<&'p str>,
+    depth: usize,
+}
+
+#[derive(Deserialize)]
+struct KeyValue<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Option<&'a RawValue>,
+}
+
+impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attribute object or KeyValue array")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((key, value)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+            push_flattened(self.out, self.prefix, key, value, self.depth);
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(kv) = seq.next_element::<KeyValue<'de>>()? {
+            if let Some(value) = kv.value {
+                push_flattened(self.out, self.prefix, kv.key, value, self.depth);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an object-valued attribute turns out to be.
+enum Nested<'a> {
+    /// `{"stringValue": ..}` and the other single-field AnyValue wrappers: a leaf.
+    Wrapper,
+    /// A nested object or an OTLP `kvlistValue`: more attributes under a prefix.
+    Attributes(Attributes<'a>),
+}
+
+fn nested(json: &str) -> Option<Nested<'_>> {
+    // Read the direct children only (depth at the limit stops recursion); the caller recurses.
+    let mut pairs = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.deserialize_map(AttributesVisitor {
+        out: &mut pairs,
+        prefix: None,
+        depth: MAX_FLATTEN_DEPTH,
+    })
+    .ok()?;
+    if let [(key, value)] = pairs.as_slice() {
+        if ANY_VALUE_FIELDS.contains(&key.as_ref()) {
+            if key != "kvlistValue" {
+                return Some(Nested::Wrapper);
+            }
+            // {"kvlistValue":{"values":[{key,value}..]}}
+            let list: KvList<'_> = serde_json::from_str(value.get()).ok()?;
+            let mut inner = Vec::new();
+            for kv in list.values {
+                if let Some(v) = kv.value {
+                    inner.push((kv.key, v));
+                }
+            }
+            return Some(Nested::Attributes(inner));
+        }
+    }
+    Some(Nested::Attributes(pairs))
+}
+
+#[derive(Deserialize)]
+struct KvList<'a> {
+    #[serde(borrow, default)]
+    values: Vec<KeyValue<'a>>,
+}
+
+fn push_flattened<'a>(
+    out: &mut Attributes<'a>,
+    prefix: Option<&str>,
+    key: Cow<'a, str>,
+    value: &'a RawValue,
+    depth: usize,
+) {
+    let key = match prefix {
+        Some(p) => Cow::Owned(format!("{p}.{key}")),
+        None => key,
+    };
+    if depth < MAX_FLATTEN_DEPTH && value.get().starts_with('{') {
+        if let Some(Nested::Attributes(pairs)) = nested(value.get()) {
+            for (k, v) in pairs {
+                push_flattened(out, Some(&key), k, v, depth + 1);
+            }
+            return;
+        }
+    }
+    out.push((key, value));
+}

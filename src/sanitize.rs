@@ -1,6 +1,26 @@
-//! Sanitize: the allowlist builds each output event from empty. (stub: being written)
+//! Sanitize: the allowlist builds each output event from empty.
+//!
+//! Trusts the compiled [`Allowlist`]; trusts nothing in the events. Guarantees: pure and
+//! infallible; the output of an event is written by iterating the allowlist's outputs, so a key
+//! the allowlist does not name cannot appear, and every written value passed its kind check.
+//! Every received event is either written or counted as dropped with a reason.
 
-use crate::{Allowlist, Counts, Payload, PseudonymKey};
+use crate::allowlist::{Output, Rule, Slots};
+use crate::kind::{Kept, Scalar};
+use crate::parse::{self, Attributes, RawEvent};
+use crate::{Allowlist, AttributeDrop, Counts, EventDrop, Payload, PseudonymKey};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+
+/// The prefix of every Claude Code event `body`.
+const BODY_PREFIX: &str = "claude_code.";
+
+/// Longest identity value pseudonymised; longer ones are dropped as `too_long`.
+const MAX_PSEUDONYM_SOURCE_LEN: usize = 256;
+
+/// Longest source event id carried as it is; others are carried as a digest.
+const MAX_PLAIN_SOURCE_ID_LEN: usize = 64;
 
 /// One event to write to the sanitized group: the source event's timestamp and the compact JSON
 /// message built from allowlisted values only.
@@ -19,16 +39,51 @@ pub struct SanitizedPayload {
     pub counts: Counts,
 }
 
-/// What happened to one key (for `explain`).
+/// Where a key was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Kept,
-    Dropped(crate::AttributeDrop),
+pub enum Scope {
+    Attributes,
+    Resource,
+    ToolParameters,
 }
 
-/// Receives a verdict per input key. `Counts` implements it; `explain` collects names.
+impl Scope {
+    /// The path prefix of the scope in a stored record.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Scope::Attributes => "attributes.",
+            Scope::Resource => "resource.attributes.",
+            Scope::ToolParameters => "attributes.tool_parameters.",
+        }
+    }
+}
+
+/// What happened to one input key of a kept event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Written (after its kind check).
+    Kept,
+    /// Written as a keyed pseudonym under another key.
+    Pseudonymized,
+    /// A JSON string whose allowlisted sub-keys were extracted.
+    Extracted,
+    Dropped(AttributeDrop),
+}
+
+/// Receives what happened to each input key of a kept event. [`Counts`] counts the drops; the
+/// CLI's `explain` collects key names.
 pub trait Audit {
-    fn attribute(&mut self, key: &str, verdict: Verdict);
+    fn attribute(&mut self, scope: Scope, key: &str, verdict: Verdict);
+    /// The event name found in an event (syntactically valid, not necessarily allowlisted).
+    fn event_name(&mut self, _name: &str) {}
+}
+
+impl Audit for Counts {
+    fn attribute(&mut self, _scope: Scope, _key: &str, verdict: Verdict) {
+        if let Verdict::Dropped(reason) = verdict {
+            self.drop_attribute(reason);
+        }
+    }
 }
 
 /// The allowlist and the optional pseudonym key: everything `sanitize` needs.
@@ -38,21 +93,463 @@ pub struct Sanitizer {
     key: Option<PseudonymKey>,
 }
 
+/// A slot's input value.
+#[derive(Clone, Copy)]
+enum SlotValue<'a> {
+    Empty,
+    One(&'a RawValue),
+    Dup,
+}
+
 impl Sanitizer {
     pub fn new(allowlist: Allowlist, key: Option<PseudonymKey>) -> Self {
         Sanitizer { allowlist, key }
     }
 
-    /// Sanitizes every event of a decoded payload. Infallible.
-    pub fn sanitize_payload(&self, payload: &Payload) -> SanitizedPayload {
-        let _ = (&self.allowlist, &self.key, payload);
-        todo!()
+    pub fn allowlist(&self) -> &Allowlist {
+        &self.allowlist
     }
 
-    /// Sanitizes raw stored messages, one per line (blank lines skipped). Timestamps come from
-    /// `timeUnixNano` / `observedTimeUnixNano` where present.
-    pub fn sanitize_ndjson(&self, text: &str) -> SanitizedPayload {
-        let _ = text;
-        todo!()
+    /// Sanitizes every event of a decoded payload. Infallible.
+    pub fn sanitize_payload(&self, payload: &Payload) -> SanitizedPayload {
+        let mut counts = Counts::default();
+        counts.payloads = 1;
+        if payload.is_control_message() {
+            counts.control_messages = 1;
+            return SanitizedPayload {
+                events: Vec::new(),
+                counts,
+            };
+        }
+        let mut events = Vec::with_capacity(payload.data.log_events.len());
+        for entry in &payload.data.log_events {
+            counts.received += 1;
+            match self.sanitize_message(Some(&entry.id), &entry.message, &mut counts) {
+                Ok((message, _)) => events.push(SanitizedEvent {
+                    timestamp: entry.timestamp,
+                    message,
+                }),
+                Err(reason) => counts.drop_event(reason),
+            }
+        }
+        finish(events, counts)
     }
+
+    /// Sanitizes raw stored messages, one per line (blank lines skipped; a line that is not
+    /// UTF-8 is counted `unparseable`). Each event's timestamp is its `timeUnixNano` (else
+    /// `observedTimeUnixNano`) in milliseconds, else `default_timestamp`.
+    pub fn sanitize_ndjson(&self, input: &[u8], default_timestamp: i64) -> SanitizedPayload {
+        let mut counts = Counts::default();
+        counts.payloads = 1;
+        let mut events = Vec::new();
+        for line in ndjson_lines(input) {
+            counts.received += 1;
+            let result = match line {
+                Ok(line) => self.sanitize_message(None, line, &mut counts),
+                Err(()) => Err(EventDrop::Unparseable),
+            };
+            match result {
+                Ok((message, time)) => events.push(SanitizedEvent {
+                    timestamp: time.unwrap_or(default_timestamp),
+                    message,
+                }),
+                Err(reason) => counts.drop_event(reason),
+            }
+        }
+        finish(events, counts)
+    }
+
+    /// Sanitizes one stored message. Returns the output message and the record's own time (ms),
+    /// or why the whole event is dropped. `audit` hears about every key of a kept event.
+    pub fn sanitize_message<A: Audit>(
+        &self,
+        source_id: Option<&str>,
+        message: &str,
+        audit: &mut A,
+    ) -> Result<(String, Option<i64>), EventDrop> {
+        let event = parse::parse_event(message).map_err(|_| EventDrop::Unparseable)?;
+        let al = &self.allowlist;
+
+        // Declared before the slots that may borrow from it.
+        let tool_text: Cow<'_, str>;
+        let mut slots = vec![SlotValue::Empty; al.attribute_slots.len()];
+        let pair_slots = fill(&al.attribute_slots, &mut slots, &event.attributes);
+
+        let name = self.event_name(&event, &slots, audit)?;
+
+        // The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
+        let mut tool_pairs: Attributes<'_> = Vec::new();
+        let mut tool_verdict = Verdict::Extracted;
+        if let Some(tp) = al
+            .attribute_slots
+            .get(crate::allowlist::TOOL_PARAMETERS_KEY)
+        {
+            if let SlotValue::One(raw) = slots[tp] {
+                match Scalar::from_json(raw.get()) {
+                    Scalar::Str(text) => {
+                        tool_text = text;
+                        match parse::parse_object(&tool_text) {
+                            Ok(pairs) => tool_pairs = pairs,
+                            Err(_) => tool_verdict = Verdict::Dropped(AttributeDrop::WrongKind),
+                        }
+                    }
+                    _ => tool_verdict = Verdict::Dropped(AttributeDrop::WrongKind),
+                }
+            }
+        }
+        let tool_pair_slots: Vec<Option<usize>> = tool_pairs
+            .iter()
+            .map(|(key, value)| {
+                let slot = al.tool_parameter_subkeys.get(key.as_ref()).copied();
+                if let Some(s) = slot {
+                    occupy(&mut slots[s], value);
+                }
+                slot
+            })
+            .collect();
+
+        // Build the output from the allowlist.
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; slots.len()];
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"body\":\"");
+        out.extend_from_slice(BODY_PREFIX.as_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\",\"attributes\":{\"event.name\":\"");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'"');
+        for output in &al.outputs {
+            if let Some(value) = self.evaluate(output, &slots, &mut verdicts) {
+                write_member(&mut out, &output.key, &value);
+            }
+        }
+        out.push(b'}');
+
+        let mut resource_slots = vec![SlotValue::Empty; al.resource_slots.len()];
+        let resource_pair_slots = fill(
+            &al.resource_slots,
+            &mut resource_slots,
+            &event.resource_attributes,
+        );
+        let mut resource_verdicts: Vec<Option<Verdict>> = vec![None; resource_slots.len()];
+        let mut first = true;
+        for output in &al.resource_outputs {
+            if let Some(value) = self.evaluate(output, &resource_slots, &mut resource_verdicts) {
+                out.extend_from_slice(if first {
+                    b",\"resource\":{\"attributes\":{"
+                } else {
+                    b","
+                });
+                first = false;
+                write_key(&mut out, &output.key);
+                value.write_json(&mut out);
+            }
+        }
+        if !first {
+            out.extend_from_slice(b"}}");
+        }
+        if let Some(id) = source_id {
+            out.extend_from_slice(b",\"sourceEventId\":");
+            Kept::Str(carried_id(id)).write_json(&mut out);
+        }
+        out.push(b'}');
+
+        // Tell the audit what happened to every input key.
+        if let Some(tp) = al
+            .attribute_slots
+            .get(crate::allowlist::TOOL_PARAMETERS_KEY)
+        {
+            verdicts[tp] = Some(tool_verdict);
+        }
+        verdicts[0] = Some(Verdict::Kept); // event.name
+        report(
+            audit,
+            Scope::Attributes,
+            &event.attributes,
+            &pair_slots,
+            &slots,
+            &verdicts,
+        );
+        report(
+            audit,
+            Scope::ToolParameters,
+            &tool_pairs,
+            &tool_pair_slots,
+            &slots,
+            &verdicts,
+        );
+        report(
+            audit,
+            Scope::Resource,
+            &event.resource_attributes,
+            &resource_pair_slots,
+            &resource_slots,
+            &resource_verdicts,
+        );
+
+        let time = time_ms(event.time_unix_nano).or_else(|| time_ms(event.observed_time_unix_nano));
+        // Every byte written is ASCII punctuation, allowlist text, or serde_json output.
+        let message = String::from_utf8(out).map_err(|_| EventDrop::Unparseable)?;
+        Ok((message, time))
+    }
+
+    /// The event name, agreed by every source present, and kept by the allowlist.
+    fn event_name<A: Audit>(
+        &self,
+        event: &RawEvent<'_>,
+        slots: &[SlotValue<'_>],
+        audit: &mut A,
+    ) -> Result<&str, EventDrop> {
+        let mut found: Option<Cow<'_, str>> = None;
+        let mut agree = |candidate: Option<Cow<'_, str>>| -> Result<(), EventDrop> {
+            let candidate = candidate.ok_or(EventDrop::AmbiguousEventName)?;
+            match &found {
+                Some(existing) if *existing != candidate => Err(EventDrop::AmbiguousEventName),
+                Some(_) => Ok(()),
+                None => {
+                    found = Some(Cow::Owned(candidate.into_owned()));
+                    Ok(())
+                }
+            }
+        };
+        match slots[0] {
+            SlotValue::Empty => {}
+            SlotValue::Dup => return Err(EventDrop::AmbiguousEventName),
+            SlotValue::One(raw) => agree(string_of(raw))?,
+        }
+        for (raw, prefix_required) in [(event.body, true), (event.event_name, false)] {
+            let Some(raw) = raw else { continue };
+            if raw.get() == "null" {
+                continue;
+            }
+            let name = string_of(raw).and_then(|s| match s.strip_prefix(BODY_PREFIX) {
+                Some(rest) => Some(Cow::Owned(rest.to_owned())),
+                None if prefix_required => None,
+                None => Some(s),
+            });
+            agree(name)?;
+        }
+        let name = found.ok_or(EventDrop::NoEventName)?;
+        if !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            audit.event_name(&name);
+        }
+        self.allowlist
+            .events
+            .iter()
+            .find(|e| **e == name)
+            .map(String::as_str)
+            .ok_or(EventDrop::EventNotAllowed)
+    }
+
+    /// The output value of one allowlisted output, and the verdict of every slot it reads.
+    fn evaluate<'a>(
+        &self,
+        output: &Output,
+        slots: &[SlotValue<'a>],
+        verdicts: &mut [Option<Verdict>],
+    ) -> Option<Kept<'a>> {
+        match &output.rule {
+            Rule::Copy { slot, kind } => checked(kind, slots[*slot], &mut verdicts[*slot]),
+            Rule::Extract {
+                slot,
+                passthrough,
+                kind,
+            } => {
+                let extracted = checked(kind, slots[*slot], &mut verdicts[*slot]);
+                if extracted.is_some() {
+                    supersede(slots[*passthrough], &mut verdicts[*passthrough]);
+                    return extracted;
+                }
+                checked(kind, slots[*passthrough], &mut verdicts[*passthrough])
+            }
+            Rule::Pseudonym {
+                sources,
+                passthrough,
+                hex_chars,
+                passthrough_kind,
+            } => {
+                let mut result = None;
+                for &source in sources {
+                    if result.is_some() {
+                        supersede(slots[source], &mut verdicts[source]);
+                        continue;
+                    }
+                    let SlotValue::One(raw) = slots[source] else {
+                        continue;
+                    };
+                    let verdict = match (Scalar::from_json(raw.get()), &self.key) {
+                        (Scalar::Str(s), _) if s.trim().is_empty() => {
+                            Verdict::Dropped(AttributeDrop::WrongKind)
+                        }
+                        (Scalar::Str(s), _) if s.len() > MAX_PSEUDONYM_SOURCE_LEN => {
+                            Verdict::Dropped(AttributeDrop::TooLong)
+                        }
+                        (Scalar::Str(_), None) => Verdict::Dropped(AttributeDrop::NoPseudonymKey),
+                        (Scalar::Str(s), Some(key)) => {
+                            result = Some(Kept::Str(Cow::Owned(key.pseudonym(
+                                &output.key,
+                                &s,
+                                *hex_chars,
+                            ))));
+                            Verdict::Pseudonymized
+                        }
+                        _ => Verdict::Dropped(AttributeDrop::WrongKind),
+                    };
+                    verdicts[source] = Some(verdict);
+                }
+                if result.is_some() {
+                    supersede(slots[*passthrough], &mut verdicts[*passthrough]);
+                    return result;
+                }
+                checked(
+                    passthrough_kind,
+                    slots[*passthrough],
+                    &mut verdicts[*passthrough],
+                )
+            }
+        }
+    }
+}
+
+/// The non-blank lines of `input`, each as UTF-8 or `Err(())`.
+pub(crate) fn ndjson_lines(input: &[u8]) -> impl Iterator<Item = Result<&str, ()>> {
+    input
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.trim_ascii().is_empty())
+        .map(|line| std::str::from_utf8(line).map_err(|_| ()))
+}
+
+fn finish(mut events: Vec<SanitizedEvent>, mut counts: Counts) -> SanitizedPayload {
+    // PutLogEvents needs chronological order; a stable sort keeps arrival order within a ms.
+    events.sort_by_key(|e| e.timestamp);
+    counts.written = events.len() as u64;
+    SanitizedPayload { events, counts }
+}
+
+/// Fills `slots` from `pairs`; returns each pair's slot (None: not allowlisted).
+fn fill<'a>(
+    table: &Slots,
+    slots: &mut [SlotValue<'a>],
+    pairs: &Attributes<'a>,
+) -> Vec<Option<usize>> {
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            let slot = table.get(key);
+            if let Some(s) = slot {
+                occupy(&mut slots[s], value);
+            }
+            slot
+        })
+        .collect()
+}
+
+fn occupy<'a>(slot: &mut SlotValue<'a>, value: &'a RawValue) {
+    *slot = match *slot {
+        SlotValue::Empty => SlotValue::One(value),
+        _ => SlotValue::Dup,
+    };
+}
+
+fn checked<'a>(
+    kind: &crate::kind::Kind,
+    slot: SlotValue<'a>,
+    verdict: &mut Option<Verdict>,
+) -> Option<Kept<'a>> {
+    match slot {
+        SlotValue::Empty => None,
+        SlotValue::Dup => {
+            *verdict = Some(Verdict::Dropped(AttributeDrop::Duplicate));
+            None
+        }
+        SlotValue::One(raw) => match kind.check(Scalar::from_json(raw.get())) {
+            Ok(kept) => {
+                *verdict = Some(Verdict::Kept);
+                Some(kept)
+            }
+            Err(reason) => {
+                *verdict = Some(Verdict::Dropped(reason));
+                None
+            }
+        },
+    }
+}
+
+fn supersede(slot: SlotValue<'_>, verdict: &mut Option<Verdict>) {
+    *verdict = match slot {
+        SlotValue::Empty => None,
+        SlotValue::One(_) => Some(Verdict::Dropped(AttributeDrop::Superseded)),
+        SlotValue::Dup => Some(Verdict::Dropped(AttributeDrop::Duplicate)),
+    };
+}
+
+fn report<A: Audit>(
+    audit: &mut A,
+    scope: Scope,
+    pairs: &Attributes<'_>,
+    pair_slots: &[Option<usize>],
+    slots: &[SlotValue<'_>],
+    verdicts: &[Option<Verdict>],
+) {
+    for ((key, _), slot) in pairs.iter().zip(pair_slots) {
+        let verdict = match *slot {
+            None => Verdict::Dropped(AttributeDrop::NotAllowlisted),
+            Some(s) if matches!(slots[s], SlotValue::Dup) => {
+                Verdict::Dropped(AttributeDrop::Duplicate)
+            }
+            Some(s) => verdicts[s].unwrap_or(Verdict::Dropped(AttributeDrop::NotAllowlisted)),
+        };
+        audit.attribute(scope, key, verdict);
+    }
+}
+
+fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match Scalar::from_json(raw.get()) {
+        Scalar::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// `,"key":value` (keys are allowlist text of `[A-Za-z0-9._:-]`; serde_json escapes anyway).
+fn write_member(out: &mut Vec<u8>, key: &str, value: &Kept<'_>) {
+    out.push(b',');
+    write_key(out, key);
+    value.write_json(out);
+}
+
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    Kept::Str(Cow::Borrowed(key)).write_json(out);
+    out.push(b':');
+}
+
+/// The source event id as carried in the output: CloudWatch ids (digits) as they are, anything
+/// else as `sha256:` and 32 hex characters of its digest, so it is still a stable dedup key.
+fn carried_id(id: &str) -> Cow<'_, str> {
+    if !id.is_empty()
+        && id.len() <= MAX_PLAIN_SOURCE_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_digit())
+    {
+        Cow::Borrowed(id)
+    } else {
+        let digest = Sha256::digest(id.as_bytes());
+        Cow::Owned(format!("sha256:{}", &hex::encode(digest)[..32]))
+    }
+}
+
+/// A nanosecond timestamp (number or decimal string) in milliseconds.
+fn time_ms(raw: Option<&RawValue>) -> Option<i64> {
+    let nanos = match Scalar::from_json(raw?.get()) {
+        Scalar::Int(n) => n,
+        Scalar::Str(s)
+            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()?
+        }
+        _ => return None,
+    };
+    (nanos > 0).then_some(nanos / 1_000_000)
 }
