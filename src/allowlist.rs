@@ -122,21 +122,9 @@ struct PseudonymSpec {
 /// How one output attribute is built.
 #[derive(Debug)]
 pub(crate) enum Rule {
-    Copy {
-        slot: usize,
-        kind: Kind,
-    },
-    Extract {
-        slot: usize,
-        passthrough: usize,
-        kind: Kind,
-    },
-    Pseudonym {
-        sources: Vec<usize>,
-        passthrough: usize,
-        hex_chars: usize,
-        passthrough_kind: Kind,
-    },
+    Copy { slot: usize, kind: Kind },
+    Extract { slot: usize, passthrough: usize, kind: Kind },
+    Pseudonym { sources: Vec<usize>, passthrough: usize, hex_chars: usize, passthrough_kind: Kind },
 }
 
 #[derive(Debug)]
@@ -220,26 +208,14 @@ impl Allowlist {
     /// A human-readable description of what is kept (for `check-allowlist`).
     pub fn describe(&self) -> String {
         let mut s = String::new();
-        s.push_str(&format!(
-            "events kept ({}): {}\n",
-            self.events.len(),
-            self.events.join(", ")
-        ));
+        s.push_str(&format!("events kept ({}): {}\n", self.events.len(), self.events.join(", ")));
         s.push_str("attributes written:\n  event.name  (the validated event name)\n");
         for o in &self.outputs {
-            s.push_str(&format!(
-                "  {}  {}\n",
-                o.key,
-                describe_rule(&o.rule, &self.attribute_slots)
-            ));
+            s.push_str(&format!("  {}  {}\n", o.key, describe_rule(&o.rule, &self.attribute_slots)));
         }
         s.push_str("resource attributes written:\n");
         for o in &self.resource_outputs {
-            s.push_str(&format!(
-                "  {}  {}\n",
-                o.key,
-                describe_rule(&o.rule, &self.resource_slots)
-            ));
+            s.push_str(&format!("  {}  {}\n", o.key, describe_rule(&o.rule, &self.resource_slots)));
         }
         s
     }
@@ -249,22 +225,12 @@ fn describe_rule(rule: &Rule, slots: &Slots) -> String {
     match rule {
         Rule::Copy { kind, .. } => format!("copied if {}", describe_kind(kind)),
         Rule::Extract { slot, kind, .. } => {
-            let sub = slots.keys[*slot]
-                .strip_prefix("tool_parameters.")
-                .unwrap_or(&slots.keys[*slot]);
-            format!(
-                "extracted from tool_parameters.{sub} if {}",
-                describe_kind(kind)
-            )
+            let sub = slots.keys[*slot].strip_prefix("tool_parameters.").unwrap_or(&slots.keys[*slot]);
+            format!("extracted from tool_parameters.{sub} if {}", describe_kind(kind))
         }
-        Rule::Pseudonym {
-            sources, hex_chars, ..
-        } => {
+        Rule::Pseudonym { sources, hex_chars, .. } => {
             let names: Vec<&str> = sources.iter().map(|s| &*slots.keys[*s]).collect();
-            format!(
-                "keyed pseudonym ({hex_chars} hex chars) of the first of: {}",
-                names.join(", ")
-            )
+            format!("keyed pseudonym ({hex_chars} hex chars) of the first of: {}", names.join(", "))
         }
     }
 }
@@ -284,11 +250,7 @@ fn describe_kind(kind: &Kind) -> String {
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text.as_bytes()[..byte.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..byte.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 enum Plan<'f> {
@@ -302,15 +264,8 @@ struct Compiler<'t> {
 }
 
 impl Compiler<'_> {
-    fn error<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        message: impl Into<String>,
-    ) -> Result<T, AllowlistError> {
-        Err(AllowlistError {
-            line: Some(line_of(self.text, span.start)),
-            message: message.into(),
-        })
+    fn error<T>(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T, AllowlistError> {
+        Err(AllowlistError { line: Some(line_of(self.text, span.start)), message: message.into() })
     }
 
     fn compile(&self, file: File) -> Result<Allowlist, AllowlistError> {
@@ -328,10 +283,7 @@ impl Compiler<'_> {
             let Some(output) = &spec.get_ref().output else {
                 return self.error(
                     spec.span(),
-                    format!(
-                        "[tool_parameters] \"{}\" needs `output`, the attribute to write it under",
-                        sub.get_ref()
-                    ),
+                    format!("[tool_parameters] \"{}\" needs `output`, the attribute to write it under", sub.get_ref()),
                 );
             };
             self.attribute_key(output, "tool_parameters output")?;
@@ -342,18 +294,9 @@ impl Compiler<'_> {
             plans.push((output, Plan::Pseudonym(spec)));
         }
         plans.sort_by(|a, b| a.0.get_ref().cmp(b.0.get_ref()));
-        if let Some(pair) = plans
-            .windows(2)
-            .find(|w| w[0].0.get_ref() == w[1].0.get_ref())
-        {
+        if let Some(pair) = plans.windows(2).find(|w| w[0].0.get_ref() == w[1].0.get_ref()) {
             let key = pair[1].0;
-            return self.error(
-                key.span(),
-                format!(
-                    "output attribute \"{}\" is written by two entries",
-                    key.get_ref()
-                ),
-            );
+            return self.error(key.span(), format!("output attribute \"{}\" is written by two entries", key.get_ref()));
         }
 
         let mut slots = Slots::default();
@@ -372,28 +315,18 @@ impl Compiler<'_> {
                 }
                 Plan::Extract(sub, spec) => {
                     let kind = self.kind(spec)?;
-                    let flattened = Spanned::new(
-                        sub.span(),
-                        format!("{TOOL_PARAMETERS_KEY}.{}", sub.get_ref()),
-                    );
+                    let flattened = Spanned::new(sub.span(), format!("{TOOL_PARAMETERS_KEY}.{}", sub.get_ref()));
                     let slot = self.add_slot(&mut slots, &flattened)?;
                     tool_parameter_subkeys.insert(sub.get_ref().as_str().into(), slot);
                     let passthrough = self.add_slot(&mut slots, output)?;
-                    Rule::Extract {
-                        slot,
-                        passthrough,
-                        kind,
-                    }
+                    Rule::Extract { slot, passthrough, kind }
                 }
                 Plan::Pseudonym(spec) => {
                     let spec_ref = spec.get_ref();
                     if spec_ref.from.is_empty() {
                         return self.error(
                             spec.span(),
-                            format!(
-                                "pseudonym \"{}\" needs at least one `from` attribute",
-                                output.get_ref()
-                            ),
+                            format!("pseudonym \"{}\" needs at least one `from` attribute", output.get_ref()),
                         );
                     }
                     let hex_chars = spec_ref.hex_chars.unwrap_or(DEFAULT_HEX_CHARS);
@@ -406,24 +339,12 @@ impl Compiler<'_> {
                         sources.push(self.add_slot(&mut slots, source)?);
                     }
                     let passthrough = self.add_slot(&mut slots, output)?;
-                    let regex = Regex::new(&format!("^[0-9a-f]{{{hex_chars}}}$"))
-                        .expect("a fixed, valid pattern");
-                    let passthrough_kind = Kind::Pattern {
-                        regex,
-                        max_len: hex_chars,
-                    };
-                    Rule::Pseudonym {
-                        sources,
-                        passthrough,
-                        hex_chars,
-                        passthrough_kind,
-                    }
+                    let regex = Regex::new(&format!("^[0-9a-f]{{{hex_chars}}}$")).expect("a fixed, valid pattern");
+                    let passthrough_kind = Kind::Pattern { regex, max_len: hex_chars };
+                    Rule::Pseudonym { sources, passthrough, hex_chars, passthrough_kind }
                 }
             };
-            outputs.push(Output {
-                key: output.get_ref().clone(),
-                rule,
-            });
+            outputs.push(Output { key: output.get_ref().clone(), rule });
         }
 
         let mut resource_slots = Slots::default();
@@ -433,10 +354,7 @@ impl Compiler<'_> {
             self.no_output(spec)?;
             let kind = self.kind(spec)?;
             let slot = self.add_slot(&mut resource_slots, key)?;
-            resource_outputs.push(Output {
-                key: key.get_ref().clone(),
-                rule: Rule::Copy { slot, kind },
-            });
+            resource_outputs.push(Output { key: key.get_ref().clone(), rule: Rule::Copy { slot, kind } });
         }
 
         Ok(Allowlist {
@@ -452,13 +370,8 @@ impl Compiler<'_> {
     /// Adds an input key; an input key has one role only.
     fn add_slot(&self, slots: &mut Slots, key: &Spanned<String>) -> Result<usize, AllowlistError> {
         if slots.get(key.get_ref()).is_some() {
-            return self.error(
-                key.span(),
-                format!(
-                    "\"{}\" is used twice: an attribute has one role only",
-                    key.get_ref()
-                ),
-            );
+            return self
+                .error(key.span(), format!("\"{}\" is used twice: an attribute has one role only", key.get_ref()));
         }
         Ok(slots.add(key.get_ref()))
     }
@@ -470,24 +383,16 @@ impl Compiler<'_> {
         }
     }
 
-    fn events(
-        &self,
-        events: &Spanned<Vec<Spanned<String>>>,
-    ) -> Result<Vec<String>, AllowlistError> {
+    fn events(&self, events: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>, AllowlistError> {
         if events.get_ref().is_empty() {
-            return self.error(
-                events.span(),
-                "`events` is empty: an allowlist that keeps nothing is refused",
-            );
+            return self.error(events.span(), "`events` is empty: an allowlist that keeps nothing is refused");
         }
         let mut names: Vec<String> = Vec::new();
         for name in events.get_ref() {
             let n = name.get_ref();
             if n.is_empty()
                 || n.len() > 64
-                || !n
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 return self.error(name.span(), format!("event name \"{n}\" must be 1 to 64 characters of [a-z0-9_] (e.g. api_request, without the claude_code. prefix)"));
             }
@@ -518,13 +423,14 @@ impl Compiler<'_> {
         self.key_syntax(key, table)?;
         let k = key.get_ref().as_str();
         if k == EVENT_NAME_KEY {
-            return self.error(
-                key.span(),
-                "\"event.name\" is always written from the validated event name; do not list it",
-            );
+            return self
+                .error(key.span(), "\"event.name\" is always written from the validated event name; do not list it");
         }
         if NEVER_KEPT_RAW.contains(&k) {
-            return self.error(key.span(), format!("\"{k}\" holds content or identity and may not be kept raw (identities: use [pseudonyms])"));
+            return self.error(
+                key.span(),
+                format!("\"{k}\" holds content or identity and may not be kept raw (identities: use [pseudonyms])"),
+            );
         }
         Ok(())
     }
@@ -542,7 +448,9 @@ impl Compiler<'_> {
             other => {
                 return self.error(
                     s.kind.span(),
-                    format!("unknown kind \"{other}\" (expected integer, number, boolean, uuid, token, enum or pattern)"),
+                    format!(
+                        "unknown kind \"{other}\" (expected integer, number, boolean, uuid, token, enum or pattern)"
+                    ),
                 );
             }
         };
@@ -565,10 +473,7 @@ impl Compiler<'_> {
             if (1..=MAX_STRING_LEN).contains(&n) {
                 Ok(n)
             } else {
-                self.error(
-                    span.clone(),
-                    format!("`max_len` must be between 1 and {MAX_STRING_LEN}"),
-                )
+                self.error(span.clone(), format!("`max_len` must be between 1 and {MAX_STRING_LEN}"))
             }
         };
         Ok(match kind {
@@ -582,10 +487,7 @@ impl Compiler<'_> {
                 Kind::Integer { min, max }
             }
             "number" => {
-                let (min, max) = (
-                    s.min.map(Bound::as_f64).unwrap_or(0.0),
-                    s.max.map(Bound::as_f64).unwrap_or(0.0),
-                );
+                let (min, max) = (s.min.map(Bound::as_f64).unwrap_or(0.0), s.max.map(Bound::as_f64).unwrap_or(0.0));
                 if !(min.is_finite() && max.is_finite()) || min > max {
                     return self.error(span, "`min` and `max` must be finite with min <= max");
                 }
@@ -593,22 +495,14 @@ impl Compiler<'_> {
             }
             "boolean" => Kind::Boolean,
             "uuid" => Kind::Uuid,
-            "token" => Kind::Token {
-                max_len: max_len(s.max_len.unwrap_or(0))?,
-            },
+            "token" => Kind::Token { max_len: max_len(s.max_len.unwrap_or(0))? },
             "enum" => {
                 let values = s.values.clone().unwrap_or_default();
                 if values.is_empty() {
                     return self.error(span, "kind \"enum\" needs at least one value");
                 }
-                if values
-                    .iter()
-                    .any(|v| v.is_empty() || v.len() > MAX_STRING_LEN)
-                {
-                    return self.error(
-                        span,
-                        format!("enum values must be 1 to {MAX_STRING_LEN} characters"),
-                    );
+                if values.iter().any(|v| v.is_empty() || v.len() > MAX_STRING_LEN) {
+                    return self.error(span, format!("enum values must be 1 to {MAX_STRING_LEN} characters"));
                 }
                 Kind::Enum { values }
             }
@@ -618,10 +512,7 @@ impl Compiler<'_> {
                     line: Some(line_of(self.text, span.start)),
                     message: "`regex` is not a valid regular expression".into(),
                 })?;
-                Kind::Pattern {
-                    regex,
-                    max_len: max_len(s.max_len.unwrap_or(0))?,
-                }
+                Kind::Pattern { regex, max_len: max_len(s.max_len.unwrap_or(0))? }
             }
             _ => unreachable!("kind names are matched above"),
         })

@@ -21,12 +21,8 @@ pub enum EventDrop {
 }
 
 impl EventDrop {
-    pub const ALL: [EventDrop; 4] = [
-        EventDrop::Unparseable,
-        EventDrop::NoEventName,
-        EventDrop::AmbiguousEventName,
-        EventDrop::EventNotAllowed,
-    ];
+    pub const ALL: [EventDrop; 4] =
+        [EventDrop::Unparseable, EventDrop::NoEventName, EventDrop::AmbiguousEventName, EventDrop::EventNotAllowed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,29 +123,19 @@ impl Counts {
         for (a, b) in self.dropped.iter_mut().zip(other.dropped) {
             *a += b;
         }
-        for (a, b) in self
-            .attributes_dropped
-            .iter_mut()
-            .zip(other.attributes_dropped)
-        {
+        for (a, b) in self.attributes_dropped.iter_mut().zip(other.attributes_dropped) {
             *a += b;
         }
     }
 
     /// Non-zero event drops as `(reason, count)`, in a fixed order.
     pub fn event_drops(&self) -> impl Iterator<Item = (EventDrop, u64)> + '_ {
-        EventDrop::ALL
-            .into_iter()
-            .map(|r| (r, self.dropped(r)))
-            .filter(|(_, n)| *n > 0)
+        EventDrop::ALL.into_iter().map(|r| (r, self.dropped(r))).filter(|(_, n)| *n > 0)
     }
 
     /// Non-zero attribute drops as `(reason, count)`, in a fixed order.
     pub fn attribute_drops(&self) -> impl Iterator<Item = (AttributeDrop, u64)> + '_ {
-        AttributeDrop::ALL
-            .into_iter()
-            .map(|r| (r, self.attributes_dropped(r)))
-            .filter(|(_, n)| *n > 0)
+        AttributeDrop::ALL.into_iter().map(|r| (r, self.attributes_dropped(r))).filter(|(_, n)| *n > 0)
     }
 }
 
@@ -171,10 +157,7 @@ impl Serialize for Counts {
             received: self.received,
             written: self.written,
             dropped: self.event_drops().map(|(r, n)| (r.as_str(), n)).collect(),
-            attributes_dropped: self
-                .attribute_drops()
-                .map(|(r, n)| (r.as_str(), n))
-                .collect(),
+            attributes_dropped: self.attribute_drops().map(|(r, n)| (r.as_str(), n)).collect(),
         }
         .serialize(serializer)
     }

@@ -20,11 +20,7 @@ pub enum DecodeError {
     #[error(
         "envelope is not valid JSON of shape {{\"awslogs\":{{\"data\":\"...\"}}}} ({category} error at line {line}, column {column})"
     )]
-    Envelope {
-        category: &'static str,
-        line: usize,
-        column: usize,
-    },
+    Envelope { category: &'static str, line: usize, column: usize },
     #[error("awslogs.data is not valid base64 (at byte {offset})")]
     Base64 { offset: usize },
     #[error("awslogs.data is not a valid gzip stream ({kind})")]
@@ -34,11 +30,7 @@ pub enum DecodeError {
     #[error(
         "decompressed payload is not a valid subscription payload ({category} error at line {line}, column {column})"
     )]
-    Payload {
-        category: &'static str,
-        line: usize,
-        column: usize,
-    },
+    Payload { category: &'static str, line: usize, column: usize },
 }
 
 fn json_position(e: &serde_json::Error) -> (&'static str, usize, usize) {
@@ -98,25 +90,15 @@ struct AwsLogs<'a> {
 pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
     let envelope: Envelope<'_> = serde_json::from_slice(envelope).map_err(|e| {
         let (category, line, column) = json_position(&e);
-        DecodeError::Envelope {
-            category,
-            line,
-            column,
-        }
+        DecodeError::Envelope { category, line, column }
     })?;
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(envelope.awslogs.data.as_bytes())
-        .map_err(|e| DecodeError::Base64 {
-            offset: base64_offset(&e),
-        })?;
+        .map_err(|e| DecodeError::Base64 { offset: base64_offset(&e) })?;
     let json = gunzip_capped(&compressed, max_decompressed)?;
     let data: LogData = serde_json::from_slice(&json).map_err(|e| {
         let (category, line, column) = json_position(&e);
-        DecodeError::Payload {
-            category,
-            line,
-            column,
-        }
+        DecodeError::Payload { category, line, column }
     })?;
     Ok(Payload { data })
 }
@@ -136,16 +118,13 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
     let decoder = flate2::read::MultiGzDecoder::new(compressed);
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(cap));
-    decoder
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Gzip {
-            kind: match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => "truncated",
-                std::io::ErrorKind::InvalidInput => "invalid header",
-                _ => "corrupt data",
-            },
-        })?;
+    decoder.take(limit).read_to_end(&mut out).map_err(|e| DecodeError::Gzip {
+        kind: match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "truncated",
+            std::io::ErrorKind::InvalidInput => "invalid header",
+            _ => "corrupt data",
+        },
+    })?;
     if out.len() > cap {
         return Err(DecodeError::TooLarge { limit: cap });
     }

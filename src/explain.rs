@@ -28,8 +28,7 @@ struct Collect {
 
 impl Audit for Collect {
     fn attribute(&mut self, scope: Scope, key: &str, verdict: Verdict) {
-        self.keys
-            .push((format!("{}{key}", scope.prefix()), verdict));
+        self.keys.push((format!("{}{key}", scope.prefix()), verdict));
     }
     fn event_name(&mut self, name: &str) {
         self.event = Some(name.to_owned());
@@ -42,13 +41,7 @@ impl Sanitizer {
         if payload.is_control_message() {
             return Vec::new();
         }
-        payload
-            .data
-            .log_events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.explain_one(i, Some(&e.id), &e.message))
-            .collect()
+        payload.data.log_events.iter().enumerate().map(|(i, e)| self.explain_one(i, Some(&e.id), &e.message)).collect()
     }
 
     /// Explains raw stored messages, one per line (blank lines skipped, as `sanitize_ndjson`).
@@ -57,12 +50,9 @@ impl Sanitizer {
             .enumerate()
             .map(|(i, line)| match line {
                 Ok(line) => self.explain_one(i, None, line),
-                Err(()) => Explanation {
-                    index: i,
-                    event: None,
-                    outcome: Err(EventDrop::Unparseable),
-                    keys: Vec::new(),
-                },
+                Err(()) => {
+                    Explanation { index: i, event: None, outcome: Err(EventDrop::Unparseable), keys: Vec::new() }
+                }
             })
             .collect()
     }
@@ -70,12 +60,7 @@ impl Sanitizer {
     fn explain_one(&self, index: usize, id: Option<&str>, message: &str) -> Explanation {
         let mut audit = Collect::default();
         let outcome = self.sanitize_message(id, message, &mut audit).map(|_| ());
-        Explanation {
-            index,
-            event: audit.event,
-            outcome,
-            keys: audit.keys,
-        }
+        Explanation { index, event: audit.event, outcome, keys: audit.keys }
     }
 }
 
@@ -87,28 +72,18 @@ impl Sanitizer {
 /// ```
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event {} {}: ",
-            self.index,
-            self.event.as_deref().unwrap_or("(no name)")
-        )?;
+        write!(f, "event {} {}: ", self.index, self.event.as_deref().unwrap_or("(no name)"))?;
         match self.outcome {
             Ok(()) => f.write_str("written")?,
             Err(reason) => write!(f, "dropped ({})", reason.as_str())?,
         }
-        let groups: [(&str, fn(&Verdict) -> bool); 3] = [
-            ("kept", |v| matches!(v, Verdict::Kept)),
-            ("pseudonymized", |v| matches!(v, Verdict::Pseudonymized)),
-            ("extracted from", |v| matches!(v, Verdict::Extracted)),
+        let groups = [
+            ("kept", Verdict::Kept),
+            ("pseudonymized", Verdict::Pseudonymized),
+            ("extracted from", Verdict::Extracted),
         ];
-        for (label, pick) in groups {
-            let keys: Vec<&str> = self
-                .keys
-                .iter()
-                .filter(|(_, v)| pick(v))
-                .map(|(k, _)| k.as_str())
-                .collect();
+        for (label, wanted) in groups {
+            let keys: Vec<&str> = self.keys.iter().filter(|(_, v)| *v == wanted).map(|(k, _)| k.as_str()).collect();
             if !keys.is_empty() {
                 write!(f, "\n  {label}: {}", keys.join(", "))?;
             }

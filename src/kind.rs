@@ -54,15 +54,8 @@ impl<'a> Scalar<'a> {
 }
 
 /// The AnyValue field names of OTLP/JSON.
-pub(crate) const ANY_VALUE_FIELDS: [&str; 7] = [
-    "stringValue",
-    "intValue",
-    "doubleValue",
-    "boolValue",
-    "arrayValue",
-    "kvlistValue",
-    "bytesValue",
-];
+pub(crate) const ANY_VALUE_FIELDS: [&str; 7] =
+    ["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue", "bytesValue"];
 
 impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -111,9 +104,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
             return Ok(Scalar::Compound);
         };
         let inner = match key.as_ref() {
-            "stringValue" | "intValue" | "doubleValue" | "boolValue" => {
-                map.next_value::<Scalar<'de>>()?
-            }
+            "stringValue" | "intValue" | "doubleValue" | "boolValue" => map.next_value::<Scalar<'de>>()?,
             _ => {
                 map.next_value::<IgnoredAny>()?;
                 Scalar::Compound
@@ -183,11 +174,7 @@ impl Kind {
             Kind::Integer { min, max } => {
                 let n = match value {
                     Scalar::Int(n) => n,
-                    Scalar::Float(x)
-                        if x.is_finite()
-                            && x.fract() == 0.0
-                            && x.abs() <= MAX_EXACT_INTEGER_F64 =>
-                    {
+                    Scalar::Float(x) if x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_EXACT_INTEGER_F64 => {
                         x as i64
                     }
                     Scalar::Float(_) => return Err(AttributeDrop::WrongKind),
@@ -237,11 +224,7 @@ impl Kind {
             Kind::Enum { values } => {
                 let longest = values.iter().map(String::len).max().unwrap_or(0);
                 let s = string(value, longest)?;
-                if values.iter().any(|v| *v == s) {
-                    Ok(Kept::Str(s))
-                } else {
-                    Err(AttributeDrop::WrongKind)
-                }
+                if values.iter().any(|v| *v == s) { Ok(Kept::Str(s)) } else { Err(AttributeDrop::WrongKind) }
             }
             Kind::Pattern { regex, max_len } => {
                 let s = string(value, *max_len)?;
@@ -285,10 +268,7 @@ fn parse_number(s: &str) -> Result<f64, AttributeDrop> {
     if s.len() > MAX_NUMERIC_STRING {
         return Err(AttributeDrop::TooLong);
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
-    {
+    if !s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')) {
         return Err(AttributeDrop::WrongKind);
     }
     match serde_json::from_str::<f64>(s) {

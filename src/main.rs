@@ -6,8 +6,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use claude_otel_sanitizer::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer,
-    decode_envelope,
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
 };
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,10 +17,7 @@ const EXIT_INPUT: u8 = 1;
 const EXIT_CONFIG: u8 = 3;
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Keeps only the allowlisted fields of Claude Code OpenTelemetry log events"
-)]
+#[command(version, about = "Keeps only the allowlisted fields of Claude Code OpenTelemetry log events")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,16 +65,10 @@ struct Failure {
 
 impl Failure {
     fn input(message: String) -> Self {
-        Failure {
-            code: EXIT_INPUT,
-            message,
-        }
+        Failure { code: EXIT_INPUT, message }
     }
     fn config(message: String) -> Self {
-        Failure {
-            code: EXIT_CONFIG,
-            message,
-        }
+        Failure { code: EXIT_CONFIG, message }
     }
 }
 
@@ -142,13 +132,9 @@ fn explain(args: &InputArgs) -> Result<(), Failure> {
 fn check_allowlist(path: Option<&Path>) -> Result<(), Failure> {
     let allowlist = load_allowlist(path)?;
     let mut out = io::stdout().lock();
-    let name = path.map_or_else(
-        || "embedded allowlist.toml".to_owned(),
-        |p| p.display().to_string(),
-    );
+    let name = path.map_or_else(|| "embedded allowlist.toml".to_owned(), |p| p.display().to_string());
     write_line(&mut out, &format!("{name}: valid"))?;
-    out.write_all(allowlist.describe().as_bytes())
-        .or_else(ignore_broken_pipe)
+    out.write_all(allowlist.describe().as_bytes()).or_else(ignore_broken_pipe)
 }
 
 fn sanitize_input(
@@ -160,28 +146,22 @@ fn sanitize_input(
     if args.ndjson {
         return Ok(sanitizer.sanitize_ndjson(bytes, now_ms()));
     }
-    let payload = decode_envelope(bytes, args.max_decompressed_bytes)
-        .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    let payload =
+        decode_envelope(bytes, args.max_decompressed_bytes).map_err(|e| Failure::input(format!("{name}: {e}")))?;
     Ok(sanitizer.sanitize_payload(&payload))
 }
 
 fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
     let allowlist = load_allowlist(args.allowlist.as_deref())?;
     let secret = match (&args.pseudonym_key_file, &args.pseudonym_key) {
-        (Some(path), _) => Some(std::fs::read(path).map_err(|e| {
-            Failure::config(format!(
-                "pseudonym key file {}: {}",
-                path.display(),
-                e.kind()
-            ))
-        })?),
+        (Some(path), _) => Some(
+            std::fs::read(path)
+                .map_err(|e| Failure::config(format!("pseudonym key file {}: {}", path.display(), e.kind())))?,
+        ),
         (None, Some(value)) => Some(value.as_bytes().to_vec()),
         (None, None) => None,
     };
-    let key = secret
-        .map(|s| PseudonymKey::new(&s))
-        .transpose()
-        .map_err(|e| Failure::config(e.to_string()))?;
+    let key = secret.map(|s| PseudonymKey::new(&s)).transpose().map_err(|e| Failure::config(e.to_string()))?;
     Ok(Sanitizer::new(allowlist, key))
 }
 
@@ -191,30 +171,23 @@ fn load_allowlist(path: Option<&Path>) -> Result<Allowlist, Failure> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::config(format!("allowlist {}: {}", path.display(), e.kind())))?;
-    Allowlist::from_toml(&text)
-        .map_err(|e| Failure::config(format!("allowlist {}: {e}", path.display())))
+    Allowlist::from_toml(&text).map_err(|e| Failure::config(format!("allowlist {}: {e}", path.display())))
 }
 
 /// Every input as (display name, bytes); stdin when no file (or `-`) is given.
 fn read_inputs(args: &InputArgs) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     let stdin = [PathBuf::from("-")];
-    let files = if args.files.is_empty() {
-        &stdin[..]
-    } else {
-        &args.files[..]
-    };
+    let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
     files
         .iter()
         .map(|path| {
             if path.as_os_str() == "-" {
                 let mut bytes = Vec::new();
-                io::stdin()
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
+                io::stdin().read_to_end(&mut bytes).map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
                 Ok(("stdin".to_owned(), bytes))
             } else {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
+                let bytes =
+                    std::fs::read(path).map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
                 Ok((path.display().to_string(), bytes))
             }
         })
@@ -227,15 +200,9 @@ fn write_line(out: &mut impl Write, line: &str) -> Result<(), Failure> {
 
 /// A closed stdout (`| head`) ends output quietly; other write errors are failures.
 fn ignore_broken_pipe(e: io::Error) -> Result<(), Failure> {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        Ok(())
-    } else {
-        Err(Failure::input(format!("stdout: {}", e.kind())))
-    }
+    if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(Failure::input(format!("stdout: {}", e.kind()))) }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

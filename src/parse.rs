@@ -56,12 +56,7 @@ pub(crate) fn parse_event(message: &str) -> Result<RawEvent<'_>, Unparseable> {
 pub(crate) fn parse_object(json: &str) -> Result<Attributes<'_>, Unparseable> {
     let mut out = Vec::new();
     let mut de = serde_json::Deserializer::from_str(json);
-    de.deserialize_map(AttributesVisitor {
-        out: &mut out,
-        prefix: None,
-        depth: 0,
-    })
-    .map_err(|_| Unparseable)?;
+    de.deserialize_map(AttributesVisitor { out: &mut out, prefix: None, depth: 0 }).map_err(|_| Unparseable)?;
     de.end().map_err(|_| Unparseable)?;
     Ok(out)
 }
@@ -93,29 +88,21 @@ impl<'de> Visitor<'de> for EventVisitor {
             match key.as_ref() {
                 "body" => set_once(&mut event.body, map.next_value()?, "body")?,
                 "eventName" => set_once(&mut event.event_name, map.next_value()?, "eventName")?,
-                "timeUnixNano" => {
-                    set_once(&mut event.time_unix_nano, map.next_value()?, "timeUnixNano")?
+                "timeUnixNano" => set_once(&mut event.time_unix_nano, map.next_value()?, "timeUnixNano")?,
+                "observedTimeUnixNano" => {
+                    set_once(&mut event.observed_time_unix_nano, map.next_value()?, "observedTimeUnixNano")?
                 }
-                "observedTimeUnixNano" => set_once(
-                    &mut event.observed_time_unix_nano,
-                    map.next_value()?,
-                    "observedTimeUnixNano",
-                )?,
                 "attributes" => {
                     if std::mem::replace(&mut seen_attributes, true) {
                         return Err(de::Error::duplicate_field("attributes"));
                     }
-                    map.next_value_seed(AttributesSeed {
-                        out: &mut event.attributes,
-                    })?;
+                    map.next_value_seed(AttributesSeed { out: &mut event.attributes })?;
                 }
                 "resource" => {
                     if std::mem::replace(&mut seen_resource, true) {
                         return Err(de::Error::duplicate_field("resource"));
                     }
-                    map.next_value_seed(ResourceSeed {
-                        out: &mut event.resource_attributes,
-                    })?;
+                    map.next_value_seed(ResourceSeed { out: &mut event.resource_attributes })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -154,9 +141,7 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, 'de> {
                 if std::mem::replace(&mut seen, true) {
                     return Err(de::Error::duplicate_field("attributes"));
                 }
-                map.next_value_seed(AttributesSeed {
-                    out: &mut *self.out,
-                })?;
+                map.next_value_seed(AttributesSeed { out: &mut *self.out })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -173,11 +158,7 @@ struct AttributesSeed<'v, 'a> {
 impl<'de> DeserializeSeed<'de> for AttributesSeed<'_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(AttributesVisitor {
-            out: self.out,
-            prefix: None,
-            depth: 0,
-        })
+        deserializer.deserialize_any(AttributesVisitor { out: self.out, prefix: None, depth: 0 })
     }
 }
 
@@ -232,12 +213,7 @@ fn nested(json: &str) -> Option<Nested<'_>> {
     // Read the direct children only (depth at the limit stops recursion); the caller recurses.
     let mut pairs = Vec::new();
     let mut de = serde_json::Deserializer::from_str(json);
-    de.deserialize_map(AttributesVisitor {
-        out: &mut pairs,
-        prefix: None,
-        depth: MAX_FLATTEN_DEPTH,
-    })
-    .ok()?;
+    de.deserialize_map(AttributesVisitor { out: &mut pairs, prefix: None, depth: MAX_FLATTEN_DEPTH }).ok()?;
     if let [(key, value)] = pairs.as_slice() {
         if ANY_VALUE_FIELDS.contains(&key.as_ref()) {
             if key != "kvlistValue" {

@@ -37,8 +37,7 @@ impl PseudonymKey {
             return Err(KeyError::TooShort { len: secret.len() });
         }
         // HMAC accepts keys of any length.
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-            .map_err(|_| KeyError::TooShort { len: 0 })?;
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).map_err(|_| KeyError::TooShort { len: 0 })?;
         Ok(PseudonymKey { mac })
     }
 
@@ -85,10 +84,7 @@ mod tests {
     #[test]
     fn normalises_case_and_surrounding_space() {
         let k = key("0123456789abcdef0123456789abcdef");
-        assert_eq!(
-            k.pseudonym("u", " Alice@Example.COM", 32),
-            k.pseudonym("u", "alice@example.com", 32)
-        );
+        assert_eq!(k.pseudonym("u", " Alice@Example.COM", 32), k.pseudonym("u", "alice@example.com", 32));
     }
 
     #[test]
@@ -99,10 +95,7 @@ mod tests {
         assert_ne!(p, b.pseudonym("u", "x@example.com", 64));
         assert_ne!(p, a.pseudonym("v", "x@example.com", 64));
         assert_ne!(p, a.pseudonym("u", "y@example.com", 64));
-        assert!(
-            p.bytes()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(p.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]

@@ -116,19 +116,13 @@ impl Sanitizer {
         counts.payloads = 1;
         if payload.is_control_message() {
             counts.control_messages = 1;
-            return SanitizedPayload {
-                events: Vec::new(),
-                counts,
-            };
+            return SanitizedPayload { events: Vec::new(), counts };
         }
         let mut events = Vec::with_capacity(payload.data.log_events.len());
         for entry in &payload.data.log_events {
             counts.received += 1;
             match self.sanitize_message(Some(&entry.id), &entry.message, &mut counts) {
-                Ok((message, _)) => events.push(SanitizedEvent {
-                    timestamp: entry.timestamp,
-                    message,
-                }),
+                Ok((message, _)) => events.push(SanitizedEvent { timestamp: entry.timestamp, message }),
                 Err(reason) => counts.drop_event(reason),
             }
         }
@@ -149,10 +143,9 @@ impl Sanitizer {
                 Err(()) => Err(EventDrop::Unparseable),
             };
             match result {
-                Ok((message, time)) => events.push(SanitizedEvent {
-                    timestamp: time.unwrap_or(default_timestamp),
-                    message,
-                }),
+                Ok((message, time)) => {
+                    events.push(SanitizedEvent { timestamp: time.unwrap_or(default_timestamp), message })
+                }
                 Err(reason) => counts.drop_event(reason),
             }
         }
@@ -180,10 +173,7 @@ impl Sanitizer {
         // The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
         let mut tool_pairs: Attributes<'_> = Vec::new();
         let mut tool_verdict = Verdict::Extracted;
-        if let Some(tp) = al
-            .attribute_slots
-            .get(crate::allowlist::TOOL_PARAMETERS_KEY)
-        {
+        if let Some(tp) = al.attribute_slots.get(crate::allowlist::TOOL_PARAMETERS_KEY) {
             if let SlotValue::One(raw) = slots[tp] {
                 match Scalar::from_json(raw.get()) {
                     Scalar::Str(text) => {
@@ -225,20 +215,12 @@ impl Sanitizer {
         out.push(b'}');
 
         let mut resource_slots = vec![SlotValue::Empty; al.resource_slots.len()];
-        let resource_pair_slots = fill(
-            &al.resource_slots,
-            &mut resource_slots,
-            &event.resource_attributes,
-        );
+        let resource_pair_slots = fill(&al.resource_slots, &mut resource_slots, &event.resource_attributes);
         let mut resource_verdicts: Vec<Option<Verdict>> = vec![None; resource_slots.len()];
         let mut first = true;
         for output in &al.resource_outputs {
             if let Some(value) = self.evaluate(output, &resource_slots, &mut resource_verdicts) {
-                out.extend_from_slice(if first {
-                    b",\"resource\":{\"attributes\":{"
-                } else {
-                    b","
-                });
+                out.extend_from_slice(if first { b",\"resource\":{\"attributes\":{" } else { b"," });
                 first = false;
                 write_key(&mut out, &output.key);
                 value.write_json(&mut out);
@@ -254,29 +236,12 @@ impl Sanitizer {
         out.push(b'}');
 
         // Tell the audit what happened to every input key.
-        if let Some(tp) = al
-            .attribute_slots
-            .get(crate::allowlist::TOOL_PARAMETERS_KEY)
-        {
+        if let Some(tp) = al.attribute_slots.get(crate::allowlist::TOOL_PARAMETERS_KEY) {
             verdicts[tp] = Some(tool_verdict);
         }
         verdicts[0] = Some(Verdict::Kept); // event.name
-        report(
-            audit,
-            Scope::Attributes,
-            &event.attributes,
-            &pair_slots,
-            &slots,
-            &verdicts,
-        );
-        report(
-            audit,
-            Scope::ToolParameters,
-            &tool_pairs,
-            &tool_pair_slots,
-            &slots,
-            &verdicts,
-        );
+        report(audit, Scope::Attributes, &event.attributes, &pair_slots, &slots, &verdicts);
+        report(audit, Scope::ToolParameters, &tool_pairs, &tool_pair_slots, &slots, &verdicts);
         report(
             audit,
             Scope::Resource,
@@ -331,18 +296,11 @@ impl Sanitizer {
         let name = found.ok_or(EventDrop::NoEventName)?;
         if !name.is_empty()
             && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
             audit.event_name(&name);
         }
-        self.allowlist
-            .events
-            .iter()
-            .find(|e| **e == name)
-            .map(String::as_str)
-            .ok_or(EventDrop::EventNotAllowed)
+        self.allowlist.events.iter().find(|e| **e == name).map(String::as_str).ok_or(EventDrop::EventNotAllowed)
     }
 
     /// The output value of one allowlisted output, and the verdict of every slot it reads.
@@ -354,11 +312,7 @@ impl Sanitizer {
     ) -> Option<Kept<'a>> {
         match &output.rule {
             Rule::Copy { slot, kind } => checked(kind, slots[*slot], &mut verdicts[*slot]),
-            Rule::Extract {
-                slot,
-                passthrough,
-                kind,
-            } => {
+            Rule::Extract { slot, passthrough, kind } => {
                 let extracted = checked(kind, slots[*slot], &mut verdicts[*slot]);
                 if extracted.is_some() {
                     supersede(slots[*passthrough], &mut verdicts[*passthrough]);
@@ -366,12 +320,7 @@ impl Sanitizer {
                 }
                 checked(kind, slots[*passthrough], &mut verdicts[*passthrough])
             }
-            Rule::Pseudonym {
-                sources,
-                passthrough,
-                hex_chars,
-                passthrough_kind,
-            } => {
+            Rule::Pseudonym { sources, passthrough, hex_chars, passthrough_kind } => {
                 let mut result = None;
                 for &source in sources {
                     if result.is_some() {
@@ -382,19 +331,13 @@ impl Sanitizer {
                         continue;
                     };
                     let verdict = match (Scalar::from_json(raw.get()), &self.key) {
-                        (Scalar::Str(s), _) if s.trim().is_empty() => {
-                            Verdict::Dropped(AttributeDrop::WrongKind)
-                        }
+                        (Scalar::Str(s), _) if s.trim().is_empty() => Verdict::Dropped(AttributeDrop::WrongKind),
                         (Scalar::Str(s), _) if s.len() > MAX_PSEUDONYM_SOURCE_LEN => {
                             Verdict::Dropped(AttributeDrop::TooLong)
                         }
                         (Scalar::Str(_), None) => Verdict::Dropped(AttributeDrop::NoPseudonymKey),
                         (Scalar::Str(s), Some(key)) => {
-                            result = Some(Kept::Str(Cow::Owned(key.pseudonym(
-                                &output.key,
-                                &s,
-                                *hex_chars,
-                            ))));
+                            result = Some(Kept::Str(Cow::Owned(key.pseudonym(&output.key, &s, *hex_chars))));
                             Verdict::Pseudonymized
                         }
                         _ => Verdict::Dropped(AttributeDrop::WrongKind),
@@ -405,11 +348,7 @@ impl Sanitizer {
                     supersede(slots[*passthrough], &mut verdicts[*passthrough]);
                     return result;
                 }
-                checked(
-                    passthrough_kind,
-                    slots[*passthrough],
-                    &mut verdicts[*passthrough],
-                )
+                checked(passthrough_kind, slots[*passthrough], &mut verdicts[*passthrough])
             }
         }
     }
@@ -431,11 +370,7 @@ fn finish(mut events: Vec<SanitizedEvent>, mut counts: Counts) -> SanitizedPaylo
 }
 
 /// Fills `slots` from `pairs`; returns each pair's slot (None: not allowlisted).
-fn fill<'a>(
-    table: &Slots,
-    slots: &mut [SlotValue<'a>],
-    pairs: &Attributes<'a>,
-) -> Vec<Option<usize>> {
+fn fill<'a>(table: &Slots, slots: &mut [SlotValue<'a>], pairs: &Attributes<'a>) -> Vec<Option<usize>> {
     pairs
         .iter()
         .map(|(key, value)| {
@@ -455,11 +390,7 @@ fn occupy<'a>(slot: &mut SlotValue<'a>, value: &'a RawValue) {
     };
 }
 
-fn checked<'a>(
-    kind: &crate::kind::Kind,
-    slot: SlotValue<'a>,
-    verdict: &mut Option<Verdict>,
-) -> Option<Kept<'a>> {
+fn checked<'a>(kind: &crate::kind::Kind, slot: SlotValue<'a>, verdict: &mut Option<Verdict>) -> Option<Kept<'a>> {
     match slot {
         SlotValue::Empty => None,
         SlotValue::Dup => {
@@ -498,9 +429,7 @@ fn report<A: Audit>(
     for ((key, _), slot) in pairs.iter().zip(pair_slots) {
         let verdict = match *slot {
             None => Verdict::Dropped(AttributeDrop::NotAllowlisted),
-            Some(s) if matches!(slots[s], SlotValue::Dup) => {
-                Verdict::Dropped(AttributeDrop::Duplicate)
-            }
+            Some(s) if matches!(slots[s], SlotValue::Dup) => Verdict::Dropped(AttributeDrop::Duplicate),
             Some(s) => verdicts[s].unwrap_or(Verdict::Dropped(AttributeDrop::NotAllowlisted)),
         };
         audit.attribute(scope, key, verdict);
@@ -529,10 +458,7 @@ fn write_key(out: &mut Vec<u8>, key: &str) {
 /// The source event id as carried in the output: CloudWatch ids (digits) as they are, anything
 /// else as `sha256:` and 32 hex characters of its digest, so it is still a stable dedup key.
 fn carried_id(id: &str) -> Cow<'_, str> {
-    if !id.is_empty()
-        && id.len() <= MAX_PLAIN_SOURCE_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !id.is_empty() && id.len() <= MAX_PLAIN_SOURCE_ID_LEN && id.bytes().all(|b| b.is_ascii_digit()) {
         Cow::Borrowed(id)
     } else {
         let digest = Sha256::digest(id.as_bytes());
@@ -544,11 +470,7 @@ fn carried_id(id: &str) -> Cow<'_, str> {
 fn time_ms(raw: Option<&RawValue>) -> Option<i64> {
     let nanos = match Scalar::from_json(raw?.get()) {
         Scalar::Int(n) => n,
-        Scalar::Str(s)
-            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            s.parse().ok()?
-        }
+        Scalar::Str(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok()?,
         _ => return None,
     };
     (nanos > 0).then_some(nanos / 1_000_000)
