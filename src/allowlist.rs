@@ -518,3 +518,186 @@ impl Compiler<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"events = ["api_request"]
+[attributes]
+"model" = { kind = "token", max_len = 64 }
+"#;
+
+    fn error(text: &str) -> AllowlistError {
+        Allowlist::from_toml(text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn the_shipped_allowlist_is_valid_and_covers_the_mission() {
+        let a = Allowlist::from_toml(EMBEDDED_ALLOWLIST).unwrap();
+        let outputs: Vec<&str> = a.attribute_outputs().collect();
+        for key in [
+            "event.name",
+            "session.id",
+            "user.pseudonym",
+            "model",
+            "cost_usd",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_creation_tokens",
+            "skill.name",
+            "agent.name",
+            "agent_type",
+            "mcp_server.name",
+            "tool_name",
+            "tool.subagent_type",
+            "tool.mcp_server_name",
+            "tool.mcp_tool_name",
+            "tool.skill_name",
+        ] {
+            assert!(outputs.contains(&key), "{key} missing from {outputs:?}");
+        }
+        assert_eq!(a.resource_outputs().collect::<Vec<_>>(), ["service.name", "service.version"]);
+        assert!(a.events().contains(&"api_request".to_owned()));
+    }
+
+    #[test]
+    fn every_shipped_entry_has_a_comment_saying_why_it_is_safe() {
+        let lines: Vec<&str> = EMBEDDED_ALLOWLIST.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let entry = line.trim_start().starts_with('"') && line.contains("kind =");
+            if entry {
+                let mut j = i;
+                while j > 0 && lines[j - 1].trim_start().starts_with('"') {
+                    j -= 1;
+                }
+                assert!(j > 0 && lines[j - 1].trim_start().starts_with('#'), "line {}: entry without a comment", i + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_minimal_allowlist_is_valid() {
+        let a = Allowlist::from_toml(MINIMAL).unwrap();
+        assert_eq!(a.attribute_outputs().collect::<Vec<_>>(), ["event.name", "model"]);
+    }
+
+    #[test]
+    fn a_misspelled_field_is_refused_with_its_line() {
+        let e = error("events = [\"api_request\"]\n[attributes]\n\"model\" = { kind = \"token\", max_lenght = 64 }\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("max_lenght"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelled_table_is_refused() {
+        let e = error("events = [\"api_request\"]\n[atributes]\n\"model\" = { kind = \"token\", max_len = 64 }\n");
+        assert!(e.message.contains("atributes"), "{e}");
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn an_empty_allowlist_is_refused() {
+        assert!(error("").message.contains("events"));
+        let e = error("events = []\n");
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let dup_toml = format!("{MINIMAL}\"model\" = {{ kind = \"uuid\" }}\n");
+        assert_eq!(error(&dup_toml).line, Some(4));
+        let dup_event = "events = [\"api_request\",\n  \"api_request\"]\n";
+        let e = error(dup_event);
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn two_entries_writing_one_output_are_refused() {
+        let text =
+            format!("{MINIMAL}[tool_parameters]\n\"x\" = {{ output = \"model\", kind = \"token\", max_len = 5 }}\n");
+        let e = error(&text);
+        assert!(e.message.contains("\"model\""), "{e}");
+    }
+
+    #[test]
+    fn an_attribute_has_one_role() {
+        let text = format!("{MINIMAL}[pseudonyms.\"user.pseudonym\"]\nfrom = [\"model\"]\n");
+        assert!(error(&text).message.contains("used twice"));
+    }
+
+    #[test]
+    fn sensitive_keys_cannot_be_kept_raw() {
+        for key in ["prompt", "user.email", "tool_parameters", "tool_input", "error", "workspace.host_paths"] {
+            let text =
+                format!("events = [\"api_request\"]\n[attributes]\n\"{key}\" = {{ kind = \"token\", max_len = 5 }}\n");
+            let e = error(&text);
+            assert_eq!(e.line, Some(3));
+            assert!(e.message.contains("may not be kept raw"), "{key}: {e}");
+        }
+        let resource =
+            "events = [\"api_request\"]\n[resource_attributes]\n\"enduser.id\" = { kind = \"token\", max_len = 5 }\n";
+        assert!(error(resource).message.contains("may not be kept raw"));
+    }
+
+    #[test]
+    fn event_name_is_implicit() {
+        let text = "events = [\"api_request\"]\n[attributes]\n\"event.name\" = { kind = \"token\", max_len = 5 }\n";
+        assert!(error(text).message.contains("event.name"));
+    }
+
+    #[test]
+    fn unquoted_dotted_keys_are_refused() {
+        let e = error("events = [\"api_request\"]\n[attributes]\nsession.id = { kind = \"uuid\" }\n");
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn kinds_are_checked() {
+        let cases = [
+            (r#"{ kind = "text" }"#, "unknown kind"),
+            (r#"{ kind = "integer", min = 0 }"#, "needs `max`"),
+            (r#"{ kind = "integer", min = 5, max = 1 }"#, "greater"),
+            (r#"{ kind = "integer", min = 0.5, max = 1 }"#, "whole-number"),
+            (r#"{ kind = "number", min = 0, max = nan }"#, "finite"),
+            (r#"{ kind = "token" }"#, "needs `max_len`"),
+            (r#"{ kind = "token", max_len = 0 }"#, "max_len"),
+            (r#"{ kind = "token", max_len = 100000 }"#, "max_len"),
+            (r#"{ kind = "uuid", max_len = 5 }"#, "does not take"),
+            (r#"{ kind = "enum", values = [] }"#, "at least one"),
+            (r#"{ kind = "pattern", regex = "(", max_len = 5 }"#, "regular expression"),
+            (r#"{ kind = "token", max_len = 5, output = "x" }"#, "only in [tool_parameters]"),
+        ];
+        for (spec, expected) in cases {
+            let text = format!("events = [\"api_request\"]\n[attributes]\n\"model\" = {spec}\n");
+            let e = error(&text);
+            assert!(e.message.contains(expected), "{spec}: {e}");
+            assert_eq!(e.line, Some(3), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn event_names_are_identifiers() {
+        assert!(error("events = [\"claude_code.api_request\"]\n").message.contains("[a-z0-9_]"));
+    }
+
+    #[test]
+    fn pseudonym_settings_are_checked() {
+        let base = "events = [\"api_request\"]\n[pseudonyms.\"user.pseudonym\"]\n";
+        assert!(error(&format!("{base}from = []\n")).message.contains("at least one"));
+        assert!(error(&format!("{base}from = [\"user.email\"]\nhex_chars = 4\n")).message.contains("hex_chars"));
+        assert!(Allowlist::from_toml(&format!("{base}from = [\"user.email\"]\n")).is_ok());
+    }
+
+    #[test]
+    fn describe_names_every_output() {
+        let text = Allowlist::embedded().describe();
+        for key in Allowlist::embedded().attribute_outputs() {
+            assert!(text.contains(key), "{key}");
+        }
+        assert!(text.contains("keyed pseudonym"));
+    }
+}

@@ -130,3 +130,115 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write as _;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn envelope(data: &str) -> Vec<u8> {
+        format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes()
+    }
+
+    fn payload_json(events: &str) -> String {
+        format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"policyLevel":"ACCOUNT_LEVEL_POLICY","logEvents":[{events}]}}"#
+        )
+    }
+
+    fn encode(json: &str) -> Vec<u8> {
+        envelope(&STANDARD.encode(gzip(json.as_bytes())))
+    }
+
+    #[test]
+    fn decodes_a_data_message() {
+        let p = decode_envelope(&encode(&payload_json(r#"{"id":"1","timestamp":5,"message":"{}"}"#)), 1 << 20).unwrap();
+        assert!(!p.is_control_message());
+        assert_eq!(p.event_count(), 1);
+        assert_eq!(p.data.log_events[0].timestamp, 5);
+    }
+
+    #[test]
+    fn recognises_a_control_message() {
+        let json = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE"}]}"#;
+        assert!(decode_envelope(&encode(json), 1 << 20).unwrap().is_control_message());
+    }
+
+    #[test]
+    fn envelope_errors_give_position_not_content() {
+        let err = decode_envelope(b"{\"awslogs\": CANARY}", 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Envelope { category: "syntax", line: 1, .. }), "{err:?}");
+        assert!(!err.to_string().contains("CANARY"));
+        let err = decode_envelope(br#"{"awslogs":{"data":5},"x":"CANARY"}"#, 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Envelope { category: "data", .. }));
+        assert!(!err.to_string().contains("CANARY"));
+        assert!(matches!(decode_envelope(br#"{"other":1}"#, 1 << 20), Err(DecodeError::Envelope { .. })));
+    }
+
+    #[test]
+    fn bad_base64_names_the_offset() {
+        assert_eq!(decode_envelope(&envelope("H4sI*AAA"), 1 << 20).unwrap_err(), DecodeError::Base64 { offset: 4 });
+        assert!(matches!(decode_envelope(&envelope("H4sIA"), 1 << 20), Err(DecodeError::Base64 { .. })));
+        assert!(matches!(decode_envelope(&envelope("H4sIAA="), 1 << 20), Err(DecodeError::Base64 { .. })));
+    }
+
+    #[test]
+    fn not_gzip_and_truncated_gzip_are_refused() {
+        let err = decode_envelope(&envelope(&STANDARD.encode(b"plain text, not gzip")), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Gzip { .. }), "{err:?}");
+        let whole = gzip(payload_json("").as_bytes());
+        let err = decode_envelope(&envelope(&STANDARD.encode(&whole[..whole.len() - 10])), 1 << 20).unwrap_err();
+        assert_eq!(err, DecodeError::Gzip { kind: "truncated" });
+    }
+
+    #[test]
+    fn output_over_the_cap_is_refused_not_truncated() {
+        let json = payload_json(r#"{"id":"1","timestamp":5,"message":"{}"}"#);
+        assert!(decode_envelope(&encode(&json), json.len()).is_ok());
+        assert_eq!(
+            decode_envelope(&encode(&json), json.len() - 1).unwrap_err(),
+            DecodeError::TooLarge { limit: json.len() - 1 }
+        );
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        // 200 MB of zeros compresses to about 200 KB; decoding stops after cap + 1 bytes.
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            e.write_all(&zeros).unwrap();
+        }
+        let bomb = envelope(&STANDARD.encode(e.finish().unwrap()));
+        assert_eq!(decode_envelope(&bomb, 8 << 20).unwrap_err(), DecodeError::TooLarge { limit: 8 << 20 });
+    }
+
+    #[test]
+    fn payload_errors_give_position_not_content() {
+        let err = decode_envelope(&encode(r#"{"messageType":"CANARY"}"#), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Payload { category: "data", .. }), "{err:?}");
+        assert!(!err.to_string().contains("CANARY"));
+        let err = decode_envelope(&encode("\u{1}CANARY"), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Payload { category: "syntax", .. }));
+        let mut invalid_utf8 = payload_json(r#"{"id":"1","timestamp":5,"message":"XX"}"#).into_bytes();
+        let at = invalid_utf8.windows(2).position(|w| w == b"XX").unwrap();
+        invalid_utf8[at] = 0xff;
+        let err = decode_envelope(&envelope(&STANDARD.encode(gzip(&invalid_utf8))), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Payload { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn payload_debug_shows_shape_only() {
+        let p =
+            decode_envelope(&encode(&payload_json(r#"{"id":"1","timestamp":5,"message":"CANARY"}"#)), 1 << 20).unwrap();
+        assert!(!format!("{p:?}").contains("CANARY"));
+    }
+}

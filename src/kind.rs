@@ -103,8 +103,33 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         let Some(key) = map.next_key::<Cow<'de, str>>()? else {
             return Ok(Scalar::Compound);
         };
+        // Typed as OTLP defines them: intValue is an integer (JSON-encoded as a decimal string),
+        // doubleValue a number, boolValue a boolean, stringValue a string. Anything else inside
+        // a wrapper is not a scalar.
         let inner = match key.as_ref() {
-            "stringValue" | "intValue" | "doubleValue" | "boolValue" => map.next_value::<Scalar<'de>>()?,
+            "stringValue" => match map.next_value::<Scalar<'de>>()? {
+                s @ Scalar::Str(_) => s,
+                _ => Scalar::Compound,
+            },
+            "intValue" => match map.next_value::<Scalar<'de>>()? {
+                Scalar::Int(n) => Scalar::Int(n),
+                Scalar::BigInt => Scalar::BigInt,
+                Scalar::Str(s) => match parse_integer(&s) {
+                    Ok(n) => Scalar::Int(n),
+                    Err(AttributeDrop::OutOfRange) => Scalar::BigInt,
+                    Err(_) => Scalar::Compound,
+                },
+                _ => Scalar::Compound,
+            },
+            "doubleValue" => match map.next_value::<Scalar<'de>>()? {
+                Scalar::Float(x) => Scalar::Float(x),
+                Scalar::Int(n) => Scalar::Float(n as f64),
+                _ => Scalar::Compound,
+            },
+            "boolValue" => match map.next_value::<Scalar<'de>>()? {
+                b @ Scalar::Bool(_) => b,
+                _ => Scalar::Compound,
+            },
             _ => {
                 map.next_value::<IgnoredAny>()?;
                 Scalar::Compound
@@ -276,5 +301,129 @@ fn parse_number(s: &str) -> Result<f64, AttributeDrop> {
         Ok(_) => Err(AttributeDrop::OutOfRange),
         // Includes magnitudes beyond f64 (`1e400`), which serde_json refuses.
         Err(_) => Err(AttributeDrop::WrongKind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AttributeDrop::*;
+
+    fn check(kind: &Kind, json: &str) -> Result<String, AttributeDrop> {
+        kind.check(Scalar::from_json(json)).map(|k| {
+            let mut out = Vec::new();
+            k.write_json(&mut out);
+            String::from_utf8(out).unwrap()
+        })
+    }
+
+    /// One `#[test]` per row: `name: kind, input JSON => expected output JSON or drop reason`.
+    macro_rules! checks {
+        ($($name:ident: $kind:expr, $input:expr => $expected:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let expected: Result<&str, AttributeDrop> = $expected;
+                assert_eq!(check(&$kind, $input), expected.map(str::to_owned));
+            }
+        )*};
+    }
+
+    fn int() -> Kind {
+        Kind::Integer { min: 0, max: 1000 }
+    }
+    fn num() -> Kind {
+        Kind::Number { min: 0.0, max: 100.0 }
+    }
+    fn token() -> Kind {
+        Kind::Token { max_len: 8 }
+    }
+    fn pattern() -> Kind {
+        Kind::Pattern { regex: Regex::new("^(?:[a-z]+-[0-9]+)$").unwrap(), max_len: 10 }
+    }
+    fn colors() -> Kind {
+        Kind::Enum { values: vec!["red".into(), "green".into()] }
+    }
+
+    checks! {
+        integer_number: int(), "42" => Ok("42");
+        integer_string: int(), r#""42""# => Ok("42");
+        integer_any_value: int(), r#"{"intValue":"42"}"# => Ok("42");
+        integer_integral_double: int(), "42.0" => Ok("42");
+        integer_fraction: int(), "4.5" => Err(WrongKind);
+        integer_string_fraction: int(), r#""4.5""# => Err(WrongKind);
+        integer_below: int(), "-1" => Err(OutOfRange);
+        integer_above: int(), r#""1001""# => Err(OutOfRange);
+        integer_huge: int(), "123456789012345678901234567890" => Err(WrongKind);
+        integer_huge_u64: int(), "18446744073709551615" => Err(OutOfRange);
+        integer_huge_string: int(), r#""99999999999999999999""# => Err(OutOfRange);
+        integer_long_string: int(), &format!("\"{}\"", "1".repeat(41)) => Err(TooLong);
+        integer_plus: int(), r#""+5""# => Err(WrongKind);
+        integer_spaces: int(), r#"" 5""# => Err(WrongKind);
+        integer_object: int(), r#"{"a":1}"# => Err(WrongKind);
+        integer_array: int(), "[1]" => Err(WrongKind);
+        integer_null: int(), "null" => Err(WrongKind);
+        integer_bool: int(), "true" => Err(WrongKind);
+        number_string: num(), r#""0.098271""# => Ok("0.098271");
+        number_integer: num(), "5" => Ok("5.0");
+        number_double_value: num(), r#"{"doubleValue":1.5}"# => Ok("1.5");
+        number_exponent: num(), r#""1e1""# => Ok("10.0");
+        number_nan: num(), r#""NaN""# => Err(WrongKind);
+        number_infinity: num(), r#""Infinity""# => Err(WrongKind);
+        number_inf: num(), r#""inf""# => Err(WrongKind);
+        number_overflow: num(), r#""1e400""# => Err(WrongKind);
+        number_overflow_literal: num(), "1e400" => Err(WrongKind);
+        number_hex: num(), r#""0x10""# => Err(WrongKind);
+        number_leading_zero: num(), r#""01""# => Err(WrongKind);
+        number_out_of_range: num(), "100.5" => Err(OutOfRange);
+        number_negative: num(), r#""-0.5""# => Err(OutOfRange);
+        number_text: num(), r#""CANARY 1""# => Err(WrongKind);
+        boolean_true: Kind::Boolean, "true" => Ok("true");
+        boolean_string: Kind::Boolean, r#""false""# => Ok("false");
+        boolean_any_value: Kind::Boolean, r#"{"boolValue":true}"# => Ok("true");
+        boolean_yes: Kind::Boolean, r#""yes""# => Err(WrongKind);
+        boolean_number: Kind::Boolean, "1" => Err(WrongKind);
+        uuid_canonical: Kind::Uuid, r#""846AB649-1C1F-4E55-9E3B-6F1F2B0C9D11""# => Ok(r#""846ab649-1c1f-4e55-9e3b-6f1f2b0c9d11""#);
+        uuid_simple: Kind::Uuid, r#""846ab6491c1f4e559e3b6f1f2b0c9d11""# => Ok(r#""846ab649-1c1f-4e55-9e3b-6f1f2b0c9d11""#);
+        uuid_text: Kind::Uuid, r#""CANARY-not-a-uuid""# => Err(WrongKind);
+        uuid_long: Kind::Uuid, &format!("\"{}\"", "a".repeat(46)) => Err(TooLong);
+        token_plain: token(), r#""Bash""# => Ok(r#""Bash""#);
+        token_punctuation: token(), r#""a.b:c-d""# => Ok(r#""a.b:c-d""#);
+        token_space: token(), r#""a b""# => Err(WrongKind);
+        token_slash: token(), r#""a/b""# => Err(WrongKind);
+        token_at: token(), r#""a@b""# => Err(WrongKind);
+        token_quote: token(), r#""a\"b""# => Err(WrongKind);
+        token_unicode: token(), r#""é""# => Err(WrongKind);
+        token_empty: token(), r#""""# => Err(WrongKind);
+        token_too_long: token(), r#""abcdefghi""# => Err(TooLong);
+        token_array: token(), r#"["a"]"# => Err(WrongKind);
+        token_array_value: token(), r#"{"arrayValue":{"values":[]}}"# => Err(WrongKind);
+        token_kvlist_value: token(), r#"{"kvlistValue":{"values":[]}}"# => Err(WrongKind);
+        token_number: token(), "5" => Err(WrongKind);
+        token_wrapper_with_extra_field: token(), r#"{"stringValue":"a","x":1}"# => Err(WrongKind);
+        token_string_value: token(), r#"{"stringValue":"Read"}"# => Ok(r#""Read""#);
+        token_int_value: token(), r#"{"intValue":"5"}"# => Err(WrongKind);
+        integer_int_value_number: int(), r#"{"intValue":7}"# => Ok("7");
+        integer_int_value_text: int(), r#"{"intValue":"7x"}"# => Err(WrongKind);
+        integer_int_value_huge: int(), r#"{"intValue":"99999999999999999999"}"# => Err(OutOfRange);
+        integer_string_value_number: int(), r#"{"stringValue":5}"# => Err(WrongKind);
+        number_double_value_nan: num(), r#"{"doubleValue":"NaN"}"# => Err(WrongKind);
+        number_int_value: num(), r#"{"intValue":"3"}"# => Ok("3.0");
+        boolean_bool_value_string: Kind::Boolean, r#"{"boolValue":"true"}"# => Err(WrongKind);
+        enum_listed: colors(), r#""red""# => Ok(r#""red""#);
+        enum_case: colors(), r#""Red""# => Err(WrongKind);
+        enum_other: colors(), r#""blue""# => Err(WrongKind);
+        enum_long: colors(), r#""greenish""# => Err(TooLong);
+        pattern_match: pattern(), r#""abc-12""# => Ok(r#""abc-12""#);
+        pattern_partial: pattern(), r#""abc-12 CANARY""# => Err(TooLong);
+        pattern_no_match: pattern(), r#""abc""# => Err(WrongKind);
+        pattern_prefix_only: pattern(), r#""x abc-1""# => Err(WrongKind);
+    }
+
+    #[test]
+    fn scalar_debug_hides_content() {
+        let s = Scalar::from_json(r#""CANARY""#);
+        assert!(!format!("{s:?}").contains("CANARY"));
+        let k = Kind::Token { max_len: 10 }.check(s).unwrap();
+        assert!(!format!("{k:?}").contains("CANARY"));
     }
 }

@@ -193,12 +193,16 @@ impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(kv) = seq.next_element::<KeyValue<'de>>()? {
-            if let Some(value) = kv.value {
-                push_flattened(self.out, self.prefix, kv.key, value, self.depth);
-            }
+            // An absent or null value is still a key: it is reported (and dropped), not skipped.
+            push_flattened(self.out, self.prefix, kv.key, kv.value.unwrap_or_else(|| null()), self.depth);
         }
         Ok(())
     }
+}
+
+/// JSON `null`, for KeyValue entries without a value.
+fn null() -> &'static RawValue {
+    serde_json::from_str("null").expect("null is JSON")
 }
 
 /// What an object-valued attribute turns out to be.
@@ -223,9 +227,7 @@ fn nested(json: &str) -> Option<Nested<'_>> {
             let list: KvList<'_> = serde_json::from_str(value.get()).ok()?;
             let mut inner = Vec::new();
             for kv in list.values {
-                if let Some(v) = kv.value {
-                    inner.push((kv.key, v));
-                }
+                inner.push((kv.key, kv.value.unwrap_or_else(|| null())));
             }
             return Some(Nested::Attributes(inner));
         }
@@ -259,4 +261,101 @@ fn push_flattened<'a>(
         }
     }
     out.push((key, value));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(message: &str) -> Vec<(String, String)> {
+        let e = parse_event(message).unwrap();
+        e.attributes.iter().map(|(k, v)| (k.to_string(), v.get().to_owned())).collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn object_attributes_with_plain_values() {
+        assert_eq!(
+            attrs(r#"{"attributes":{"model":"m","input_tokens":"5"}}"#),
+            pairs(&[("model", r#""m""#), ("input_tokens", r#""5""#)])
+        );
+    }
+
+    #[test]
+    fn key_value_array_attributes() {
+        let m = r#"{"attributes":[{"key":"model","value":{"stringValue":"m"}},{"key":"n","value":{"intValue":"5"}},{"key":"empty"}]}"#;
+        assert_eq!(
+            attrs(m),
+            pairs(&[("model", r#"{"stringValue":"m"}"#), ("n", r#"{"intValue":"5"}"#), ("empty", "null")])
+        );
+    }
+
+    #[test]
+    fn nested_dotted_keys_are_flattened() {
+        let m = r#"{"attributes":{"session":{"id":"s"},"a":{"b":{"c":1}},"w":{"stringValue":"x"}}}"#;
+        assert_eq!(attrs(m), pairs(&[("session.id", r#""s""#), ("a.b.c", "1"), ("w", r#"{"stringValue":"x"}"#)]));
+    }
+
+    #[test]
+    fn kvlist_values_are_flattened() {
+        let m = r#"{"attributes":[{"key":"user","value":{"kvlistValue":{"values":[{"key":"email","value":{"stringValue":"e"}}]}}}]}"#;
+        assert_eq!(attrs(m), pairs(&[("user.email", r#"{"stringValue":"e"}"#)]));
+    }
+
+    #[test]
+    fn flattening_stops_at_the_depth_limit() {
+        let mut value = "1".to_owned();
+        for _ in 0..20 {
+            value = format!(r#"{{"k":{value}}}"#);
+        }
+        let got = attrs(&format!(r#"{{"attributes":{{"a":{value}}}}}"#));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, format!("a{}", ".k".repeat(MAX_FLATTEN_DEPTH)));
+        assert!(got[0].1.starts_with('{'), "the rest stays a compound value");
+    }
+
+    #[test]
+    fn resource_body_event_name_and_times() {
+        let e = parse_event(
+            r#"{"resource":{"attributes":{"service.name":"claude-code"},"droppedAttributesCount":0},"body":"claude_code.x","eventName":"x","timeUnixNano":"1","scope":{"name":"s"},"future":[1,2]}"#,
+        )
+        .unwrap();
+        assert_eq!(e.resource_attributes.len(), 1);
+        assert_eq!(e.body.unwrap().get(), r#""claude_code.x""#);
+        assert_eq!(e.event_name.unwrap().get(), r#""x""#);
+        assert_eq!(e.time_unix_nano.unwrap().get(), r#""1""#);
+    }
+
+    #[test]
+    fn unparseable_messages() {
+        for m in [
+            "",
+            "CANARY",
+            "[1]",
+            r#""s""#,
+            "{",
+            r#"{"a":1} x"#,
+            r#"{"attributes":"x"}"#,
+            r#"{"body":1,"body":2}"#,
+            r#"{"attributes":{},"attributes":{}}"#,
+            r#"{"\ud800":1}"#,
+        ] {
+            assert_eq!(parse_event(m).unwrap_err(), Unparseable, "{m}");
+        }
+    }
+
+    #[test]
+    fn null_attributes_and_resource_are_empty() {
+        let e = parse_event(r#"{"attributes":null,"resource":null}"#).unwrap();
+        assert!(e.attributes.is_empty() && e.resource_attributes.is_empty());
+    }
+
+    #[test]
+    fn debug_hides_content() {
+        let e = parse_event(r#"{"attributes":{"prompt":"CANARY"}}"#).unwrap();
+        assert!(!format!("{e:?}").contains("CANARY"));
+    }
 }

@@ -475,3 +475,137 @@ fn time_ms(raw: Option<&RawValue>) -> Option<i64> {
     };
     (nanos > 0).then_some(nanos / 1_000_000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EventDrop::*;
+
+    const ALLOWLIST: &str = r#"events = ["api_request", "tool_result"]
+[attributes]
+"model" = { kind = "token", max_len = 64 }
+"input_tokens" = { kind = "integer", min = 0, max = 1000000 }
+[resource_attributes]
+"service.name" = { kind = "enum", values = ["claude-code"] }
+[tool_parameters]
+"subagent_type" = { output = "tool.subagent_type", kind = "token", max_len = 64 }
+[pseudonyms."user.pseudonym"]
+from = ["user.email", "user.id"]
+hex_chars = 16
+"#;
+
+    fn sanitizer(with_key: bool) -> Sanitizer {
+        let key = with_key.then(|| PseudonymKey::new(b"unit-test-key-0123456789").unwrap());
+        Sanitizer::new(Allowlist::from_toml(ALLOWLIST).unwrap(), key)
+    }
+
+    fn one(message: &str) -> Result<String, EventDrop> {
+        sanitizer(true).sanitize_message(None, message, &mut Counts::default()).map(|(m, _)| m)
+    }
+
+    #[test]
+    fn output_is_built_from_the_allowlist_only() {
+        let out = one(r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","prompt":"CANARY","input_tokens":"42","model":"m-1","x":{"y":"CANARY"}},"resource":{"attributes":{"service.name":"claude-code","host.name":"CANARY"}},"scope":{"name":"CANARY"}}"#).unwrap();
+        assert_eq!(
+            out,
+            r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","input_tokens":42,"model":"m-1"},"resource":{"attributes":{"service.name":"claude-code"}}}"#
+        );
+    }
+
+    #[test]
+    fn the_event_name_comes_from_any_source_that_agrees() {
+        let kept = r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request"}}"#;
+        assert!(one(kept).is_ok());
+        assert!(one(r#"{"body":{"stringValue":"claude_code.api_request"}}"#).is_ok());
+        assert!(one(r#"{"attributes":{"event.name":"api_request"}}"#).is_ok());
+        assert!(one(r#"{"eventName":"claude_code.api_request"}"#).is_ok());
+        assert!(one(r#"{"eventName":"api_request","body":null}"#).is_ok());
+        assert_eq!(
+            one(r#"{"body":"claude_code.api_request","attributes":{"event.name":"tool_result"}}"#),
+            Err(AmbiguousEventName)
+        );
+        assert_eq!(one(r#"{"body":"CANARY text","attributes":{"event.name":"api_request"}}"#), Err(AmbiguousEventName));
+        assert_eq!(one(r#"{"attributes":{"event.name":5}}"#), Err(AmbiguousEventName));
+        assert_eq!(
+            one(r#"{"attributes":{"event.name":"api_request","event":{"name":"api_request"}}}"#),
+            Err(AmbiguousEventName)
+        );
+        assert_eq!(one(r#"{"attributes":{"model":"m"}}"#), Err(NoEventName));
+        assert_eq!(one(r#"{"body":"claude_code.user_prompt"}"#), Err(EventNotAllowed));
+        assert_eq!(one("CANARY"), Err(Unparseable));
+    }
+
+    #[test]
+    fn tool_parameters_give_only_the_listed_sub_keys() {
+        let expected = r#"{"body":"claude_code.tool_result","attributes":{"event.name":"tool_result","tool.subagent_type":"general-purpose"}}"#;
+        let as_string = r#"{"body":"claude_code.tool_result","attributes":{"tool_parameters":"{\"subagent_type\":\"general-purpose\",\"prompt\":\"CANARY\"}","tool_input":"CANARY"}}"#;
+        assert_eq!(one(as_string).unwrap(), expected);
+        let as_object = r#"{"body":"claude_code.tool_result","attributes":{"tool_parameters":{"subagent_type":"general-purpose","prompt":"CANARY"}}}"#;
+        assert_eq!(one(as_object).unwrap(), expected);
+        let as_kvlist = r#"{"body":"claude_code.tool_result","attributes":[{"key":"tool_parameters","value":{"kvlistValue":{"values":[{"key":"subagent_type","value":{"stringValue":"general-purpose"}}]}}}]}"#;
+        assert_eq!(one(as_kvlist).unwrap(), expected);
+        let not_json = r#"{"body":"claude_code.tool_result","attributes":{"tool_parameters":"CANARY {"}}"#;
+        assert!(!one(not_json).unwrap().contains("CANARY"));
+        let smuggled = r#"{"body":"claude_code.tool_result","attributes":{"tool_parameters":"{\"subagent_type\":\"CANARY with spaces\"}"}}"#;
+        assert!(!one(smuggled).unwrap().contains("tool.subagent_type"));
+    }
+
+    #[test]
+    fn identities_become_pseudonyms_or_nothing() {
+        let m = r#"{"body":"claude_code.api_request","attributes":{"user.email":"CANARY@example.com","user.id":"CANARY-id"}}"#;
+        let with_key = one(m).unwrap();
+        assert!(!with_key.contains("CANARY"));
+        let v: serde_json::Value = serde_json::from_str(&with_key).unwrap();
+        let p = v["attributes"]["user.pseudonym"].as_str().unwrap();
+        assert_eq!(p.len(), 16);
+        // The first source present is used: the same email gives the same pseudonym.
+        let email_only =
+            one(r#"{"body":"claude_code.api_request","attributes":{"user.email":"CANARY@example.com"}}"#).unwrap();
+        assert!(email_only.contains(p));
+
+        let mut counts = Counts::default();
+        let without_key = sanitizer(false).sanitize_message(None, m, &mut counts).unwrap().0;
+        assert_eq!(without_key, r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request"}}"#);
+        assert_eq!(counts.attributes_dropped(AttributeDrop::NoPseudonymKey), 2);
+    }
+
+    #[test]
+    fn sanitizing_is_idempotent_for_derived_keys() {
+        let m = r#"{"body":"claude_code.tool_result","attributes":{"user.id":"CANARY","tool_parameters":"{\"subagent_type\":\"Explore\"}"}}"#;
+        let once = one(m).unwrap();
+        assert_eq!(one(&once).unwrap(), once);
+        // A pseudonym-shaped value passes; anything else under the derived key does not.
+        let forged = r#"{"body":"claude_code.tool_result","attributes":{"user.pseudonym":"CANARY-not-hex"}}"#;
+        assert!(!one(forged).unwrap().contains("CANARY"));
+    }
+
+    #[test]
+    fn the_source_id_is_carried_or_digested() {
+        let s = sanitizer(true);
+        let m = r#"{"body":"claude_code.api_request"}"#;
+        let (out, _) = s.sanitize_message(Some("3462123"), m, &mut Counts::default()).unwrap();
+        assert!(out.ends_with(r#","sourceEventId":"3462123"}"#), "{out}");
+        let (out, _) = s.sanitize_message(Some("CANARY-id"), m, &mut Counts::default()).unwrap();
+        assert!(!out.contains("CANARY") && out.contains(r#""sourceEventId":"sha256:"#), "{out}");
+    }
+
+    #[test]
+    fn ndjson_lines_with_their_own_times() {
+        let input = b"{\"body\":\"claude_code.api_request\",\"timeUnixNano\":\"3000000000\"}\n\n\xff\xfe\n{\"body\":\"claude_code.api_request\",\"observedTimeUnixNano\":1000000000}\n{\"body\":\"claude_code.api_request\"}\n";
+        let out = sanitizer(true).sanitize_ndjson(input, 2000);
+        assert_eq!(out.events.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [1000, 2000, 3000]);
+        assert_eq!(out.counts.received, 4);
+        assert_eq!(out.counts.dropped(Unparseable), 1);
+        assert_eq!(out.counts.written, 3);
+    }
+
+    #[test]
+    fn counts_every_dropped_attribute() {
+        let mut counts = Counts::default();
+        let m = r#"{"body":"claude_code.api_request","attributes":{"prompt":"x","model":"has space","input_tokens":-1,"user.email":"e","user.id":"i"},"resource":{"attributes":{"service.name":"other","os":"x"}}}"#;
+        sanitizer(true).sanitize_message(None, m, &mut counts).unwrap();
+        use AttributeDrop::*;
+        let got: Vec<(AttributeDrop, u64)> = counts.attribute_drops().collect();
+        assert_eq!(got, [(NotAllowlisted, 2), (WrongKind, 2), (OutOfRange, 1), (Superseded, 1)]);
+    }
+}

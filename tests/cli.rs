@@ -1,0 +1,259 @@
+//! The CLI's contract, tested on the real binary: `sanitize` prints exactly the messages that
+//! would be written (the golden lines), one per line, in write order; the counts go to stderr;
+//! exit codes 0 (success), 1 (input unreadable or undecodable: stdout empty), 2 (usage),
+//! 3 (invalid allowlist or key). Nothing from a payload appears on stderr.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use std::borrow::BorrowMut;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn cli(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"));
+    cmd.args(args).current_dir(root()).env_remove("PSEUDONYM_KEY");
+    cmd
+}
+
+fn run(mut cmd: impl BorrowMut<Command>) -> Output {
+    cmd.borrow_mut().output().expect("the binary runs")
+}
+
+fn run_with_stdin(mut cmd: impl BorrowMut<Command>, input: &[u8]) -> Output {
+    let mut child =
+        cmd.borrow_mut().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+fn synthetic(name: &str) -> PathBuf {
+    root().join("fixtures/synthetic").join(name)
+}
+
+/// The golden file split into (stdout lines, stderr counts line).
+fn golden(payload: &Path) -> (String, String) {
+    let body = golden_body(payload);
+    let (lines, counts) = body.split_once(COUNTS_SEPARATOR).expect("separator");
+    (lines.trim_start_matches('\n').to_owned(), counts.trim().to_owned())
+}
+
+#[test]
+fn sanitize_prints_exactly_the_golden_lines_and_counts() {
+    for payload in payload_files() {
+        let out = run(cli(&["sanitize", payload.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+        assert_eq!(out.status.code(), Some(0), "{}", payload.display());
+        let (lines, counts) = golden(&payload);
+        assert_eq!(text(&out.stdout), lines, "{}", payload.display());
+        assert_eq!(text(&out.stderr).trim_end(), counts, "{}", payload.display());
+    }
+}
+
+#[test]
+fn several_files_print_in_the_order_given_and_sum_the_counts() {
+    let a = synthetic("all-events.object.json");
+    let b = synthetic("nested-keys.json");
+    let out = run(cli(&["sanitize", b.to_str().unwrap(), a.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), golden(&b).0 + &golden(&a).0);
+    let counts: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(counts["payloads"], 2);
+}
+
+#[test]
+fn stdin_is_read_when_no_file_is_given() {
+    let payload = synthetic("all-events.kvlist.json");
+    let input = std::fs::read(&payload).unwrap();
+    let out = run_with_stdin(cli(&["sanitize"]).env("PSEUDONYM_KEY", FIXTURE_KEY), &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), golden(&payload).0);
+    let dash = run_with_stdin(cli(&["sanitize", "-"]).env("PSEUDONYM_KEY", FIXTURE_KEY), &input);
+    assert_eq!(dash.stdout, out.stdout);
+}
+
+#[test]
+fn ndjson_mode_reads_stored_messages() {
+    // The messages of a payload, one per line, give the same lines minus the source ids.
+    let payload = synthetic("all-events.object.json");
+    let envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(&payload).unwrap()).unwrap();
+    let gz = base64::engine::general_purpose::STANDARD.decode(envelope["awslogs"]["data"].as_str().unwrap()).unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut json).unwrap();
+    let decoded: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut ndjson = String::new();
+    for e in decoded["logEvents"].as_array().unwrap() {
+        ndjson.push_str(e["message"].as_str().unwrap());
+        ndjson.push('\n');
+    }
+    let out = run_with_stdin(cli(&["sanitize", "--ndjson"]).env("PSEUDONYM_KEY", FIXTURE_KEY), ndjson.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let expected: String =
+        golden(&payload).0.lines().map(|l| format!("{}}}\n", &l[..l.find(",\"sourceEventId\"").unwrap()])).collect();
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn undecodable_input_exits_1_with_one_clear_line_and_no_output() {
+    let dir = tempdir();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, br#"{"awslogs":{"data":"CANARY-not-base64!"}}"#).unwrap();
+    let good = synthetic("all-events.object.json");
+    // A bad file after a good one: nothing at all is printed.
+    let out = run(cli(&["sanitize", good.to_str().unwrap(), bad.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no partial output");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("bad.json") && err.contains("base64"), "{err}");
+    assert!(!err.contains("CANARY"));
+
+    for (content, expected) in
+        [(&b"CANARY plain text"[..], "not valid JSON"), (&br#"{"awslogs":{"data":"aGVsbG8="}}"#[..], "gzip")]
+    {
+        std::fs::write(&bad, content).unwrap();
+        let out = run(cli(&["sanitize", bad.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        assert!(err.contains(expected) && !err.contains("CANARY"), "{err}");
+    }
+
+    let out = run(cli(&["sanitize", dir.join("missing.json").to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing.json"));
+}
+
+#[test]
+fn an_oversized_payload_is_refused() {
+    let payload = synthetic("all-events.object.json");
+    let out = run(cli(&["sanitize", "--max-decompressed-bytes", "1000", payload.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("exceeds the cap of 1000 bytes"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_invalid_allowlist_exits_3_and_points_at_the_line() {
+    let dir = tempdir();
+    let path = dir.join("allowlist.toml");
+    std::fs::write(&path, "events = [\"api_request\"]\n[attributes]\n\"model\" = { kind = \"token\", maxlen = 5 }\n")
+        .unwrap();
+    let payload = synthetic("all-events.object.json");
+    let out = run(cli(&["sanitize", "--allowlist", path.to_str().unwrap(), payload.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("maxlen"), "{err}");
+
+    let check = run(cli(&["check-allowlist", path.to_str().unwrap()]));
+    assert_eq!(check.status.code(), Some(3));
+    assert!(text(&check.stderr).contains("line 3"));
+}
+
+#[test]
+fn a_custom_allowlist_changes_what_is_written() {
+    let dir = tempdir();
+    let path = dir.join("allowlist.toml");
+    std::fs::write(&path, "events = [\"api_request\"]\n[attributes]\n\"model\" = { kind = \"token\", max_len = 64 }\n")
+        .unwrap();
+    let payload = synthetic("all-events.object.json");
+    let out = run(cli(&["sanitize", "--allowlist", path.to_str().unwrap(), payload.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "the two api_request events");
+    assert!(lines[0].starts_with(r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","model":"claude-sonnet-4-5-20250929"}"#), "{}", lines[0]);
+}
+
+#[test]
+fn check_allowlist_describes_the_embedded_allowlist() {
+    let out = run(&mut cli(&["check-allowlist"]));
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    assert!(s.starts_with("embedded allowlist.toml: valid\n"));
+    assert!(s.contains("user.pseudonym") && s.contains("tool.subagent_type") && s.contains("api_request"));
+    let file = run(cli(&["check-allowlist", "allowlist.toml"]));
+    assert_eq!(file.status.code(), Some(0));
+}
+
+#[test]
+fn pseudonym_keys_are_checked_and_never_echoed() {
+    let payload = synthetic("all-events.object.json");
+    let short = run(cli(&["sanitize", payload.to_str().unwrap()]).env("PSEUDONYM_KEY", "CANARY-short"));
+    assert_eq!(short.status.code(), Some(3));
+    assert!(short.stdout.is_empty());
+    assert!(!text(&short.stderr).contains("CANARY"));
+
+    let dir = tempdir();
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, format!("{FIXTURE_KEY}\n")).unwrap();
+    let from_file =
+        run(&mut cli(&["sanitize", "--pseudonym-key-file", key_file.to_str().unwrap(), payload.to_str().unwrap()]));
+    assert_eq!(text(&from_file.stdout), golden(&payload).0, "a key file ending in a newline is the same key");
+
+    let help = run(cli(&["sanitize", "--help"]).env("PSEUDONYM_KEY", "CANARY-secret-value-long-enough"));
+    assert!(!text(&help.stdout).contains("CANARY"));
+}
+
+#[test]
+fn without_a_key_identities_are_dropped_not_passed() {
+    let payload = synthetic("all-events.object.json");
+    let out = run(cli(&["sanitize", payload.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    assert!(!s.contains("user.pseudonym") && !s.contains("CANARY"));
+    let counts: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(counts["attributes_dropped"]["no_pseudonym_key"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(cli(&["sanitize", "--no-such-flag"])).status.code(), Some(2));
+    assert_eq!(run(&mut cli(&[])).status.code(), Some(2));
+}
+
+#[test]
+fn explain_names_keys_and_reasons_but_no_values() {
+    let payload = synthetic("all-events.object.json");
+    let out = run(cli(&["explain", payload.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    assert!(s.contains("event 1 api_request: written"), "{s}");
+    assert!(s.contains("kept: attributes.event.name"));
+    assert!(s.contains("pseudonymized: attributes.user.email"));
+    assert!(s.contains("attributes.user.id (superseded)"));
+    assert!(s.contains("extracted from: attributes.tool_parameters"));
+    assert!(s.contains("event 0 user_prompt: dropped (event_not_allowed)"));
+    assert!(s.contains("attributes.tool_parameters.full_command (not_allowlisted)"));
+    for value in
+        ["CANARY-prompt:", "CANARY.developer@example.com", "CANARY-secret", "CANARY-list files", "CANARY-team-attr"]
+    {
+        assert!(!s.contains(value), "explain printed the value {value}");
+    }
+}
+
+#[test]
+fn stderr_never_carries_payload_content() {
+    for payload in payload_files() {
+        for command in ["sanitize", "explain"] {
+            let out = run(cli(&[command, payload.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+            let err = text(&out.stderr);
+            assert!(!err.contains("CANARY") && !err.contains("canary"), "{command} {}: {err}", payload.display());
+        }
+    }
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "claude-otel-sanitizer-cli-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

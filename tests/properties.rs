@@ -1,0 +1,492 @@
+//! Properties of the whole path, on generated events. Case count: `PROPTEST_CASES`
+//! (scripts/test.sh, and so CI, sets 10,000).
+//!
+//! (a) No canary placed anywhere the allowlist does not name reaches the output or the counts.
+//! (b) Output keys are a subset of the allowlist, in the documented shape.
+//! (c) Sanitizing sanitized output changes nothing.
+//! (d) Decoding, parsing and sanitizing never panic on arbitrary input.
+//! (e) An allowlisted key holding a value of the wrong kind, or too long, is dropped.
+
+mod common;
+
+use base64::Engine as _;
+use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, decode_envelope};
+use common::{FIXTURE_KEY, sanitizer};
+use flate2::{Compression, write::GzEncoder};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree as _;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::io::Write as _;
+
+// ---- building payloads ------------------------------------------------------------------
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn envelope_of_payload(payload: &Value) -> Vec<u8> {
+    let data = base64::engine::general_purpose::STANDARD.encode(gzip(payload.to_string().as_bytes()));
+    json!({"awslogs": {"data": data}}).to_string().into_bytes()
+}
+
+fn payload(messages: &[String]) -> Value {
+    let ids: Vec<String> = (1..=messages.len()).map(|i| format!("{i:056}")).collect();
+    payload_with_ids(messages, &ids)
+}
+
+fn payload_with_ids(messages: &[String], ids: &[String]) -> Value {
+    let events: Vec<Value> = messages
+        .iter()
+        .zip(ids)
+        .enumerate()
+        .map(|(i, (m, id))| json!({"id": id, "timestamp": 1_793_491_200_000i64 + i as i64, "message": m}))
+        .collect();
+    json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s", "subscriptionFilters": ["f"], "logEvents": events})
+}
+
+/// Sanitizes messages through the real envelope path; returns output lines and the counts.
+fn run(messages: &[String]) -> (Vec<String>, Counts) {
+    run_payload(&payload(messages))
+}
+
+fn run_payload(payload: &Value) -> (Vec<String>, Counts) {
+    let payload = decode_envelope(&envelope_of_payload(payload), DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+    let out = sanitizer().sanitize_payload(&payload);
+    (out.events.into_iter().map(|e| e.message).collect(), out.counts)
+}
+
+// ---- generating events -------------------------------------------------------------------
+
+/// Where every generated canary comes from: unique, and no kind accepts it (space and slash).
+fn canary(n: u32) -> String {
+    format!("CANARY {n} /")
+}
+
+/// An arbitrary JSON value whose every string and key is a canary.
+fn canary_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        any::<u32>().prop_map(|n| Value::String(canary(n))),
+        any::<u32>().prop_map(|n| json!({"stringValue": canary(n)})),
+    ];
+    leaf.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((any::<u32>(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(n, v)| (canary(n), v)).collect())),
+        ]
+    })
+}
+
+/// Values that are valid for the shipped allowlist's kinds (so kept events have content).
+fn valid_attributes() -> impl Strategy<Value = Vec<(String, Value)>> {
+    let model = "[a-z]{3,8}-[0-9]{1,2}(-[0-9]{8})?".prop_map(Value::String);
+    let tokens = (0u64..100_000_000).prop_flat_map(|n| prop_oneof![Just(json!(n)), Just(json!(n.to_string()))]);
+    let cost = (0.0f64..100.0).prop_flat_map(|x| prop_oneof![Just(json!(x)), Just(json!(x.to_string()))]);
+    let ident = "[A-Za-z][A-Za-z0-9_-]{0,20}".prop_map(Value::String);
+    let uuid = any::<u128>().prop_map(|n| Value::String(uuid::Uuid::from_u128(n).to_string()));
+    let all = vec![
+        ("model", model.boxed()),
+        ("input_tokens", tokens.clone().boxed()),
+        ("output_tokens", tokens.clone().boxed()),
+        ("cache_read_tokens", tokens.clone().boxed()),
+        ("cache_creation_tokens", tokens.boxed()),
+        ("cost_usd", cost.boxed()),
+        ("tool_name", ident.clone().boxed()),
+        ("skill.name", ident.clone().boxed()),
+        ("agent.name", ident.clone().boxed()),
+        ("agent_type", ident.clone().boxed()),
+        ("mcp_server.name", ident.boxed()),
+        ("session.id", uuid.boxed()),
+    ];
+    let picks: Vec<_> =
+        all.into_iter().map(|(k, s)| prop::option::of(s).prop_map(move |v| v.map(|v| (k.to_owned(), v)))).collect();
+    picks.prop_map(|v| v.into_iter().flatten().collect())
+}
+
+/// An event name: kept, not kept, or a canary.
+fn event_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(vec!["api_request", "tool_result", "skill_activated", "subagent_completed"]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["user_prompt", "api_error", "hook_plugin_metrics", "tool_decision"]).prop_map(str::to_owned),
+        1 => any::<u32>().prop_map(canary),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Generated {
+    name: String,
+    /// (key, value) in input order; allowlisted ones are valid, all others carry canaries.
+    attributes: Vec<(String, Value)>,
+    resource: Vec<(String, Value)>,
+    kvlist: bool,
+    any_values: bool,
+    nest_dotted: bool,
+}
+
+fn generated_event() -> impl Strategy<Value = Generated> {
+    let canary_attrs = prop::collection::vec((any::<u32>(), canary_value()), 0..6)
+        .prop_map(|kv| kv.into_iter().map(|(n, v)| (format!("CANARY_key_{n}"), v)).collect::<Vec<_>>());
+    // Sensitive keys of the reference, each with a canary value.
+    let sensitive = prop::collection::vec(
+        (
+            prop::sample::select(vec![
+                "prompt",
+                "prompt_text",
+                "response",
+                "error",
+                "tool_input",
+                "body",
+                "body_ref",
+                "server_name",
+                "workspace.host_paths",
+                "user.email",
+                "user.id",
+                "user.account_uuid",
+                "enduser.id",
+                "team.id",
+                "organization.id",
+                "hook_definitions",
+                "command_name",
+            ]),
+            canary_value(),
+        ),
+        0..6,
+    );
+    let tool_parameters = (
+        prop::option::of(prop::sample::select(vec!["Explore", "general-purpose", "code-reviewer"])),
+        prop::option::of("[a-z][a-z0-9_-]{0,15}"),
+        prop::collection::vec((any::<u32>(), canary_value()), 0..4),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "bash_command",
+                    "full_command",
+                    "file_path",
+                    "description",
+                    "prompt",
+                    "args",
+                ]),
+                canary_value(),
+            ),
+            0..4,
+        ),
+    )
+        .prop_map(|(subagent, server, canaries, sensitive)| {
+            let mut m = Map::new();
+            if let Some(s) = subagent {
+                m.insert("subagent_type".into(), json!(s));
+            }
+            if let Some(s) = server {
+                m.insert("mcp_server_name".into(), json!(s));
+            }
+            for (n, v) in canaries {
+                m.insert(format!("CANARY_sub_{n}"), v);
+            }
+            for (k, v) in sensitive {
+                m.insert(k.into(), v);
+            }
+            Value::Object(m)
+        });
+    let resource = (
+        prop::option::of(Just(("service.name".to_owned(), json!("claude-code")))),
+        prop::collection::vec((any::<u32>(), canary_value()), 0..4),
+    )
+        .prop_map(|(name, canaries)| {
+            let mut r: Vec<(String, Value)> = name.into_iter().collect();
+            r.extend(canaries.into_iter().map(|(n, v)| (format!("CANARY_res_{n}"), v)));
+            r
+        });
+    (
+        event_name(),
+        valid_attributes(),
+        canary_attrs,
+        sensitive,
+        prop::option::of((tool_parameters, any::<bool>())),
+        resource,
+        any::<(bool, bool, bool)>(),
+    )
+        .prop_map(|(name, valid, canaries, sensitive, tp, resource, (kvlist, any_values, nest_dotted))| {
+            let mut attributes = valid;
+            attributes.extend(canaries);
+            attributes.extend(sensitive.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            if let Some((tp, as_string)) = tp {
+                attributes.push(("tool_parameters".into(), if as_string { Value::String(tp.to_string()) } else { tp }));
+            }
+            Generated { name, attributes, resource, kvlist, any_values, nest_dotted }
+        })
+}
+
+/// Fails closed on duplicate keys; keep generated keys unique so the test is about leaks.
+fn dedup(pairs: &[(String, Value)]) -> Vec<(String, Value)> {
+    let mut seen = BTreeSet::new();
+    pairs.iter().filter(|(k, _)| seen.insert(k.clone())).cloned().collect()
+}
+
+fn any_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) => json!({"stringValue": s}),
+        Value::Bool(b) => json!({"boolValue": b}),
+        Value::Number(n) if n.is_f64() => json!({"doubleValue": n}),
+        Value::Number(n) => json!({"intValue": n.to_string()}),
+        Value::Array(a) => json!({"arrayValue": {"values": a.iter().map(any_value).collect::<Vec<_>>()}}),
+        Value::Object(o) if o.len() == 1 && o.contains_key("stringValue") => v.clone(),
+        Value::Object(o) => {
+            json!({"kvlistValue": {"values": o.iter().map(|(k, v)| json!({"key": k, "value": any_value(v)})).collect::<Vec<_>>()}})
+        }
+        Value::Null => Value::Null,
+    }
+}
+
+fn encode_attributes(pairs: &[(String, Value)], g: &Generated) -> Value {
+    if g.kvlist {
+        return Value::Array(pairs.iter().map(|(k, v)| json!({"key": k, "value": any_value(v)})).collect());
+    }
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        let v = if g.any_values && !v.is_object() { any_value(v) } else { v.clone() };
+        match (g.nest_dotted, k.split_once('.')) {
+            (true, Some((head, tail))) if !m.contains_key(head) => {
+                m.insert(head.to_owned(), json!({ tail: v }));
+            }
+            _ => {
+                m.insert(k.clone(), v);
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+fn message(g: &Generated) -> String {
+    let mut attributes = dedup(&g.attributes);
+    attributes.insert(0, ("event.name".into(), json!(g.name)));
+    json!({
+        "resource": {"attributes": encode_attributes(&dedup(&g.resource), g), "CANARY_resource_field": canary(0)},
+        "scope": {"name": canary(1), "version": canary(2)},
+        "body": format!("claude_code.{}", g.name),
+        "attributes": encode_attributes(&attributes, g),
+        "CANARY_top_level": canary(3),
+    })
+    .to_string()
+}
+
+// ---- properties --------------------------------------------------------------------------
+
+proptest! {
+    /// (a) Whatever the allowlist does not name (keys, values, nested values, array elements,
+    /// tool_parameters sub-keys, resource attributes, identities) never reaches the output bytes
+    /// or the counts. Canaries contain a space and a slash, so no kind accepts one as a value.
+    #[test]
+    fn no_canary_reaches_the_output(events in prop::collection::vec(generated_event(), 1..5)) {
+        let messages: Vec<String> = events.iter().map(message).collect();
+        let (lines, counts) = run(&messages);
+        for line in &lines {
+            prop_assert!(!line.contains("CANARY"), "leak: {}", line);
+        }
+        prop_assert!(!counts.to_string().contains("CANARY"));
+        prop_assert_eq!(counts.received, counts.written + counts.dropped_total());
+    }
+
+    /// (b) Every output is `{"body","attributes",["resource"],"sourceEventId"}` with keys the
+    /// allowlist writes, and body/event.name agreeing with a kept event.
+    #[test]
+    fn output_keys_are_a_subset_of_the_allowlist(events in prop::collection::vec(generated_event(), 1..5)) {
+        let allowlist = Allowlist::embedded();
+        let attribute_keys: BTreeSet<&str> = allowlist.attribute_outputs().collect();
+        let resource_keys: BTreeSet<&str> = allowlist.resource_outputs().collect();
+        let messages: Vec<String> = events.iter().map(message).collect();
+        for line in run(&messages).0 {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            let top: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            prop_assert!(top.is_subset(&["attributes", "body", "resource", "sourceEventId"].into()), "{:?}", top);
+            for key in v["attributes"].as_object().unwrap().keys() {
+                prop_assert!(attribute_keys.contains(key.as_str()), "unexpected attribute {}", key);
+            }
+            if let Some(resource) = v.get("resource") {
+                prop_assert_eq!(resource.as_object().unwrap().len(), 1);
+                for key in resource["attributes"].as_object().unwrap().keys() {
+                    prop_assert!(resource_keys.contains(key.as_str()), "unexpected resource attribute {}", key);
+                }
+            }
+            let name = v["attributes"]["event.name"].as_str().unwrap();
+            prop_assert!(allowlist.events().iter().any(|e| e == name));
+            prop_assert_eq!(v["body"].as_str().unwrap(), format!("claude_code.{name}"));
+        }
+    }
+
+    /// (c) Sanitized output is a fixed point: sanitizing it again (same source ids) changes nothing.
+    #[test]
+    fn sanitizing_is_idempotent(events in prop::collection::vec(generated_event(), 1..5)) {
+        let messages: Vec<String> = events.iter().map(message).collect();
+        let (once, _) = run(&messages);
+        let ids: Vec<String> = once
+            .iter()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["sourceEventId"].as_str().unwrap().to_owned())
+            .collect();
+        let (twice, counts) = run_payload(&payload_with_ids(&once, &ids));
+        prop_assert_eq!(&once, &twice);
+        prop_assert_eq!(counts.dropped_total(), 0);
+    }
+
+    /// (d) Arbitrary bytes as an envelope, as the decompressed payload, and as a message: a clear
+    /// error or a counted drop, never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), text in ".{0,256}") {
+        let _ = decode_envelope(&bytes, 1 << 16);
+        let data = base64::engine::general_purpose::STANDARD.encode(gzip(&bytes));
+        let _ = decode_envelope(json!({"awslogs": {"data": data}}).to_string().as_bytes(), 1 << 16);
+        let s = sanitizer();
+        let _ = s.sanitize_message(Some("1"), &text, &mut Counts::default());
+        let _ = s.sanitize_message(None, &String::from_utf8_lossy(&bytes), &mut Counts::default());
+        let out = s.sanitize_ndjson(&bytes, 0);
+        prop_assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total());
+    }
+
+    /// (d) Arbitrary JSON trees as messages never panic, and every event is accounted for.
+    #[test]
+    fn arbitrary_json_messages_never_panic(values in prop::collection::vec(arbitrary_json(), 1..4)) {
+        let messages: Vec<String> = values.iter().map(Value::to_string).collect();
+        let (lines, counts) = run(&messages);
+        prop_assert_eq!(counts.received, counts.written + counts.dropped_total());
+        prop_assert_eq!(lines.len() as u64, counts.written);
+    }
+
+    /// (e) An allowlisted key holding a value of the wrong kind or over-long is dropped (and
+    /// counted), while the event itself is kept. (A nested object under an allowed key is, by
+    /// the stored-shape rules, another key: `model.a`, dropped as not allowlisted.)
+    #[test]
+    fn wrong_kind_or_over_long_values_are_dropped((key, value) in wrong_kind_value(), kvlist in any::<bool>()) {
+        let g = Generated { name: "api_request".into(), attributes: vec![(key.clone(), value)], resource: vec![], kvlist, any_values: false, nest_dotted: false };
+        let (lines, counts) = run(&[message(&g)]);
+        prop_assert_eq!(lines.len(), 1);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        prop_assert!(v["attributes"].get(&key).is_none(), "{} kept: {}", key, lines[0]);
+        let dropped: u64 = counts.attribute_drops().map(|(_, n)| n).sum();
+        prop_assert_eq!(dropped, 1);
+    }
+}
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| json!(x)),
+        ".{0,20}".prop_map(Value::String),
+        prop::sample::select(vec![
+            "claude_code.api_request",
+            "api_request",
+            "tool_result",
+            "body",
+            "attributes",
+            "event.name",
+            "stringValue",
+            "kvlistValue",
+            "tool_parameters"
+        ])
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "body",
+                        "attributes",
+                        "resource",
+                        "event.name",
+                        "event",
+                        "name",
+                        "model",
+                        "key",
+                        "value",
+                        "values",
+                        "stringValue",
+                        "intValue",
+                        "kvlistValue",
+                        "tool_parameters",
+                        "subagent_type",
+                        "user.email",
+                        "x"
+                    ]),
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+/// An allowlisted key of the shipped allowlist with a value its kind refuses.
+fn wrong_kind_value() -> impl Strategy<Value = (String, Value)> {
+    let text = "[a-z]{0,5} [a-z/@ ]{1,10}".prop_map(Value::String);
+    let compound = prop_oneof![
+        Just(json!(["x"])),
+        Just(json!({"a": 1})),
+        Just(json!({"arrayValue": {"values": []}})),
+        Just(json!(null))
+    ];
+    let integer_bad = prop_oneof![
+        text.clone(),
+        compound.clone(),
+        (-1000i64..0).prop_map(|n| json!(n)),
+        (100_000_001u64..u64::MAX).prop_map(|n| json!(n)),
+        (0.1f64..0.9).prop_map(|x| json!(x + 5.0)),
+        Just(json!("NaN")),
+        Just(json!(true)),
+    ];
+    let number_bad = prop_oneof![
+        text.clone(),
+        compound.clone(),
+        (-1000.0f64..-0.001).prop_map(|x| json!(x)),
+        Just(json!("Infinity")),
+        Just(json!("1e400")),
+        Just(json!(false)),
+    ];
+    let token_bad = prop_oneof![
+        text.clone(),
+        compound.clone(),
+        Just(json!(5)),
+        "[a-z]{129,200}".prop_map(Value::String),
+        Just(json!(""))
+    ];
+    let uuid_bad = prop_oneof![text.clone(), compound.clone(), "[0-9a-f]{8}-[0-9a-f]{4}".prop_map(Value::String)];
+    prop_oneof![
+        (
+            prop::sample::select(vec!["input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"]),
+            integer_bad
+        )
+            .prop_map(|(k, v)| (k.to_owned(), v)),
+        number_bad.prop_map(|v| ("cost_usd".to_owned(), v)),
+        (
+            prop::sample::select(vec![
+                "model",
+                "tool_name",
+                "skill.name",
+                "agent.name",
+                "agent_type",
+                "mcp_server.name"
+            ]),
+            token_bad
+        )
+            .prop_map(|(k, v)| (k.to_owned(), v)),
+        uuid_bad.prop_map(|v| ("session.id".to_owned(), v)),
+    ]
+}
+
+#[test]
+fn the_generators_produce_kept_events() {
+    // Guards the properties against passing vacuously: generated events do get written.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut written = 0;
+    for _ in 0..50 {
+        let g = generated_event().new_tree(&mut runner).unwrap().current();
+        written += run(&[message(&g)]).0.len();
+    }
+    assert!(written > 10, "only {written} of 50 generated events were written");
+    let _ = FIXTURE_KEY;
+}
