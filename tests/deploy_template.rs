@@ -751,3 +751,77 @@ fn short_form_tags_become_long_form() {
     assert_eq!(t["B"], json!({"Fn::GetAtt": ["Q", "Arn"]}));
     assert_eq!(t["C"], json!({"Fn::If": ["c", {"Ref": "X"}, 1]}));
 }
+
+// ------------------------------------------------------------------ wiring
+
+#[test]
+fn raw_group_feeds_the_function_with_an_empty_pattern() {
+    let t = parse_template(TEMPLATE);
+    let filters = resources_of_type(&t, "AWS::Logs::SubscriptionFilter");
+    assert_eq!(filters.len(), 1, "one subscription filter");
+    let p = &filters[0].1["Properties"];
+    assert_eq!(p["LogGroupName"], json!({"Ref": "RawLogGroup"}));
+    assert_eq!(
+        p["FilterPattern"], "",
+        "every raw event must reach the sanitizer"
+    );
+    assert_eq!(
+        p["DestinationArn"],
+        json!({"Fn::GetAtt": ["SanitizerFunction", "Arn"]})
+    );
+    let perm = &resources(&t)["RawSubscriptionPermission"]["Properties"];
+    assert_eq!(perm["Principal"], "logs.amazonaws.com");
+    assert_eq!(
+        perm["SourceArn"],
+        json!({"Fn::GetAtt": ["RawLogGroup", "Arn"]})
+    );
+    assert_eq!(t["Parameters"]["RawRetentionDays"]["Default"], 1);
+    assert_eq!(t["Parameters"]["SanitizedRetentionDays"]["Default"], 90);
+}
+
+/// The alarms read the namespace the function is told to emit into, and cover the metrics the
+/// function's contract names.
+#[test]
+fn alarms_watch_the_metrics_the_function_emits() {
+    let t = parse_template(TEMPLATE);
+    let env = &resources(&t)["SanitizerFunction"]["Properties"]["Environment"]["Variables"];
+    let namespace = env["METRICS_NAMESPACE"].clone();
+    assert!(!namespace.is_null(), "METRICS_NAMESPACE is set");
+    let mut watched = BTreeSet::new();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let mut metrics = vec![(p["Namespace"].clone(), p["MetricName"].clone())];
+        for m in one_or_many(&p["Metrics"]) {
+            let metric = &m["MetricStat"]["Metric"];
+            metrics.push((metric["Namespace"].clone(), metric["MetricName"].clone()));
+        }
+        for (ns, metric) in metrics {
+            if ns.is_null() {
+                continue;
+            }
+            if ns.as_str().is_none_or(|s| !s.starts_with("AWS/")) {
+                assert_eq!(
+                    ns, namespace,
+                    "{name} reads another namespace than the function's"
+                );
+            }
+            watched.insert(metric.as_str().unwrap_or("?").to_string());
+        }
+        assert_eq!(
+            p["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{name} notifies the alarm topic"
+        );
+    }
+    for metric in [
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "EventsDropped",
+        "EventsRejected",
+        "PayloadErrors",
+        "EventsReceived",
+        "EventsWritten",
+    ] {
+        assert!(watched.contains(metric), "no alarm watches {metric}");
+    }
+}
