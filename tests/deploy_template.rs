@@ -1,0 +1,827 @@
+//! Checks on `template.yaml` that cfn-lint and `sam validate` cannot make:
+//!
+//! 1. **Fields.** Every `attributes.*` / `resource.attributes.*` field that the dashboard and the
+//!    saved Logs Insights queries read is a field the sanitizer really writes for the fixtures,
+//!    and the queries read the fields the project exists for (cost, tokens, model, user, skill,
+//!    subagent, MCP server), so this cannot pass on an empty dashboard.
+//! 2. **IAM.** The function's role grants exactly: create streams in and put events to the
+//!    sanitized group (and its own log group), read the pseudonym secret, send to the failure
+//!    queue. No wildcard action, no `*` resource, no managed policy.
+//!
+//! The template uses CloudFormation's short-form tags (`!Sub`, `!Ref`, `!GetAtt`, ...). It is
+//! parsed with `saphyr`, a maintained pure-Rust YAML 1.2 parser that keeps unknown local tags as
+//! `Yaml::Tagged` instead of rejecting them, and turned into the long form (`{"Fn::Sub": ...}`) as
+//! JSON, so every check below reads one uniform shape whichever form the template uses.
+
+use claude_otel_sanitizer::{
+    Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope,
+};
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+// ------------------------------------------------------------------ template loading
+
+/// Parses a CloudFormation YAML template into JSON in long form.
+fn parse_template(text: &str) -> Value {
+    let docs = Yaml::load_from_str(text).expect("template.yaml is valid YAML");
+    assert_eq!(
+        docs.len(),
+        1,
+        "template.yaml holds exactly one YAML document"
+    );
+    yaml_to_json(&docs[0])
+}
+
+fn yaml_to_json(y: &Yaml<'_>) -> Value {
+    match y {
+        Yaml::Value(s) => scalar_to_json(s),
+        Yaml::Representation(text, _, _) => Value::String(text.to_string()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = match yaml_to_json(k) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                assert!(
+                    out.insert(key.clone(), yaml_to_json(v)).is_none(),
+                    "duplicate key {key}"
+                );
+            }
+            Value::Object(out)
+        }
+        Yaml::Tagged(tag, node) => {
+            assert_eq!(
+                tag.handle, "!",
+                "unexpected YAML tag handle {:?}",
+                tag.handle
+            );
+            let inner = yaml_to_json(node);
+            let (name, value) = match tag.suffix.as_str() {
+                "Ref" => ("Ref".to_string(), inner),
+                "Condition" => ("Condition".to_string(), inner),
+                // `!GetAtt Resource.Attribute` is the scalar spelling of ["Resource", "Attribute"].
+                "GetAtt" => match inner {
+                    Value::String(s) => {
+                        let (res, attr) = s.split_once('.').expect("!GetAtt Resource.Attribute");
+                        ("Fn::GetAtt".to_string(), json!([res, attr]))
+                    }
+                    other => ("Fn::GetAtt".to_string(), other),
+                },
+                other => (format!("Fn::{other}"), inner),
+            };
+            json!({ name: value })
+        }
+        Yaml::Alias(_) | Yaml::BadValue => panic!("template.yaml uses an alias or a bad value"),
+    }
+}
+
+fn scalar_to_json(s: &Scalar<'_>) -> Value {
+    match s {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => json!(i),
+        Scalar::FloatingPoint(f) => json!(f.into_inner()),
+        Scalar::String(s) => Value::String(s.to_string()),
+    }
+}
+
+fn resources(t: &Value) -> &Map<String, Value> {
+    t["Resources"].as_object().expect("template has Resources")
+}
+
+fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .collect()
+}
+
+// ------------------------------------------------------------------ resolving strings
+
+/// Resolves a string-valued template expression for reading, not for deploying: `Fn::FindInMap`
+/// is looked up in Mappings, `Fn::Sub` is expanded with its variable map, and a `Ref` or a
+/// `${Name}` that is not a Sub variable becomes the placeholder `{Name}`.
+fn resolve(t: &Value, v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.len() == 1 => {
+            let (k, arg) = o.iter().next().expect("one key");
+            match k.as_str() {
+                "Ref" => format!("{{{}}}", arg.as_str().expect("Ref takes a name")),
+                "Fn::GetAtt" => format!(
+                    "{{{}.{}}}",
+                    arg[0].as_str().expect("GetAtt resource"),
+                    arg[1].as_str().expect("GetAtt attribute")
+                ),
+                "Fn::FindInMap" => {
+                    let path: Vec<&str> = (0..3)
+                        .map(|i| arg[i].as_str().expect("literal FindInMap keys"))
+                        .collect();
+                    t["Mappings"][path[0]][path[1]][path[2]]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no mapping {path:?}"))
+                        .to_string()
+                }
+                "Fn::Sub" => {
+                    let (body, vars) = match arg {
+                        Value::String(s) => (s.as_str(), Map::new()),
+                        Value::Array(a) => (
+                            a[0].as_str().expect("Sub body"),
+                            a[1].as_object().expect("Sub variables").clone(),
+                        ),
+                        other => panic!("unexpected Fn::Sub argument {other}"),
+                    };
+                    substitute(body, |name| match vars.get(name) {
+                        Some(v) => resolve(t, v),
+                        None => format!("{{{name}}}"),
+                    })
+                }
+                other => panic!("cannot resolve {other} to a string"),
+            }
+        }
+        other => panic!("cannot resolve {other} to a string"),
+    }
+}
+
+/// Expands `${Name}` through `lookup`; `${!Literal}` stays `${Literal}`, as in CloudFormation.
+fn substitute(body: &str, lookup: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').expect("unterminated ${ in Fn::Sub");
+        let name = &after[..end];
+        match name.strip_prefix('!') {
+            Some(literal) => out.push_str(&format!("${{{literal}}}")),
+            None => out.push_str(&lookup(name)),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+// ------------------------------------------------------------------ queries and fields
+
+/// One Logs Insights query the template defines, and where.
+#[derive(Debug)]
+struct Query {
+    origin: String,
+    text: String,
+}
+
+/// The queries of the `AWS::Logs::QueryDefinition`s, each checked to read the sanitized group only.
+fn saved_queries(t: &Value) -> Vec<Query> {
+    resources_of_type(t, "AWS::Logs::QueryDefinition")
+        .into_iter()
+        .map(|(name, r)| {
+            let p = &r["Properties"];
+            assert_eq!(
+                p["LogGroupNames"],
+                json!([{"Ref": "SanitizedLogGroup"}]),
+                "{name} must read the sanitized log group and nothing else"
+            );
+            Query {
+                origin: name.clone(),
+                text: resolve(t, &p["QueryString"]),
+            }
+        })
+        .collect()
+}
+
+/// The queries of the dashboards' Logs Insights widgets. Also checks that the body is valid JSON
+/// once substituted and that every log widget reads the sanitized group only.
+fn dashboard_queries(t: &Value) -> Vec<Query> {
+    let mut out = Vec::new();
+    for (name, r) in resources_of_type(t, "AWS::CloudWatch::Dashboard") {
+        let body = resolve(t, &r["Properties"]["DashboardBody"]);
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+            panic!("{name}: DashboardBody is not valid JSON after substitution: {e}")
+        });
+        for (i, w) in body["widgets"]
+            .as_array()
+            .expect("widgets")
+            .iter()
+            .enumerate()
+        {
+            if w["type"] != "log" {
+                continue;
+            }
+            let q = w["properties"]["query"]
+                .as_str()
+                .expect("log widget has a query");
+            let q = q
+                .strip_prefix("SOURCE '{SanitizedLogGroup}' | ")
+                .unwrap_or_else(|| {
+                    panic!("{name} widget {i} must read only the sanitized group: {q}")
+                });
+            out.push(Query {
+                origin: format!("{name} widget {i}"),
+                text: q.to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// Field paths a query reads: `attributes.x.y` and `resource.attributes.x.y`.
+fn referenced_fields(query: &str) -> BTreeSet<String> {
+    let re =
+        regex::Regex::new(r"(?:\bresource\.)?\battributes(?:\.[A-Za-z0-9_]+)+").expect("regex");
+    re.find_iter(query)
+        .map(|m| m.as_str().to_string())
+        .collect()
+}
+
+/// Every leaf path of a JSON message: `{"attributes":{"user.pseudonym":..}}` gives
+/// `attributes.user.pseudonym` (keys are joined with `.`, as Logs Insights flattens JSON).
+fn leaf_paths(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_paths(&p, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+/// Fields the dashboard and the saved queries must read, so the check cannot pass vacuously.
+/// Each entry is satisfied by any one of its alternatives.
+const MISSION_FIELDS: &[(&str, &[&str])] = &[
+    ("cost", &["attributes.cost_usd"]),
+    ("input tokens", &["attributes.input_tokens"]),
+    ("output tokens", &["attributes.output_tokens"]),
+    ("cache read tokens", &["attributes.cache_read_tokens"]),
+    (
+        "cache creation tokens",
+        &["attributes.cache_creation_tokens"],
+    ),
+    ("model", &["attributes.model"]),
+    ("pseudonymous user", &["attributes.user.pseudonym"]),
+    (
+        "skill",
+        &["attributes.skill.name", "attributes.tool.skill_name"],
+    ),
+    (
+        "subagent",
+        &[
+            "attributes.agent_type",
+            "attributes.tool.subagent_type",
+            "attributes.agent.name",
+        ],
+    ),
+    (
+        "MCP server",
+        &[
+            "attributes.tool.mcp_server_name",
+            "attributes.mcp_server.name",
+        ],
+    ),
+];
+
+fn missing_mission_fields(read: &BTreeSet<String>) -> Vec<&'static str> {
+    MISSION_FIELDS
+        .iter()
+        .filter(|(_, alternatives)| !alternatives.iter().any(|f| read.contains(*f)))
+        .map(|(what, _)| *what)
+        .collect()
+}
+
+/// Fields read by the template, each with the queries that read it.
+fn template_fields(t: &Value) -> BTreeMap<String, Vec<String>> {
+    let saved = saved_queries(t);
+    let dash = dashboard_queries(t);
+    assert!(
+        !saved.is_empty(),
+        "template.yaml defines no AWS::Logs::QueryDefinition"
+    );
+    assert!(
+        !dash.is_empty(),
+        "template.yaml's dashboard has no Logs Insights widget"
+    );
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for q in saved.iter().chain(&dash) {
+        for f in referenced_fields(&q.text) {
+            fields.entry(f).or_default().push(q.origin.clone());
+        }
+    }
+    fields
+}
+
+fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            fixture_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| n != "inventory.json")
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Every leaf path of every event the sanitizer writes for the fixture payloads.
+fn sanitizer_output_paths() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the field test runs the sanitizer on the fixtures",
+        dir.display()
+    );
+    let mut files = Vec::new();
+    fixture_files(&dir, &mut files);
+    files.sort();
+    let key = PseudonymKey::new(b"deploy-template-test key, 32 bytes or more").expect("test key");
+    let sanitizer = Sanitizer::new(Allowlist::embedded(), Some(key));
+    let mut paths = BTreeSet::new();
+    let (mut payloads, mut events) = (0, 0);
+    for file in &files {
+        let bytes = std::fs::read(file).expect("read fixture");
+        // Fixtures of malformed payloads exist for the decode tests; they write nothing.
+        let Ok(payload) = decode_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES) else {
+            continue;
+        };
+        payloads += 1;
+        for e in sanitizer.sanitize_payload(&payload).events {
+            let msg: Value = serde_json::from_str(&e.message).expect("sanitized message is JSON");
+            leaf_paths("", &msg, &mut paths);
+            events += 1;
+        }
+    }
+    assert!(
+        payloads > 0 && events > 0,
+        "no fixture payload under {} produced an event",
+        dir.display()
+    );
+    paths
+}
+
+#[test]
+fn dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {
+    let t = parse_template(TEMPLATE);
+    let read = template_fields(&t);
+    let written = sanitizer_output_paths();
+    let missing: Vec<String> = read
+        .iter()
+        .filter(|(f, _)| !written.contains(*f))
+        .map(|(f, by)| format!("  {f} (read by {})", by.join(", ")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "template.yaml reads fields the sanitizer never writes for the fixtures:\n{}\n\
+         fields it writes: {:?}",
+        missing.join("\n"),
+        written
+            .iter()
+            .filter(|p| p.contains("attributes."))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn dashboard_and_saved_queries_cover_the_mission_fields() {
+    let t = parse_template(TEMPLATE);
+    let read: BTreeSet<String> = template_fields(&t).into_keys().collect();
+    let missing = missing_mission_fields(&read);
+    assert!(
+        missing.is_empty(),
+        "no dashboard widget or saved query reads: {missing:?}"
+    );
+}
+
+#[test]
+fn dashboard_and_saved_queries_ask_the_same_questions() {
+    let t = parse_template(TEMPLATE);
+    let saved: BTreeSet<String> = saved_queries(&t).into_iter().map(|q| q.text).collect();
+    let dash: BTreeSet<String> = dashboard_queries(&t).into_iter().map(|q| q.text).collect();
+    assert_eq!(
+        saved, dash,
+        "every dashboard query should also be a saved query, and back"
+    );
+    for q in &saved {
+        assert!(
+            !q.contains(['"', '\\']),
+            "queries are pasted into dashboard JSON: no \" or \\: {q}"
+        );
+    }
+}
+
+#[test]
+fn field_extraction_reads_attribute_paths_and_nothing_else() {
+    let q = "filter attributes.event.name = 'x' | stats sum(attributes.cost_usd) by \
+             resource.attributes.service.version, bin(1d) | sort attributes_like desc";
+    let got: Vec<String> = referenced_fields(q).into_iter().collect();
+    assert_eq!(
+        got,
+        [
+            "attributes.cost_usd",
+            "attributes.event.name",
+            "resource.attributes.service.version"
+        ]
+    );
+    let mut paths = BTreeSet::new();
+    let msg = json!({"body": "b", "attributes": {"user.pseudonym": "p", "cost_usd": 1.5},
+                     "resource": {"attributes": {"service.version": "2"}}});
+    leaf_paths("", &msg, &mut paths);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        [
+            "attributes.cost_usd",
+            "attributes.user.pseudonym",
+            "body",
+            "resource.attributes.service.version"
+        ]
+    );
+}
+
+#[test]
+fn mission_check_fails_when_a_mission_field_is_not_read() {
+    let t = parse_template(TEMPLATE);
+    let mut read: BTreeSet<String> = template_fields(&t).into_keys().collect();
+    assert!(missing_mission_fields(&read).is_empty());
+    read.retain(|f| f != "attributes.tool.mcp_server_name" && f != "attributes.mcp_server.name");
+    assert_eq!(missing_mission_fields(&read), ["MCP server"]);
+}
+
+// ------------------------------------------------------------------ IAM
+
+/// A resource an IAM statement names, in a comparable spelling: a literal ARN or `Fn::Sub`
+/// body as written, `Ref:Name`, or `GetAtt:Name.Attribute`.
+fn resource_spelling(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.len() == 1 => {
+            let (k, arg) = o.iter().next().expect("one key");
+            match (k.as_str(), arg) {
+                ("Ref", Value::String(n)) => format!("Ref:{n}"),
+                ("Fn::GetAtt", Value::Array(a)) => {
+                    format!(
+                        "GetAtt:{}.{}",
+                        a[0].as_str().unwrap_or("?"),
+                        a[1].as_str().unwrap_or("?")
+                    )
+                }
+                ("Fn::Sub", Value::String(s)) => s.clone(),
+                _ => format!("unsupported:{v}"),
+            }
+        }
+        other => format!("unsupported:{other}"),
+    }
+}
+
+fn one_or_many(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+const ARN_PREFIX: &str = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:";
+
+/// Exactly what the sanitizer function may do, as (action, resource) pairs.
+fn allowed_function_grants() -> BTreeSet<(String, String)> {
+    let mut g = BTreeSet::new();
+    for group in ["SanitizedLogGroup", "FunctionLogGroup"] {
+        for action in ["logs:CreateLogStream", "logs:PutLogEvents"] {
+            g.insert((action.to_string(), format!("{ARN_PREFIX}${{{group}}}:*")));
+        }
+    }
+    g.insert((
+        "secretsmanager:GetSecretValue".into(),
+        "Ref:PseudonymKeySecret".into(),
+    ));
+    g.insert(("sqs:SendMessage".into(), "GetAtt:FailureQueue.Arn".into()));
+    g
+}
+
+/// Checks the function's permissions; returns every problem found.
+fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let res = resources(t);
+    let function = &res["SanitizerFunction"];
+    assert_eq!(function["Type"], "AWS::Serverless::Function");
+    let fp = &function["Properties"];
+
+    // The function uses the role below, and nothing lets SAM add policies to a generated role.
+    if fp["Role"] != json!({"Fn::GetAtt": ["SanitizerRole", "Arn"]}) {
+        problems.push(format!(
+            "SanitizerFunction.Role must be !GetAtt SanitizerRole.Arn, is {}",
+            fp["Role"]
+        ));
+    }
+    for key in ["Policies", "PermissionsBoundary"] {
+        if !fp[key].is_null() {
+            problems.push(format!(
+                "SanitizerFunction must not set {key}: permissions live in SanitizerRole"
+            ));
+        }
+    }
+    // The grants are for the resources the function is really wired to.
+    let env = &fp["Environment"]["Variables"];
+    if env["SANITIZED_LOG_GROUP"] != json!({"Ref": "SanitizedLogGroup"}) {
+        problems.push("SANITIZED_LOG_GROUP must be !Ref SanitizedLogGroup".into());
+    }
+    if env["PSEUDONYM_KEY_SECRET_ARN"] != json!({"Ref": "PseudonymKeySecret"}) {
+        problems.push("PSEUDONYM_KEY_SECRET_ARN must be !Ref PseudonymKeySecret".into());
+    }
+    if fp["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+        != json!({"Fn::GetAtt": ["FailureQueue", "Arn"]})
+    {
+        problems.push("the on-failure destination must be !GetAtt FailureQueue.Arn".into());
+    }
+    if fp["LoggingConfig"]["LogGroup"] != json!({"Ref": "FunctionLogGroup"}) {
+        problems.push("LoggingConfig.LogGroup must be !Ref FunctionLogGroup".into());
+    }
+    for (name, ty) in [
+        ("SanitizedLogGroup", "AWS::Logs::LogGroup"),
+        ("FunctionLogGroup", "AWS::Logs::LogGroup"),
+        ("PseudonymKeySecret", "AWS::SecretsManager::Secret"),
+        ("FailureQueue", "AWS::SQS::Queue"),
+        ("SanitizerRole", "AWS::IAM::Role"),
+    ] {
+        if res.get(name).map(|r| &r["Type"]) != Some(&json!(ty)) {
+            problems.push(format!("{name} must be a {ty}"));
+        }
+    }
+
+    // Collect every statement that reaches the role: inline policies and separate policy resources.
+    let role = &res["SanitizerRole"]["Properties"];
+    let mut statements: Vec<(String, &Value)> = Vec::new();
+    for p in one_or_many(&role["Policies"]) {
+        let name = p["PolicyName"].as_str().unwrap_or("?").to_string();
+        for s in one_or_many(&p["PolicyDocument"]["Statement"]) {
+            statements.push((name.clone(), s));
+        }
+    }
+    if !role["ManagedPolicyArns"].is_null() {
+        problems.push(format!(
+            "SanitizerRole must not attach managed policies: {}",
+            role["ManagedPolicyArns"]
+        ));
+    }
+    if !role["PermissionsBoundary"].is_null() {
+        problems.push("SanitizerRole must not rely on a permissions boundary".into());
+    }
+    let role_ref = json!({"Ref": "SanitizerRole"});
+    for (name, r) in res {
+        let ty = r["Type"].as_str().unwrap_or("");
+        let attaches = one_or_many(&r["Properties"]["Roles"]).contains(&&role_ref)
+            || r["Properties"]["RoleName"] == role_ref;
+        if ty.starts_with("AWS::IAM::") && name != "SanitizerRole" && attaches {
+            for s in one_or_many(&r["Properties"]["PolicyDocument"]["Statement"]) {
+                statements.push((name.clone(), s));
+            }
+            if ty == "AWS::IAM::ManagedPolicy" && r["Properties"]["PolicyDocument"].is_null() {
+                problems.push(format!("{name} attaches to SanitizerRole"));
+            }
+        }
+    }
+
+    let mut granted = BTreeSet::new();
+    for (policy, s) in &statements {
+        for key in ["NotAction", "NotResource", "Condition"] {
+            if !s[key].is_null() {
+                problems.push(format!(
+                    "{policy}: {key} is not allowed in the function's role"
+                ));
+            }
+        }
+        if s["Effect"] != "Allow" {
+            problems.push(format!(
+                "{policy}: only Allow statements are expected, found {}",
+                s["Effect"]
+            ));
+            continue;
+        }
+        let actions = one_or_many(&s["Action"]);
+        let resources_ = one_or_many(&s["Resource"]);
+        for a in &actions {
+            let a = a.as_str().unwrap_or("?");
+            if a.contains('*') || a.contains('?') {
+                problems.push(format!("{policy}: wildcard action {a}"));
+            }
+            for r in &resources_ {
+                let r = resource_spelling(r);
+                if r == "*" {
+                    problems.push(format!("{policy}: {a} on resource *"));
+                }
+                if a.starts_with("logs:") && !r.starts_with(ARN_PREFIX) {
+                    problems.push(format!(
+                        "{policy}: {a} on {r}, not a log group of this stack"
+                    ));
+                }
+                granted.insert((a.to_string(), r));
+            }
+        }
+    }
+    let allowed = allowed_function_grants();
+    for extra in granted.difference(&allowed) {
+        problems.push(format!(
+            "grant beyond the allowed set: {} on {}",
+            extra.0, extra.1
+        ));
+    }
+    for absent in allowed.difference(&granted) {
+        problems.push(format!(
+            "needed grant missing: {} on {}",
+            absent.0, absent.1
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[test]
+fn function_role_grants_exactly_what_the_function_needs() {
+    let t = parse_template(TEMPLATE);
+    if let Err(problems) = check_function_role(&t) {
+        panic!(
+            "the sanitizer's IAM permissions:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+}
+
+/// Applies `edit` to the parsed template's role statements and returns the check's problems.
+fn problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut t = parse_template(TEMPLATE);
+    edit(&mut t);
+    check_function_role(&t).expect_err("the IAM check must reject this change")
+}
+
+fn first_statement(t: &mut Value) -> &mut Value {
+    &mut t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        [0]
+}
+
+#[test]
+fn iam_check_rejects_a_logs_wildcard_action() {
+    let p = problems_after(|t| {
+        first_statement(t)["Action"]
+            .as_array_mut()
+            .expect("action list")
+            .push(json!("logs:*"));
+    });
+    assert!(
+        p.iter().any(|m| m.contains("wildcard action logs:*")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn iam_check_rejects_a_star_resource() {
+    let p = problems_after(|t| first_statement(t)["Resource"] = json!("*"));
+    assert!(p.iter().any(|m| m.contains("on resource *")), "{p:?}");
+}
+
+#[test]
+fn iam_check_rejects_another_log_group() {
+    let p = problems_after(|t| {
+        first_statement(t)["Resource"] =
+            json!({"Fn::Sub": format!("{ARN_PREFIX}${{RawLogGroup}}:*")});
+    });
+    assert!(
+        p.iter()
+            .any(|m| m.contains("beyond the allowed set") && m.contains("RawLogGroup")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn iam_check_rejects_an_extra_action_a_managed_policy_or_a_separate_policy() {
+    let p = problems_after(|t| {
+        let s = first_statement(t);
+        s["Action"]
+            .as_array_mut()
+            .expect("action list")
+            .push(json!("logs:DeleteLogGroup"));
+    });
+    assert!(p.iter().any(|m| m.contains("logs:DeleteLogGroup")), "{p:?}");
+
+    let p = problems_after(|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["ManagedPolicyArns"] =
+            json!(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    });
+    assert!(p.iter().any(|m| m.contains("managed policies")), "{p:?}");
+
+    let p = problems_after(|t| {
+        t["Resources"]["Sneaky"] = json!({"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": "sneaky", "Roles": [{"Ref": "SanitizerRole"}],
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                              "Resource": "arn:aws:s3:::bucket/*"}]}}});
+    });
+    assert!(p.iter().any(|m| m.contains("s3:GetObject")), "{p:?}");
+
+    let p = problems_after(|t| {
+        t["Resources"]["SanitizerFunction"]["Properties"]["Policies"] = json!(["AWSLambdaExecute"]);
+    });
+    assert!(
+        p.iter().any(|m| m.contains("must not set Policies")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn short_form_tags_become_long_form() {
+    let t = parse_template("A: !Sub 'x-${AWS::Region}'\nB: !GetAtt Q.Arn\nC: !If [c, !Ref X, 1]\n");
+    assert_eq!(t["A"], json!({"Fn::Sub": "x-${AWS::Region}"}));
+    assert_eq!(t["B"], json!({"Fn::GetAtt": ["Q", "Arn"]}));
+    assert_eq!(t["C"], json!({"Fn::If": ["c", {"Ref": "X"}, 1]}));
+}
+
+// ------------------------------------------------------------------ wiring
+
+#[test]
+fn raw_group_feeds_the_function_with_an_empty_pattern() {
+    let t = parse_template(TEMPLATE);
+    let filters = resources_of_type(&t, "AWS::Logs::SubscriptionFilter");
+    assert_eq!(filters.len(), 1, "one subscription filter");
+    let p = &filters[0].1["Properties"];
+    assert_eq!(p["LogGroupName"], json!({"Ref": "RawLogGroup"}));
+    assert_eq!(
+        p["FilterPattern"], "",
+        "every raw event must reach the sanitizer"
+    );
+    assert_eq!(
+        p["DestinationArn"],
+        json!({"Fn::GetAtt": ["SanitizerFunction", "Arn"]})
+    );
+    let perm = &resources(&t)["RawSubscriptionPermission"]["Properties"];
+    assert_eq!(perm["Principal"], "logs.amazonaws.com");
+    assert_eq!(
+        perm["SourceArn"],
+        json!({"Fn::GetAtt": ["RawLogGroup", "Arn"]})
+    );
+    assert_eq!(t["Parameters"]["RawRetentionDays"]["Default"], 1);
+    assert_eq!(t["Parameters"]["SanitizedRetentionDays"]["Default"], 90);
+}
+
+/// The alarms read the namespace the function is told to emit into, and cover the metrics the
+/// function's contract names.
+#[test]
+fn alarms_watch_the_metrics_the_function_emits() {
+    let t = parse_template(TEMPLATE);
+    let env = &resources(&t)["SanitizerFunction"]["Properties"]["Environment"]["Variables"];
+    let namespace = env["METRICS_NAMESPACE"].clone();
+    assert!(!namespace.is_null(), "METRICS_NAMESPACE is set");
+    let mut watched = BTreeSet::new();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let mut metrics = vec![(p["Namespace"].clone(), p["MetricName"].clone())];
+        for m in one_or_many(&p["Metrics"]) {
+            let metric = &m["MetricStat"]["Metric"];
+            metrics.push((metric["Namespace"].clone(), metric["MetricName"].clone()));
+        }
+        for (ns, metric) in metrics {
+            if ns.is_null() {
+                continue;
+            }
+            if ns.as_str().is_none_or(|s| !s.starts_with("AWS/")) {
+                assert_eq!(
+                    ns, namespace,
+                    "{name} reads another namespace than the function's"
+                );
+            }
+            watched.insert(metric.as_str().unwrap_or("?").to_string());
+        }
+        assert_eq!(
+            p["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{name} notifies the alarm topic"
+        );
+    }
+    for metric in [
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "EventsDropped",
+        "EventsRejected",
+        "PayloadErrors",
+        "EventsReceived",
+        "EventsWritten",
+    ] {
+        assert!(watched.contains(metric), "no alarm watches {metric}");
+    }
+}
