@@ -86,9 +86,7 @@ impl Config {
     }
 
     /// Reads variables through `lookup` (`Err` = present but not UTF-8). Pure, for tests.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Result<Option<String>, ()>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Result<Option<String>, ()>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| -> Result<Option<String>, ConfigError> {
             match lookup(var) {
                 Ok(Some(v)) if v.is_empty() => Ok(None),
@@ -98,23 +96,18 @@ impl Config {
         };
 
         let log_group = get("SANITIZED_LOG_GROUP")?.ok_or(ConfigError::Missing("SANITIZED_LOG_GROUP"))?;
-        check_log_group(&log_group)
-            .map_err(|reason| ConfigError::Invalid { var: "SANITIZED_LOG_GROUP", reason })?;
+        check_log_group(&log_group).map_err(|reason| ConfigError::Invalid { var: "SANITIZED_LOG_GROUP", reason })?;
 
         let log_stream = get("SANITIZED_LOG_STREAM")?;
         if let Some(s) = &log_stream {
-            check_log_stream(s)
-                .map_err(|reason| ConfigError::Invalid { var: "SANITIZED_LOG_STREAM", reason })?;
+            check_log_stream(s).map_err(|reason| ConfigError::Invalid { var: "SANITIZED_LOG_STREAM", reason })?;
         }
 
         let key_source = match (get("PSEUDONYM_KEY_SECRET_ARN")?, get("PSEUDONYM_KEY")?) {
             (Some(_), Some(_)) => return Err(ConfigError::BothKeys),
             (Some(arn), None) if arn.starts_with("arn:") => KeySource::SecretArn(arn),
             (Some(_), None) => {
-                return Err(ConfigError::Invalid {
-                    var: "PSEUDONYM_KEY_SECRET_ARN",
-                    reason: "not an ARN (arn:...)",
-                });
+                return Err(ConfigError::Invalid { var: "PSEUDONYM_KEY_SECRET_ARN", reason: "not an ARN (arn:...)" });
             }
             (None, Some(key)) => KeySource::Plain(SecretBytes(key.into_bytes())),
             (None, None) => KeySource::None,
@@ -139,8 +132,7 @@ impl Config {
             },
         };
 
-        let metrics_namespace =
-            get("METRICS_NAMESPACE")?.unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
+        let metrics_namespace = get("METRICS_NAMESPACE")?.unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
         if metrics_namespace.len() > MAX_NAMESPACE_LEN
             || !metrics_namespace.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
             || metrics_namespace.starts_with(':')
@@ -179,10 +171,7 @@ pub fn check_log_stream(name: &str) -> Result<(), &'static str> {
 
 /// Reads the pseudonym key from Secrets Manager (`SecretString` as UTF-8 bytes, else
 /// `SecretBinary`). Called once per cold start. Errors name a kind, never the secret.
-pub async fn fetch_secret_key(
-    sdk: &aws_config::SdkConfig,
-    arn: &str,
-) -> Result<SecretBytes, ConfigError> {
+pub async fn fetch_secret_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<SecretBytes, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
         use aws_sdk_secretsmanager::error::SdkError;
@@ -208,8 +197,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| Ok(map.get(name).cloned()))
     }
 
@@ -226,10 +214,7 @@ mod tests {
     #[test]
     fn missing_group_is_an_error() {
         assert_eq!(config(&[]), Err(ConfigError::Missing("SANITIZED_LOG_GROUP")));
-        assert_eq!(
-            config(&[("SANITIZED_LOG_GROUP", "")]),
-            Err(ConfigError::Missing("SANITIZED_LOG_GROUP"))
-        );
+        assert_eq!(config(&[("SANITIZED_LOG_GROUP", "")]), Err(ConfigError::Missing("SANITIZED_LOG_GROUP")));
     }
 
     #[test]

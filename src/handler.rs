@@ -53,6 +53,11 @@ impl StreamNamer {
         StreamNamer { key }
     }
 
+    /// The destination stream for a decoded payload's events.
+    pub fn for_payload(&self, payload: &crate::Payload) -> String {
+        self.name(&payload.data.log_group, &payload.data.log_stream)
+    }
+
     /// The destination stream for events from `source_group` / `source_stream`.
     pub fn name(&self, source_group: &str, source_stream: &str) -> String {
         // Length-prefixed, so ("a/b", "c") and ("a", "b/c") differ.
@@ -189,7 +194,7 @@ impl<S: Sink> Handler<S> {
         let sanitized = self.sanitizer.sanitize_payload(&payload);
         let stream = match &self.settings.log_stream {
             Some(s) => s.clone(),
-            None => self.streams.name(&payload.data.log_group, &payload.data.log_stream),
+            None => self.streams.for_payload(&payload),
         };
         drop(payload);
         let mut report = self.write(&stream, sanitized, deadline).await;

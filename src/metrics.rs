@@ -63,8 +63,7 @@ fn metric_values(report: &Report) -> [u64; METRICS.len()] {
 
 /// The invocation line as a JSON value. `timestamp_ms`: now, in milliseconds since the epoch.
 pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
-    let metrics: Vec<Value> =
-        METRICS.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
+    let metrics: Vec<Value> = METRICS.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
     let mut line = Map::new();
     line.insert(
         "_aws".into(),

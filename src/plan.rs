@@ -72,10 +72,7 @@ impl Batch {
 /// Shape only: the events are sanitized, but a `Debug` print has no need of them.
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Batch")
-            .field("events", &self.events.len())
-            .field("bytes", &self.bytes)
-            .finish()
+        f.debug_struct("Batch").field("events", &self.events.len()).field("bytes", &self.bytes).finish()
     }
 }
 
@@ -118,10 +115,7 @@ pub fn plan(mut events: Vec<SanitizedEvent>) -> Plan {
                 || current.bytes + size > MAX_BATCH_BYTES
                 || span(first.timestamp, event.timestamp) >= MAX_BATCH_SPAN_MS;
             if full {
-                out.batches.push(std::mem::replace(
-                    &mut current,
-                    Batch { events: Vec::new(), bytes: 0 },
-                ));
+                out.batches.push(std::mem::replace(&mut current, Batch { events: Vec::new(), bytes: 0 }));
             }
         }
         current.bytes += size;
@@ -205,11 +199,7 @@ mod tests {
     fn arb_events() -> impl Strategy<Value = Vec<SanitizedEvent>> {
         // Few distinct timestamps (to exercise ties and the 24 h rule) and sizes around the
         // byte limits, so that every rule is hit in a modest number of events.
-        let timestamp = prop_oneof![
-            0i64..5,
-            (0i64..4).prop_map(|d| d * 12 * HOUR),
-            any::<i64>(),
-        ];
+        let timestamp = prop_oneof![0i64..5, (0i64..4).prop_map(|d| d * 12 * HOUR), any::<i64>(),];
         let len = prop_oneof![
             4 => 0usize..64,
             1 => (MAX_BATCH_BYTES / 4 - 64)..(MAX_BATCH_BYTES / 4 + 64),

@@ -167,11 +167,8 @@ fn messages() -> Vec<String> {
 
 fn data_payload(group: &str, stream: &str) -> serde_json::Value {
     let now = now_ms();
-    let events: Vec<(String, i64, String)> = messages()
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| (format!("3746{i:052}"), now - 30_000 + i as i64, m))
-        .collect();
+    let events: Vec<(String, i64, String)> =
+        messages().into_iter().enumerate().map(|(i, m)| (format!("3746{i:052}"), now - 30_000 + i as i64, m)).collect();
     payload(group, stream, &events)
 }
 
@@ -235,11 +232,18 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("not the envelope shape", format!("{{\"awslogs\":{{\"data\":[\"{CANARY}\"]}}}}").into_bytes(), "PayloadError"),
         ("not base64", format!("{{\"awslogs\":{{\"data\":\"{CANARY}!!\"}}}}").into_bytes(), "PayloadError"),
-        ("not gzip", format!("{{\"awslogs\":{{\"data\":\"{}\"}}}}", b64(CANARY.as_bytes())).into_bytes(), "PayloadError"),
+        (
+            "not gzip",
+            format!("{{\"awslogs\":{{\"data\":\"{}\"}}}}", b64(CANARY.as_bytes())).into_bytes(),
+            "PayloadError",
+        ),
         (
             "not a payload",
-            format!("{{\"awslogs\":{{\"data\":\"{}\"}}}}", b64(&gzip_of(format!("{{\"logEvents\":\"{CANARY}\"}}").as_bytes())))
-                .into_bytes(),
+            format!(
+                "{{\"awslogs\":{{\"data\":\"{}\"}}}}",
+                b64(&gzip_of(format!("{{\"logEvents\":\"{CANARY}\"}}").as_bytes()))
+            )
+            .into_bytes(),
             "PayloadError",
         ),
         ("write fails (no such group)", envelope.clone(), "WriteError"),

@@ -49,9 +49,8 @@ impl StandIn {
                         let (script, calls) = (script.clone(), calls.clone());
                         async move { answer(req, upstream, &*script, &calls).await }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(conn), service)
-                        .await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(conn), service).await;
                 });
             }
         });
@@ -174,7 +173,10 @@ async fn persistent_5xx_is_an_error_after_bounded_retries() {
     let report = write_plan(&sink, "s", &plan(events(10)), 4, None).await;
     let error = report.error.expect("the write must fail");
     assert_eq!(error.operation, "PutLogEvents");
-    assert!(matches!(&error.kind, FailureKind::Service { status: 500, code } if code.as_str() == "InternalFailure"), "{error:?}");
+    assert!(
+        matches!(&error.kind, FailureKind::Service { status: 500, code } if code.as_str() == "InternalFailure"),
+        "{error:?}"
+    );
     assert_eq!((report.accepted, report.unwritten, report.failed_batches), (0, 10, 1));
     assert_eq!(stand_in.calls("PutLogEvents"), quick().max_attempts as usize);
 }
@@ -218,11 +220,42 @@ async fn the_invocation_deadline_stops_a_slow_write() {
         _ => Answer::Forward,
     });
     let (_moto, _stand_in, _sink, _client) = setup("/faults/deadline", script.clone()).await;
-    let slow = RetrySettings { attempt_timeout: Duration::from_secs(120), operation_timeout: Duration::from_secs(120), ..quick() };
+    let slow = RetrySettings {
+        attempt_timeout: Duration::from_secs(120),
+        operation_timeout: Duration::from_secs(120),
+        ..quick()
+    };
     let sink = CloudWatchSink::new(&sdk_config(&_stand_in.url()).await, "/faults/deadline", &slow);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
-    let report = tokio::time::timeout(Duration::from_secs(60), write_plan(&sink, "s", &plan(events(3)), 4, Some(deadline)))
-        .await
-        .expect("the deadline was not honoured");
+    let report =
+        tokio::time::timeout(Duration::from_secs(60), write_plan(&sink, "s", &plan(events(3)), 4, Some(deadline)))
+            .await
+            .expect("the deadline was not honoured");
     assert_eq!(report.error.map(|e| e.kind), Some(FailureKind::Deadline));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handler_returns_an_error_on_persistent_5xx_and_counts_the_unwritten() {
+    use claude_otel_sanitizer::handler::{Handler, HandlerError, HandlerSettings, StreamNamer};
+    use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+    let script: Script = Arc::new(|op, _| match op {
+        "PutLogEvents" => Answer::Status(503, "ServiceUnavailableException"),
+        _ => Answer::Forward,
+    });
+    let (_moto, _stand_in, sink, _client) = setup("/faults/handler", script).await;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synthetic/all-events.object.json");
+    let mut payload = payload_of(&std::fs::read(file).unwrap());
+    retime_to_now(&mut payload);
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), None),
+        sink,
+        StreamNamer::new(None),
+        HandlerSettings { max_decompressed: DEFAULT_MAX_DECOMPRESSED_BYTES, log_stream: None, concurrency: 4 },
+    );
+    let report = handler.handle(&envelope_of(&payload), None).await;
+    assert!(report.counts.written > 0);
+    assert_eq!(report.write.unwritten, report.counts.written);
+    let error = report.into_result().unwrap_err();
+    assert!(matches!(error, HandlerError::Write(_)), "{error:?}");
+    assert_eq!(error.error_type(), "WriteError");
 }

@@ -194,10 +194,9 @@ fn failure<E: ProvideErrorMetadata>(operation: &'static str, e: &SdkError<E, Htt
         SdkError::DispatchFailure(d) if d.is_io() => FailureKind::Dispatch("io"),
         SdkError::DispatchFailure(d) if d.is_user() => FailureKind::Dispatch("user"),
         SdkError::DispatchFailure(_) => FailureKind::Dispatch("other"),
-        SdkError::ServiceError(s) => FailureKind::Service {
-            code: ErrorCode::new(s.err().code()),
-            status: s.raw().status().as_u16(),
-        },
+        SdkError::ServiceError(s) => {
+            FailureKind::Service { code: ErrorCode::new(s.err().code()), status: s.raw().status().as_u16() }
+        }
         _ => FailureKind::Response,
     };
     SinkError { operation, kind }

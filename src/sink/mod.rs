@@ -31,11 +31,7 @@ pub const DEFAULT_WRITE_CONCURRENCY: usize = 4;
 pub trait Sink {
     /// Writes one batch to `stream`. `Ok` means the call completed: every event of the batch is
     /// either accepted or counted in [`PutOutcome::rejected`].
-    fn put_batch(
-        &self,
-        stream: &str,
-        batch: &Batch,
-    ) -> impl Future<Output = Result<PutOutcome, SinkError>> + Send;
+    fn put_batch(&self, stream: &str, batch: &Batch) -> impl Future<Output = Result<PutOutcome, SinkError>> + Send;
 
     /// Batches this sink may have in flight at once (1 keeps output in order).
     fn max_concurrency(&self) -> usize {
@@ -181,10 +177,9 @@ pub async fn write_plan<S: Sink>(
                     let put = sink.put_batch(stream, batch);
                     let result = match deadline {
                         None => put.await,
-                        Some(at) => tokio::time::timeout_at(at, put).await.unwrap_or(Err(SinkError {
-                            operation: "PutLogEvents",
-                            kind: FailureKind::Deadline,
-                        })),
+                        Some(at) => tokio::time::timeout_at(at, put)
+                            .await
+                            .unwrap_or(Err(SinkError { operation: "PutLogEvents", kind: FailureKind::Deadline })),
                     };
                     if result.is_err() {
                         failed.store(true, Ordering::SeqCst);

@@ -53,10 +53,8 @@ mod tests {
 
     #[tokio::test]
     async fn prints_one_line_per_event_in_order() {
-        let events = (0..25_000)
-            .rev()
-            .map(|i| SanitizedEvent { timestamp: i, message: format!("{{\"n\":{i}}}") })
-            .collect();
+        let events =
+            (0..25_000).rev().map(|i| SanitizedEvent { timestamp: i, message: format!("{{\"n\":{i}}}") }).collect();
         let plan = crate::plan::plan(events);
         assert_eq!(plan.batches.len(), 3);
         let sink = StdoutSink::new(Vec::new());

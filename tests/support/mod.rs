@@ -86,9 +86,7 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new("test", "test", None, None, "test"))
         .load()
         .await
 }
@@ -122,7 +120,9 @@ pub async fn read_stream(client: &aws_sdk_cloudwatchlogs::Client, group: &str, s
             .await
             .expect("GetLogEvents");
         let page = out.events();
-        events.extend(page.iter().map(|e| (e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_owned())));
+        events.extend(
+            page.iter().map(|e| (e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_owned())),
+        );
         let next = out.next_forward_token().map(str::to_owned);
         if page.is_empty() || next == token {
             return events;
