@@ -92,7 +92,7 @@ pub struct HandlerSettings {
 }
 
 /// Why an invocation failed (and Lambda should retry it). Payload-free.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
     #[error("undecodable payload: {0}")]
     Payload(#[from] DecodeError),
@@ -114,7 +114,7 @@ impl HandlerError {
 }
 
 /// Everything one invocation did, in counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
     /// From the sanitizer: received, sanitized (`written`), dropped by reason.
     pub counts: Counts,
@@ -144,8 +144,8 @@ impl Report {
         self.counts.attribute_drops().map(|(_, n)| n).sum()
     }
 
-    pub fn into_result(self) -> Result<Report, HandlerError> {
-        match self.error.clone() {
+    pub fn into_result(mut self) -> Result<Report, HandlerError> {
+        match self.error.take() {
             Some(e) => Err(e),
             None => Ok(self),
         }

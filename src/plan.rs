@@ -153,7 +153,8 @@ mod tests {
             #[test]
             fn $name() {
                 let p = plan($input);
-                assert_eq!(shape(&p), $shape as Vec<usize>);
+                let expected: Vec<usize> = $shape;
+                assert_eq!(shape(&p), expected);
                 assert_eq!(p.too_large, $big);
                 assert_eq!(p.empty, $empty);
             }

@@ -191,7 +191,7 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     let moto = Moto::start();
     let client = logs_client(&moto.url()).await;
     create_group(&client, "/rt/sanitized").await;
-    let (mut watch, port) = start_emulator(&scratch);
+    let (watch, port) = start_emulator(&scratch);
 
     // 1. A data payload through the real runtime loop lands in the sanitized group.
     let envelope = envelope_of(&data_payload("/team/claude-otel-raw", "alice.smith"));
