@@ -90,7 +90,7 @@ async fn every_fixture_is_stored_exactly_as_the_cli_prints_it() {
         }
         let stream =
             StreamNamer::new(None).name(payload["logGroup"].as_str().unwrap(), payload["logStream"].as_str().unwrap());
-        assert_eq!(streams, [stream.clone()], "{name}");
+        assert_eq!(streams, std::slice::from_ref(&stream), "{name}");
         let stored: Vec<String> = read_stream(&client, &group, &stream).await.into_iter().map(|(_, m)| m).collect();
         assert_eq!(stored, expected, "{name}: stored lines differ from the CLI's stdout");
         stored_total += stored.len();

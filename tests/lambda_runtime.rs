@@ -22,6 +22,7 @@ const CANARY: &str = "CANARY7f3a";
 struct Proc {
     child: Child,
     output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Proc {
@@ -33,12 +34,13 @@ impl Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
         let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for mut pipe in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
@@ -46,9 +48,9 @@ impl Proc {
                     }
                     output.lock().unwrap().extend_from_slice(&buf[..n]);
                 }
-            });
+            }));
         }
-        Proc { child, output }
+        Proc { child, output, readers }
     }
 
     fn text(&self) -> String {
@@ -83,6 +85,8 @@ fn start_emulator(scratch: &Path) -> (Proc, u16) {
         Command::new("cargo")
             .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
             .arg(port.to_string())
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
             .current_dir(scratch),
     );
     watch.wait_for("starting Runtime server", Duration::from_secs(60));
@@ -99,7 +103,7 @@ fn start_function(port: u16, endpoint: &str, group: &str, extra_env: &[(&str, &s
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanitizer-lambda"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "_")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
@@ -116,17 +120,30 @@ fn start_function(port: u16, endpoint: &str, group: &str, extra_env: &[(&str, &s
     f
 }
 
+/// How long one `cargo lambda invoke` may take before the test fails (instead of hanging).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// `cargo lambda invoke --data-file`; returns (succeeded, output).
 fn invoke(port: u16, data_file: &Path) -> (bool, String) {
-    let out = Command::new("cargo")
-        .args(["lambda", "invoke", "--data-file"])
-        .arg(data_file)
-        .args(["-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .output()
-        .expect("cannot run cargo lambda invoke");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let mut p = Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "invoke", "--data-file"])
+            .arg(data_file)
+            .args(["-A", "127.0.0.1", "-P"])
+            .arg(port.to_string()),
+    );
+    let deadline = Instant::now() + INVOKE_TIMEOUT;
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            // The pipes close when the process exits: join the readers to have all its output.
+            for reader in std::mem::take(&mut p.readers) {
+                let _ = reader.join();
+            }
+            return (status.success(), p.text());
+        }
+        assert!(Instant::now() < deadline, "cargo lambda invoke did not finish:\n{}", p.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
@@ -203,7 +220,7 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     let expected = stdout_mode(&envelope).await;
     assert!(!expected.is_empty(), "the payload must keep some events");
     let stream = StreamNamer::new(None).name("/team/claude-otel-raw", "alice.smith");
-    assert_eq!(stream_names(&client, "/rt/sanitized").await, [stream.clone()]);
+    assert_eq!(stream_names(&client, "/rt/sanitized").await, std::slice::from_ref(&stream));
     let stored: Vec<String> =
         read_stream(&client, "/rt/sanitized", &stream).await.into_iter().map(|(_, m)| m).collect();
     assert_eq!(stored, expected, "stored = what stdout mode prints");
