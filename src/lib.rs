@@ -16,13 +16,18 @@
 //! taken from a payload. Errors name a kind and a position; summaries name reasons and counts.
 
 mod allowlist;
+pub mod config;
 mod counts;
 mod decode;
 mod explain;
+pub mod handler;
 mod kind;
+pub mod metrics;
 mod parse;
+pub mod plan;
 mod pseudonym;
 mod sanitize;
+pub mod sink;
 
 pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};

@@ -1,12 +1,17 @@
 //! The CLI: the local face of the code path the Lambda runs.
 //!
 //! `sanitize` prints exactly the messages that would be written to the sanitized group, one per
-//! line, in write order; a summary of counts goes to stderr. Exit codes: 0 success; 1 an input
-//! could not be read or decoded (stdout stays empty); 2 usage; 3 invalid allowlist or key.
+//! line, in write order; a summary of counts goes to stderr. With `--log-group` it writes the same
+//! messages to CloudWatch Logs instead, through the Lambda's writer (`plan` + `sink`). Exit codes:
+//! 0 success; 1 an input could not be read or decoded (nothing is printed or written); 2 usage;
+//! 3 invalid allowlist or key; 4 a write to CloudWatch Logs finally failed.
 
 use clap::{Args, Parser, Subcommand};
+use claude_otel_sanitizer::handler::StreamNamer;
+use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings, write_plan};
 use claude_otel_sanitizer::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, config,
+    decode_envelope, plan,
 };
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +19,9 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const EXIT_INPUT: u8 = 1;
+const EXIT_USAGE: u8 = 2;
 const EXIT_CONFIG: u8 = 3;
+const EXIT_WRITE: u8 = 4;
 
 #[derive(Parser)]
 #[command(version, about = "Keeps only the allowlisted fields of Claude Code OpenTelemetry log events")]
@@ -26,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print exactly the messages that would be written to the sanitized group, one per line.
-    Sanitize(InputArgs),
+    Sanitize(SanitizeArgs),
     /// Per event, which keys would be kept and which dropped, and why (key names only).
     Explain(InputArgs),
     /// Validate an allowlist (default: the embedded one) and print what it keeps.
@@ -34,6 +41,19 @@ enum Command {
         /// The allowlist to check.
         path: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct SanitizeArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Write to this CloudWatch Logs group instead of stdout (standard AWS configuration:
+    /// region, credentials, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`).
+    #[arg(long, value_name = "NAME")]
+    log_group: Option<String>,
+    /// Destination stream (default: one per source stream, named as the Lambda names it).
+    #[arg(long, value_name = "NAME", requires = "log_group")]
+    log_stream: Option<String>,
 }
 
 #[derive(Args)]
@@ -88,7 +108,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn sanitize(args: &InputArgs) -> Result<(), Failure> {
+fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
+    if let Some(group) = &args.log_group {
+        return sanitize_to_cloudwatch(args, group);
+    }
+    let args = &args.input;
     let sanitizer = sanitizer(args)?;
     // Decode and sanitize every input before printing anything: bad input prints nothing.
     let outputs = read_inputs(args)?
@@ -151,16 +175,71 @@ fn sanitize_input(
     Ok(sanitizer.sanitize_payload(&payload))
 }
 
-fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
-    let allowlist = load_allowlist(args.allowlist.as_deref())?;
-    let secret = match (&args.pseudonym_key_file, &args.pseudonym_key) {
+/// `sanitize --log-group`: decode and sanitize every input first (bad input writes nothing),
+/// then write each through the same planner and CloudWatch sink as the Lambda.
+fn sanitize_to_cloudwatch(args: &SanitizeArgs, group: &str) -> Result<(), Failure> {
+    let usage = |message: String| Failure { code: EXIT_USAGE, message };
+    config::check_log_group(group).map_err(|e| usage(format!("--log-group: {e}")))?;
+    if let Some(stream) = &args.log_stream {
+        config::check_log_stream(stream).map_err(|e| usage(format!("--log-stream: {e}")))?;
+    } else if args.input.ndjson {
+        return Err(usage("--ndjson with --log-group needs --log-stream".to_owned()));
+    }
+    let secret = pseudonym_secret(&args.input)?;
+    let sanitizer = sanitizer(&args.input)?;
+    let namer = StreamNamer::new(secret.as_deref());
+    let mut jobs = Vec::new();
+    for (name, bytes) in read_inputs(&args.input)? {
+        if args.input.ndjson {
+            jobs.push((
+                args.log_stream.clone().unwrap_or_default(),
+                sanitize_input(&sanitizer, &args.input, &name, &bytes)?,
+            ));
+        } else {
+            let payload = decode_envelope(&bytes, args.input.max_decompressed_bytes)
+                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+            let stream = args.log_stream.clone().unwrap_or_else(|| namer.for_payload(&payload));
+            jobs.push((stream, sanitizer.sanitize_payload(&payload)));
+        }
+    }
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))?;
+    runtime.block_on(async {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
+        let (mut counts, mut written, mut rejected) = (Counts::default(), 0, 0);
+        for (stream, output) in jobs {
+            counts.merge(&output.counts);
+            let plan = plan::plan(output.events);
+            rejected += plan.too_large + plan.empty;
+            let report = write_plan(&sink, &stream, &plan, DEFAULT_WRITE_CONCURRENCY, None).await;
+            written += report.accepted;
+            rejected += report.rejected.total();
+            if let Some(e) = report.error {
+                let _ = writeln!(io::stderr().lock(), "{counts}");
+                return Err(Failure { code: EXIT_WRITE, message: e.to_string() });
+            }
+        }
+        let _ = writeln!(io::stderr().lock(), "{counts}");
+        let _ = writeln!(io::stderr().lock(), "{{\"stored\":{written},\"rejected\":{rejected}}}");
+        Ok(())
+    })
+}
+
+fn pseudonym_secret(args: &InputArgs) -> Result<Option<Vec<u8>>, Failure> {
+    Ok(match (&args.pseudonym_key_file, &args.pseudonym_key) {
         (Some(path), _) => Some(
             std::fs::read(path)
                 .map_err(|e| Failure::config(format!("pseudonym key file {}: {}", path.display(), e.kind())))?,
         ),
         (None, Some(value)) => Some(value.as_bytes().to_vec()),
         (None, None) => None,
-    };
+    })
+}
+
+fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
+    let allowlist = load_allowlist(args.allowlist.as_deref())?;
+    let secret = pseudonym_secret(args)?;
     let key = secret.map(|s| PseudonymKey::new(&s)).transpose().map_err(|e| Failure::config(e.to_string()))?;
     Ok(Sanitizer::new(allowlist, key))
 }

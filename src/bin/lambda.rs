@@ -1,0 +1,112 @@
+//! `sanitizer-lambda`: the AWS Lambda entry point. Only wiring: logging, configuration, the AWS
+//! clients and the sanitizer built once per cold start, then the runtime loop calling
+//! [`Handler::handle`] once per subscription payload.
+//!
+//! Logging guarantee: `lambda_runtime` logs raw request bodies at TRACE; every crate but ours
+//! (so `lambda_runtime`, `lambda_runtime_api_client` and the AWS SDK) is capped at INFO here in
+//! code, whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines hold kinds and counts
+//! only.
+
+use claude_otel_sanitizer::config::{Config, KeySource, fetch_secret_key};
+use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
+use claude_otel_sanitizer::metrics::invocation_line;
+use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
+use claude_otel_sanitizer::{Allowlist, PseudonymKey, Sanitizer};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+/// Time kept back from the Lambda deadline to log the summary and report the result.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Our own crates: the only ones whose level the environment may raise past INFO.
+const OWN_TARGETS: [&str; 2] = ["claude_otel_sanitizer", "sanitizer_lambda"];
+
+fn init_tracing() {
+    // AWS_LAMBDA_LOG_LEVEL / RUST_LOG (a bare level) set our own level. Every other crate,
+    // `lambda_runtime` (raw request bodies at TRACE) and the AWS SDK (requests at DEBUG/TRACE)
+    // included, is capped at INFO.
+    let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|v| v.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = Targets::new().with_default(requested.min(LevelFilter::INFO));
+    for target in OWN_TARGETS {
+        filter = filter.with_target(target, requested);
+    }
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_span_list(false)
+                .without_time()
+                .with_writer(std::io::stdout)
+                .with_filter(filter),
+        )
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let key_bytes = match &config.key_source {
+        KeySource::None => None,
+        KeySource::Plain(bytes) => Some(bytes.clone()),
+        KeySource::SecretArn(arn) => Some(
+            fetch_secret_key(&sdk, arn)
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "pseudonym key unavailable"))?,
+        ),
+    };
+    let key = match &key_bytes {
+        None => None,
+        Some(bytes) => Some(PseudonymKey::new(&bytes.0).inspect_err(|e| {
+            tracing::error!(error = %e, "pseudonym key unusable");
+        })?),
+    };
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), key),
+        CloudWatchSink::new(&sdk, config.log_group.clone(), &RetrySettings::default()),
+        StreamNamer::new(key_bytes.as_ref().map(|b| b.0.as_slice())),
+        HandlerSettings {
+            max_decompressed: config.max_decompressed,
+            log_stream: config.log_stream.clone(),
+            concurrency: DEFAULT_WRITE_CONCURRENCY,
+        },
+    );
+    tracing::info!(keyed = key_bytes.is_some(), "ready");
+    let (handler, namespace) = (&handler, config.metrics_namespace.as_str());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        invoke(handler, namespace, event).await
+    }))
+    .await
+}
+
+async fn invoke(
+    handler: &Handler<CloudWatchSink>,
+    namespace: &str,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<(), Diagnostic> {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let remaining = u128::from(event.context.deadline).saturating_sub(now_ms);
+    let deadline = (remaining > 0).then(|| {
+        let remaining = Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX));
+        Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
+    });
+    let report = handler.handle(event.payload.get().as_bytes(), deadline).await;
+    let line = invocation_line(&report, namespace, i64::try_from(now_ms).unwrap_or(i64::MAX));
+    // The summary/EMF line goes straight to stdout: EMF must be a bare JSON line.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    match report.error {
+        None => Ok(()),
+        Some(e) => Err(Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }),
+    }
+}

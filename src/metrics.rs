@@ -1,0 +1,197 @@
+//! The per-invocation log line: one JSON object that is both the structured summary and a
+//! CloudWatch Embedded Metric Format (EMF) document, so the counts in the logs and in the
+//! metrics are the same numbers by construction.
+//!
+//! EMF specification:
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+//!
+//! Metrics, in the configured namespace with **no dimensions** (one empty dimension set):
+//! `Invocations`, `EventsReceived`, `EventsWritten`, `EventsDropped` (by the allowlist),
+//! `EventsRejected` (by `PutLogEvents`, or too large to batch), `EventsUnwritten` (in a failed
+//! write), `AttributesDropped`, `PayloadErrors`, `WriteErrors`, `Batches`, `Retries`.
+//! Alarms: drops and rejections > 0; `PayloadErrors`/`WriteErrors` > 0;
+//! `EventsReceived > 0` with `EventsWritten = 0` (a Claude Code format change that empties the
+//! dashboards).
+//!
+//! Trusts: [`Report`] holds counts only. Guarantees: the line holds fixed names and numbers.
+
+use crate::handler::{HandlerError, Report};
+use serde_json::{Map, Value, json};
+
+/// Every metric name with its EMF unit, in output order.
+pub const METRICS: [(&str, &str); 11] = [
+    ("Invocations", "Count"),
+    ("EventsReceived", "Count"),
+    ("EventsWritten", "Count"),
+    ("EventsDropped", "Count"),
+    ("EventsRejected", "Count"),
+    ("EventsUnwritten", "Count"),
+    ("AttributesDropped", "Count"),
+    ("PayloadErrors", "Count"),
+    ("WriteErrors", "Count"),
+    ("Batches", "Count"),
+    ("Retries", "Count"),
+];
+
+/// The outcome name in the log line.
+pub fn outcome(report: &Report) -> &'static str {
+    match &report.error {
+        None => "ok",
+        Some(HandlerError::Payload(_)) => "payload_error",
+        Some(HandlerError::Write(_)) => "write_error",
+        Some(HandlerError::Deadline) => "deadline",
+    }
+}
+
+fn metric_values(report: &Report) -> [u64; METRICS.len()] {
+    let payload_error = matches!(report.error, Some(HandlerError::Payload(_)));
+    let write_error = report.error.is_some() && !payload_error;
+    [
+        1,
+        report.counts.received,
+        report.written(),
+        report.counts.dropped_total(),
+        report.rejected(),
+        report.write.unwritten,
+        report.attributes_dropped(),
+        u64::from(payload_error),
+        u64::from(write_error),
+        report.write.batches,
+        report.write.retries,
+    ]
+}
+
+/// The invocation line as a JSON value. `timestamp_ms`: now, in milliseconds since the epoch.
+pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
+    let metrics: Vec<Value> = METRICS.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    line.insert("message".into(), json!("invocation"));
+    line.insert("outcome".into(), json!(outcome(report)));
+    if let Some(e) = &report.error {
+        line.insert("error_type".into(), json!(e.error_type()));
+        line.insert("error".into(), json!(e.to_string()));
+    }
+    line.insert("duration_ms".into(), json!(report.duration.as_millis() as u64));
+    // The sanitizer's counts: payloads, control_messages, received, written (= sanitized),
+    // dropped and attributes_dropped by reason. Renamed `written` → `sanitized` here, since
+    // `written` below means stored.
+    if let Ok(Value::Object(counts)) = serde_json::to_value(&report.counts) {
+        for (k, v) in counts {
+            let k = if k == "written" { "sanitized".to_owned() } else { k };
+            line.insert(k, v);
+        }
+    }
+    line.insert("written".into(), json!(report.written()));
+    line.insert(
+        "rejected".into(),
+        json!({
+            "too_old": report.write.rejected.too_old,
+            "too_new": report.write.rejected.too_new,
+            "expired": report.write.rejected.expired,
+            "too_large": report.too_large,
+            "empty": report.empty,
+        }),
+    );
+    line.insert("unwritten".into(), json!(report.write.unwritten));
+    line.insert("batches".into(), json!(report.write.batches));
+    line.insert("failed_batches".into(), json!(report.write.failed_batches));
+    line.insert("retries".into(), json!(report.write.retries));
+    for ((name, _), value) in METRICS.iter().zip(metric_values(report)) {
+        line.insert((*name).into(), json!(value));
+    }
+    Value::Object(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{FailureKind, Rejected, SinkError, WriteReport};
+
+    fn report() -> Report {
+        let mut counts = crate::Counts::default();
+        counts.payloads = 1;
+        counts.received = 10;
+        counts.written = 7;
+        counts.drop_event(crate::EventDrop::EventNotAllowed);
+        counts.drop_event(crate::EventDrop::EventNotAllowed);
+        counts.drop_event(crate::EventDrop::Unparseable);
+        counts.drop_attribute(crate::AttributeDrop::NotAllowlisted);
+        Report {
+            counts,
+            too_large: 1,
+            empty: 0,
+            write: WriteReport {
+                batches: 1,
+                failed_batches: 0,
+                accepted: 4,
+                rejected: Rejected { too_old: 1, too_new: 1, expired: 0 },
+                unwritten: 0,
+                retries: 2,
+                error: None,
+            },
+            duration: std::time::Duration::from_millis(12),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn emf_document_declares_every_metric_without_dimensions() {
+        let line = invocation_line(&report(), "NS", 1_700_000_000_000);
+        let aws = &line["_aws"];
+        assert_eq!(aws["Timestamp"], 1_700_000_000_000i64);
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "NS");
+        assert_eq!(directive["Dimensions"], json!([[]]));
+        let names: Vec<&str> =
+            directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert_eq!(names, METRICS.map(|(n, _)| n));
+        for name in names {
+            assert!(line[name].is_u64(), "{name} must be a number at the top level");
+        }
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let line = invocation_line(&report(), "NS", 0);
+        assert_eq!(line["EventsReceived"], 10);
+        assert_eq!(line["EventsWritten"], 4);
+        assert_eq!(line["EventsDropped"], 3);
+        assert_eq!(line["EventsRejected"], 3);
+        assert_eq!(line["AttributesDropped"], 1);
+        assert_eq!(line["Retries"], 2);
+        assert_eq!(line["dropped"]["event_not_allowed"], 2);
+        assert_eq!(line["rejected"]["too_old"], 1);
+        assert_eq!(line["outcome"], "ok");
+        // received = written + dropped + rejected + unwritten
+        let sum = ["EventsWritten", "EventsDropped", "EventsRejected", "EventsUnwritten"]
+            .iter()
+            .map(|k| line[k].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(sum, 10);
+    }
+
+    #[test]
+    fn errors_are_counted_and_named() {
+        let mut r = report();
+        r.error = Some(HandlerError::Write(SinkError { operation: "PutLogEvents", kind: FailureKind::Timeout }));
+        let line = invocation_line(&r, "NS", 0);
+        assert_eq!((line["WriteErrors"].as_u64(), line["PayloadErrors"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(line["outcome"], "write_error");
+        assert_eq!(line["error_type"], "WriteError");
+        assert_eq!(line["error"], "write failed: PutLogEvents failed: timeout");
+        r.error = Some(HandlerError::Payload(crate::DecodeError::Base64 { offset: 0 }));
+        let line = invocation_line(&r, "NS", 0);
+        assert_eq!((line["WriteErrors"].as_u64(), line["PayloadErrors"].as_u64()), (Some(0), Some(1)));
+    }
+}

@@ -1,0 +1,285 @@
+//! The real Lambda runtime loop: `cargo lambda watch --only-lambda-apis` serves the Lambda
+//! runtime and invoke APIs, the `sanitizer-lambda` binary cargo built for this test polls it as
+//! in AWS, `cargo lambda invoke --data-file` sends payloads, and the sanitized group on
+//! moto_server is read back. Also: the function's own output on every error path (with every
+//! log level turned up through the environment) holds no canary value from the payloads.
+
+mod support;
+
+use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
+use claude_otel_sanitizer::sink::StdoutSink;
+use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::*;
+
+const CANARY: &str = "CANARY7f3a";
+
+/// A child process killed on drop, its stdout and stderr collected.
+struct Proc {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        for mut pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    output.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }));
+        }
+        Proc { child, output, readers }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the output contains `needle` (or panics with the output so far).
+    fn wait_for(&mut self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.text().contains(needle) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.text());
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} within {within:?}:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo lambda watch --only-lambda-apis` on a free port, run from a scratch folder outside
+/// the crate (nothing it could watch changes).
+fn start_emulator(scratch: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let mut watch = Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
+            .arg(port.to_string())
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .current_dir(scratch),
+    );
+    watch.wait_for("starting Runtime server", Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "cargo lambda watch is not listening:\n{}", watch.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (watch, port)
+}
+
+/// The function binary, pointed at the emulator and at moto_server.
+fn start_function(port: u16, endpoint: &str, group: &str, extra_env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanitizer-lambda"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("SANITIZED_LOG_GROUP", group);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut f = Proc::spawn(&mut cmd);
+    f.wait_for("\"ready\"", Duration::from_secs(60));
+    f
+}
+
+/// How long one `cargo lambda invoke` may take before the test fails (instead of hanging).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `cargo lambda invoke --data-file`; returns (succeeded, output).
+fn invoke(port: u16, data_file: &Path) -> (bool, String) {
+    let mut p = Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "invoke", "--data-file"])
+            .arg(data_file)
+            .args(["-A", "127.0.0.1", "-P"])
+            .arg(port.to_string()),
+    );
+    let deadline = Instant::now() + INVOKE_TIMEOUT;
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            // The pipes close when the process exits: join the readers to have all its output.
+            for reader in std::mem::take(&mut p.readers) {
+                let _ = reader.join();
+            }
+            return (status.success(), p.text());
+        }
+        assert!(Instant::now() < deadline, "cargo lambda invoke did not finish:\n{}", p.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sanitizer-lambda-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Realistic stored OTel records: kept events whose every non-allowlisted place holds the canary.
+fn messages() -> Vec<String> {
+    let api_request = |i: usize| {
+        serde_json::json!({
+            "body": "claude_code.api_request",
+            "attributes": {
+                "event.name": "api_request",
+                "session.id": "5b1d8a0e-5d0c-4c8e-9d7e-1f2a3b4c5d6e",
+                "model": "claude-sonnet-4-5",
+                "cost_usd": 0.0123 + i as f64,
+                "input_tokens": 100 + i,
+                "output_tokens": 20,
+                "cache_read_tokens": 0,
+                "cache_creation_tokens": 0,
+                "user.email": format!("{CANARY}@example.com"),
+                "prompt": format!("secret {CANARY} prompt"),
+            },
+            "resource": {"attributes": {"service.name": "claude-code", "host.name": CANARY}},
+        })
+        .to_string()
+    };
+    let user_prompt = serde_json::json!({
+        "body": "claude_code.user_prompt",
+        "attributes": {"event.name": "user_prompt", "prompt": CANARY, "prompt_length": 42},
+    })
+    .to_string();
+    vec![api_request(0), user_prompt, api_request(1), format!("not json {CANARY}")]
+}
+
+fn data_payload(group: &str, stream: &str) -> serde_json::Value {
+    let now = now_ms();
+    let events: Vec<(String, i64, String)> =
+        messages().into_iter().enumerate().map(|(i, m)| (format!("3746{i:052}"), now - 30_000 + i as i64, m)).collect();
+    payload(group, stream, &events)
+}
+
+/// What the CLI's stdout mode prints for the same payload: the library path with `StdoutSink`.
+async fn stdout_mode(envelope: &[u8]) -> Vec<String> {
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), None),
+        StdoutSink::new(Vec::new()),
+        StreamNamer::new(None),
+        HandlerSettings { max_decompressed: DEFAULT_MAX_DECOMPRESSED_BYTES, log_stream: None, concurrency: 1 },
+    );
+    let report = handler.handle(envelope, None).await;
+    assert_eq!(report.error, None);
+    String::from_utf8(handler.into_sink().into_inner()).unwrap().lines().map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value() {
+    let scratch = scratch_dir("rt");
+    let moto = Moto::start();
+    let client = logs_client(&moto.url()).await;
+    create_group(&client, "/rt/sanitized").await;
+    let (watch, port) = start_emulator(&scratch);
+
+    // 1. A data payload through the real runtime loop lands in the sanitized group.
+    let envelope = envelope_of(&data_payload("/team/claude-otel-raw", "alice.smith"));
+    let data_file = scratch.join("payload.json");
+    std::fs::write(&data_file, &envelope).unwrap();
+    let function = start_function(port, &moto.url(), "/rt/sanitized", &[]);
+    let (ok, out) = invoke(port, &data_file);
+    assert!(ok, "invoke failed:\n{out}\nfunction:\n{}", function.text());
+    let expected = stdout_mode(&envelope).await;
+    assert!(!expected.is_empty(), "the payload must keep some events");
+    let stream = StreamNamer::new(None).name("/team/claude-otel-raw", "alice.smith");
+    assert_eq!(stream_names(&client, "/rt/sanitized").await, std::slice::from_ref(&stream));
+    let stored: Vec<String> =
+        read_stream(&client, "/rt/sanitized", &stream).await.into_iter().map(|(_, m)| m).collect();
+    assert_eq!(stored, expected, "stored = what stdout mode prints");
+    let log = function.text();
+    assert!(log.contains("\"outcome\":\"ok\"") && log.contains("\"EventsWritten\":"), "{log}");
+    assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
+    drop(function);
+
+    // 2. Every error path, with every log level the environment can ask for turned up.
+    let function = start_function(
+        port,
+        &moto.url(),
+        "/rt/missing-group",
+        &[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_LEVEL", "trace")],
+    );
+    let gzip_of = |bytes: &[u8]| {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    };
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not the envelope shape", format!("{{\"awslogs\":{{\"data\":[\"{CANARY}\"]}}}}").into_bytes(), "PayloadError"),
+        ("not base64", format!("{{\"awslogs\":{{\"data\":\"{CANARY}!!\"}}}}").into_bytes(), "PayloadError"),
+        (
+            "not gzip",
+            format!("{{\"awslogs\":{{\"data\":\"{}\"}}}}", b64(CANARY.as_bytes())).into_bytes(),
+            "PayloadError",
+        ),
+        (
+            "not a payload",
+            format!(
+                "{{\"awslogs\":{{\"data\":\"{}\"}}}}",
+                b64(&gzip_of(format!("{{\"logEvents\":\"{CANARY}\"}}").as_bytes()))
+            )
+            .into_bytes(),
+            "PayloadError",
+        ),
+        ("write fails (no such group)", envelope.clone(), "WriteError"),
+    ];
+    for (i, (name, body, error_type)) in cases.iter().enumerate() {
+        let file = scratch.join(format!("error-{i}.json"));
+        std::fs::write(&file, body).unwrap();
+        let (ok, out) = invoke(port, &file);
+        assert!(!ok, "{name}: the invocation must fail:\n{out}");
+        assert!(out.contains(error_type), "{name}: expected {error_type}:\n{out}");
+        assert!(!out.contains(CANARY), "{name}: the error leaks a payload value:\n{out}");
+    }
+    let log = function.text();
+    assert_eq!(log.matches("\"outcome\":\"payload_error\"").count(), 4, "{log}");
+    assert_eq!(log.matches("\"outcome\":\"write_error\"").count(), 1, "{log}");
+    assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
+    let emulator_log = watch.text();
+    drop(function);
+    drop(watch);
+    assert!(!emulator_log.is_empty());
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -1,0 +1,178 @@
+//! Shared test helpers: a moto_server started on a free loopback port (the test fails, never
+//! skips, when it cannot start), AWS SDK configuration pointing at it, and envelope builders.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long moto_server may take to answer its first request.
+const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running moto_server, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let spawn = |program: &str, pre: &[&str]| {
+            Command::new(program)
+                .args(pre)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let child = spawn("moto_server", &[])
+            .or_else(|_| spawn("python3", &["-m", "moto.server"]))
+            .expect("cannot start moto_server: run scripts/setup.sh (pip install -r requirements-dev.txt)");
+        let mut moto = Moto { child, port };
+        moto.wait_ready();
+        moto
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + MOTO_START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("moto_server exited during start-up: {status}");
+            }
+            if http_get_ok(self.port, "/moto-api/") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "moto_server did not answer within {MOTO_START_TIMEOUT:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One HTTP/1.0 GET; true on a 2xx answer.
+pub fn http_get_ok(port: u16, path: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(16)]).into_owned();
+    head.starts_with("HTTP/1.0 2") || head.starts_with("HTTP/1.1 2")
+}
+
+/// SDK configuration for a local endpoint with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
+
+pub async fn logs_client(endpoint: &str) -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::new(&sdk_config(endpoint).await)
+}
+
+pub async fn create_group(client: &aws_sdk_cloudwatchlogs::Client, group: &str) {
+    client.create_log_group().log_group_name(group).send().await.expect("CreateLogGroup");
+}
+
+/// Every stream name of `group`.
+pub async fn stream_names(client: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Vec<String> {
+    let out = client.describe_log_streams().log_group_name(group).send().await.expect("DescribeLogStreams");
+    out.log_streams().iter().filter_map(|s| s.log_stream_name().map(str::to_owned)).collect()
+}
+
+/// Every event of one stream, oldest first, as (timestamp, message), following next tokens.
+pub async fn read_stream(client: &aws_sdk_cloudwatchlogs::Client, group: &str, stream: &str) -> Vec<(i64, String)> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .expect("GetLogEvents");
+        let page = out.events();
+        events.extend(
+            page.iter().map(|e| (e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_owned())),
+        );
+        let next = out.next_forward_token().map(str::to_owned);
+        if page.is_empty() || next == token {
+            return events;
+        }
+        token = next;
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// `{"awslogs":{"data": base64(gzip(payload))}}`.
+pub fn envelope_of(payload: &serde_json::Value) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(payload).unwrap()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    serde_json::to_vec(&serde_json::json!({"awslogs": {"data": data}})).unwrap()
+}
+
+/// The payload inside an envelope.
+pub fn payload_of(envelope: &[u8]) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(envelope).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.decode(v["awslogs"]["data"].as_str().unwrap()).unwrap();
+    let mut json = Vec::new();
+    flate2::read::MultiGzDecoder::new(&data[..]).read_to_end(&mut json).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+/// A data payload from one source group/stream.
+pub fn payload(group: &str, stream: &str, events: &[(String, i64, String)]) -> serde_json::Value {
+    serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": group,
+        "logStream": stream,
+        "subscriptionFilters": ["sanitizer"],
+        "logEvents": events.iter().map(|(id, ts, m)| serde_json::json!({"id": id, "timestamp": ts, "message": m})).collect::<Vec<_>>(),
+    })
+}
+
+/// Moves the payload's events to end at about now (keeping their spacing and order), so that
+/// CloudWatch (and moto) accept them: events older than 14 days are rejected.
+pub fn retime_to_now(payload: &mut serde_json::Value) {
+    let Some(events) = payload["logEvents"].as_array_mut() else { return };
+    let Some(max) = events.iter().filter_map(|e| e["timestamp"].as_i64()).max() else { return };
+    let shift = now_ms() - 60_000 - max;
+    for e in events {
+        if let Some(ts) = e["timestamp"].as_i64() {
+            e["timestamp"] = serde_json::json!(ts + shift);
+        }
+    }
+}
