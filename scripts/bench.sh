@@ -31,7 +31,8 @@ r={}
 for l in sys.stdin:
     w,p,n=l.split(); r.setdefault(w,{})[p]=int(n)
 for w,v in r.items():
-    print(f"{w}: full {v[\"full\"]:,} instructions, floor {v[\"floor\"]:,}, ratio {v[\"full\"]/v[\"floor\"]:.3f}")'
+    f, b = v["full"], v["floor"]
+    print(f"{w}: full {f:,} instructions, floor {b:,}, ratio {f / b:.3f}")'
     echo "callgrind files in $out (callgrind_annotate $out/1mb.full)"
     exit 0
 fi
