@@ -179,11 +179,11 @@ fn bad_base64_padding_is_refused_by_offset() {
     let good = STANDARD.encode(gzip(payload_json(&[api_request("")]).as_bytes()));
     let trimmed = good.trim_end_matches('=');
     let cases = [
-        format!("{trimmed}==="),                // too much padding
-        format!("{trimmed}=A"),                 // data after padding
-        format!("{trimmed}\\n"),                // a line break (escaped in the JSON)
-        format!("{}", &good[..good.len() - 1]), // padding missing its last character
-        format!("{CANARY}="),                   // not base64 at all
+        format!("{trimmed}==="),           // too much padding
+        format!("{trimmed}=A"),            // data after padding
+        format!("{trimmed}\\n"),           // a line break (escaped in the JSON)
+        good[..good.len() - 1].to_owned(), // padding missing its last character
+        format!("{CANARY}="),              // not base64 at all
     ];
     for data in cases {
         let env = format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#);
