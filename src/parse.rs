@@ -82,7 +82,13 @@ impl<'de> Visitor<'de> for EventVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut event = RawEvent::default();
+        // Sized for a Claude Code record (about 20 attributes, 10 resource attributes): growing
+        // from empty cost more than the parse of the keys (measured).
+        let mut event = RawEvent {
+            attributes: Vec::with_capacity(32),
+            resource_attributes: Vec::with_capacity(16),
+            ..RawEvent::default()
+        };
         let (mut seen_attributes, mut seen_resource) = (false, false);
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {

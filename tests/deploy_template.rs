@@ -13,9 +13,7 @@
 //! `Yaml::Tagged` instead of rejecting them, and turned into the long form (`{"Fn::Sub": ...}`) as
 //! JSON, so every check below reads one uniform shape whichever form the template uses.
 
-use claude_otel_sanitizer::{
-    Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope,
-};
+use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,11 +26,7 @@ const TEMPLATE: &str = include_str!("../template.yaml");
 /// Parses a CloudFormation YAML template into JSON in long form.
 fn parse_template(text: &str) -> Value {
     let docs = Yaml::load_from_str(text).expect("template.yaml is valid YAML");
-    assert_eq!(
-        docs.len(),
-        1,
-        "template.yaml holds exactly one YAML document"
-    );
+    assert_eq!(docs.len(), 1, "template.yaml holds exactly one YAML document");
     yaml_to_json(&docs[0])
 }
 
@@ -48,19 +42,12 @@ fn yaml_to_json(y: &Yaml<'_>) -> Value {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                assert!(
-                    out.insert(key.clone(), yaml_to_json(v)).is_none(),
-                    "duplicate key {key}"
-                );
+                assert!(out.insert(key.clone(), yaml_to_json(v)).is_none(), "duplicate key {key}");
             }
             Value::Object(out)
         }
         Yaml::Tagged(tag, node) => {
-            assert_eq!(
-                tag.handle, "!",
-                "unexpected YAML tag handle {:?}",
-                tag.handle
-            );
+            assert_eq!(tag.handle, "!", "unexpected YAML tag handle {:?}", tag.handle);
             let inner = yaml_to_json(node);
             let (name, value) = match tag.suffix.as_str() {
                 "Ref" => ("Ref".to_string(), inner),
@@ -96,10 +83,7 @@ fn resources(t: &Value) -> &Map<String, Value> {
 }
 
 fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
-    resources(t)
-        .iter()
-        .filter(|(_, r)| r["Type"] == ty)
-        .collect()
+    resources(t).iter().filter(|(_, r)| r["Type"] == ty).collect()
 }
 
 // ------------------------------------------------------------------ resolving strings
@@ -120,9 +104,7 @@ fn resolve(t: &Value, v: &Value) -> String {
                     arg[1].as_str().expect("GetAtt attribute")
                 ),
                 "Fn::FindInMap" => {
-                    let path: Vec<&str> = (0..3)
-                        .map(|i| arg[i].as_str().expect("literal FindInMap keys"))
-                        .collect();
+                    let path: Vec<&str> = (0..3).map(|i| arg[i].as_str().expect("literal FindInMap keys")).collect();
                     t["Mappings"][path[0]][path[1]][path[2]]
                         .as_str()
                         .unwrap_or_else(|| panic!("no mapping {path:?}"))
@@ -131,10 +113,9 @@ fn resolve(t: &Value, v: &Value) -> String {
                 "Fn::Sub" => {
                     let (body, vars) = match arg {
                         Value::String(s) => (s.as_str(), Map::new()),
-                        Value::Array(a) => (
-                            a[0].as_str().expect("Sub body"),
-                            a[1].as_object().expect("Sub variables").clone(),
-                        ),
+                        Value::Array(a) => {
+                            (a[0].as_str().expect("Sub body"), a[1].as_object().expect("Sub variables").clone())
+                        }
                         other => panic!("unexpected Fn::Sub argument {other}"),
                     };
                     substitute(body, |name| match vars.get(name) {
@@ -188,10 +169,7 @@ fn saved_queries(t: &Value) -> Vec<Query> {
                 json!([{"Ref": "SanitizedLogGroup"}]),
                 "{name} must read the sanitized log group and nothing else"
             );
-            Query {
-                origin: name.clone(),
-                text: resolve(t, &p["QueryString"]),
-            }
+            Query { origin: name.clone(), text: resolve(t, &p["QueryString"]) }
         })
         .collect()
 }
@@ -202,30 +180,17 @@ fn dashboard_queries(t: &Value) -> Vec<Query> {
     let mut out = Vec::new();
     for (name, r) in resources_of_type(t, "AWS::CloudWatch::Dashboard") {
         let body = resolve(t, &r["Properties"]["DashboardBody"]);
-        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
-            panic!("{name}: DashboardBody is not valid JSON after substitution: {e}")
-        });
-        for (i, w) in body["widgets"]
-            .as_array()
-            .expect("widgets")
-            .iter()
-            .enumerate()
-        {
+        let body: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{name}: DashboardBody is not valid JSON after substitution: {e}"));
+        for (i, w) in body["widgets"].as_array().expect("widgets").iter().enumerate() {
             if w["type"] != "log" {
                 continue;
             }
-            let q = w["properties"]["query"]
-                .as_str()
-                .expect("log widget has a query");
+            let q = w["properties"]["query"].as_str().expect("log widget has a query");
             let q = q
                 .strip_prefix("SOURCE '{SanitizedLogGroup}' | ")
-                .unwrap_or_else(|| {
-                    panic!("{name} widget {i} must read only the sanitized group: {q}")
-                });
-            out.push(Query {
-                origin: format!("{name} widget {i}"),
-                text: q.to_string(),
-            });
+                .unwrap_or_else(|| panic!("{name} widget {i} must read only the sanitized group: {q}"));
+            out.push(Query { origin: format!("{name} widget {i}"), text: q.to_string() });
         }
     }
     out
@@ -233,11 +198,8 @@ fn dashboard_queries(t: &Value) -> Vec<Query> {
 
 /// Field paths a query reads: `attributes.x.y` and `resource.attributes.x.y`.
 fn referenced_fields(query: &str) -> BTreeSet<String> {
-    let re =
-        regex::Regex::new(r"(?:\bresource\.)?\battributes(?:\.[A-Za-z0-9_]+)+").expect("regex");
-    re.find_iter(query)
-        .map(|m| m.as_str().to_string())
-        .collect()
+    let re = regex::Regex::new(r"(?:\bresource\.)?\battributes(?:\.[A-Za-z0-9_]+)+").expect("regex");
+    re.find_iter(query).map(|m| m.as_str().to_string()).collect()
 }
 
 /// Every leaf path of a JSON message: `{"attributes":{"user.pseudonym":..}}` gives
@@ -246,11 +208,7 @@ fn leaf_paths(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(o) => {
             for (k, v) in o {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 leaf_paths(&p, v, out);
             }
         }
@@ -267,31 +225,12 @@ const MISSION_FIELDS: &[(&str, &[&str])] = &[
     ("input tokens", &["attributes.input_tokens"]),
     ("output tokens", &["attributes.output_tokens"]),
     ("cache read tokens", &["attributes.cache_read_tokens"]),
-    (
-        "cache creation tokens",
-        &["attributes.cache_creation_tokens"],
-    ),
+    ("cache creation tokens", &["attributes.cache_creation_tokens"]),
     ("model", &["attributes.model"]),
     ("pseudonymous user", &["attributes.user.pseudonym"]),
-    (
-        "skill",
-        &["attributes.skill.name", "attributes.tool.skill_name"],
-    ),
-    (
-        "subagent",
-        &[
-            "attributes.agent_type",
-            "attributes.tool.subagent_type",
-            "attributes.agent.name",
-        ],
-    ),
-    (
-        "MCP server",
-        &[
-            "attributes.tool.mcp_server_name",
-            "attributes.mcp_server.name",
-        ],
-    ),
+    ("skill", &["attributes.skill.name", "attributes.tool.skill_name"]),
+    ("subagent", &["attributes.agent_type", "attributes.tool.subagent_type", "attributes.agent.name"]),
+    ("MCP server", &["attributes.tool.mcp_server_name", "attributes.mcp_server.name"]),
 ];
 
 fn missing_mission_fields(read: &BTreeSet<String>) -> Vec<&'static str> {
@@ -306,14 +245,8 @@ fn missing_mission_fields(read: &BTreeSet<String>) -> Vec<&'static str> {
 fn template_fields(t: &Value) -> BTreeMap<String, Vec<String>> {
     let saved = saved_queries(t);
     let dash = dashboard_queries(t);
-    assert!(
-        !saved.is_empty(),
-        "template.yaml defines no AWS::Logs::QueryDefinition"
-    );
-    assert!(
-        !dash.is_empty(),
-        "template.yaml's dashboard has no Logs Insights widget"
-    );
+    assert!(!saved.is_empty(), "template.yaml defines no AWS::Logs::QueryDefinition");
+    assert!(!dash.is_empty(), "template.yaml's dashboard has no Logs Insights widget");
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for q in saved.iter().chain(&dash) {
         for f in referenced_fields(&q.text) {
@@ -324,8 +257,7 @@ fn template_fields(t: &Value) -> BTreeMap<String, Vec<String>> {
 }
 
 fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
@@ -341,11 +273,7 @@ fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Every leaf path of every event the sanitizer writes for the fixture payloads.
 fn sanitizer_output_paths() -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the field test runs the sanitizer on the fixtures",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "{} is missing: the field test runs the sanitizer on the fixtures", dir.display());
     let mut files = Vec::new();
     fixture_files(&dir, &mut files);
     files.sort();
@@ -366,11 +294,7 @@ fn sanitizer_output_paths() -> BTreeSet<String> {
             events += 1;
         }
     }
-    assert!(
-        payloads > 0 && events > 0,
-        "no fixture payload under {} produced an event",
-        dir.display()
-    );
+    assert!(payloads > 0 && events > 0, "no fixture payload under {} produced an event", dir.display());
     paths
 }
 
@@ -389,10 +313,7 @@ fn dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {
         "template.yaml reads fields the sanitizer never writes for the fixtures:\n{}\n\
          fields it writes: {:?}",
         missing.join("\n"),
-        written
-            .iter()
-            .filter(|p| p.contains("attributes."))
-            .collect::<Vec<_>>()
+        written.iter().filter(|p| p.contains("attributes.")).collect::<Vec<_>>()
     );
 }
 
@@ -401,10 +322,7 @@ fn dashboard_and_saved_queries_cover_the_mission_fields() {
     let t = parse_template(TEMPLATE);
     let read: BTreeSet<String> = template_fields(&t).into_keys().collect();
     let missing = missing_mission_fields(&read);
-    assert!(
-        missing.is_empty(),
-        "no dashboard widget or saved query reads: {missing:?}"
-    );
+    assert!(missing.is_empty(), "no dashboard widget or saved query reads: {missing:?}");
 }
 
 #[test]
@@ -412,15 +330,9 @@ fn dashboard_and_saved_queries_ask_the_same_questions() {
     let t = parse_template(TEMPLATE);
     let saved: BTreeSet<String> = saved_queries(&t).into_iter().map(|q| q.text).collect();
     let dash: BTreeSet<String> = dashboard_queries(&t).into_iter().map(|q| q.text).collect();
-    assert_eq!(
-        saved, dash,
-        "every dashboard query should also be a saved query, and back"
-    );
+    assert_eq!(saved, dash, "every dashboard query should also be a saved query, and back");
     for q in &saved {
-        assert!(
-            !q.contains(['"', '\\']),
-            "queries are pasted into dashboard JSON: no \" or \\: {q}"
-        );
+        assert!(!q.contains(['"', '\\']), "queries are pasted into dashboard JSON: no \" or \\: {q}");
     }
 }
 
@@ -429,14 +341,7 @@ fn field_extraction_reads_attribute_paths_and_nothing_else() {
     let q = "filter attributes.event.name = 'x' | stats sum(attributes.cost_usd) by \
              resource.attributes.service.version, bin(1d) | sort attributes_like desc";
     let got: Vec<String> = referenced_fields(q).into_iter().collect();
-    assert_eq!(
-        got,
-        [
-            "attributes.cost_usd",
-            "attributes.event.name",
-            "resource.attributes.service.version"
-        ]
-    );
+    assert_eq!(got, ["attributes.cost_usd", "attributes.event.name", "resource.attributes.service.version"]);
     let mut paths = BTreeSet::new();
     let msg = json!({"body": "b", "attributes": {"user.pseudonym": "p", "cost_usd": 1.5},
                      "resource": {"attributes": {"service.version": "2"}}});
@@ -444,12 +349,7 @@ fn field_extraction_reads_attribute_paths_and_nothing_else() {
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     assert_eq!(
         paths,
-        [
-            "attributes.cost_usd",
-            "attributes.user.pseudonym",
-            "body",
-            "resource.attributes.service.version"
-        ]
+        ["attributes.cost_usd", "attributes.user.pseudonym", "body", "resource.attributes.service.version"]
     );
 }
 
@@ -474,11 +374,7 @@ fn resource_spelling(v: &Value) -> String {
             match (k.as_str(), arg) {
                 ("Ref", Value::String(n)) => format!("Ref:{n}"),
                 ("Fn::GetAtt", Value::Array(a)) => {
-                    format!(
-                        "GetAtt:{}.{}",
-                        a[0].as_str().unwrap_or("?"),
-                        a[1].as_str().unwrap_or("?")
-                    )
+                    format!("GetAtt:{}.{}", a[0].as_str().unwrap_or("?"), a[1].as_str().unwrap_or("?"))
                 }
                 ("Fn::Sub", Value::String(s)) => s.clone(),
                 _ => format!("unsupported:{v}"),
@@ -506,10 +402,7 @@ fn allowed_function_grants() -> BTreeSet<(String, String)> {
             g.insert((action.to_string(), format!("{ARN_PREFIX}${{{group}}}:*")));
         }
     }
-    g.insert((
-        "secretsmanager:GetSecretValue".into(),
-        "Ref:PseudonymKeySecret".into(),
-    ));
+    g.insert(("secretsmanager:GetSecretValue".into(), "Ref:PseudonymKeySecret".into()));
     g.insert(("sqs:SendMessage".into(), "GetAtt:FailureQueue.Arn".into()));
     g
 }
@@ -524,16 +417,11 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
 
     // The function uses the role below, and nothing lets SAM add policies to a generated role.
     if fp["Role"] != json!({"Fn::GetAtt": ["SanitizerRole", "Arn"]}) {
-        problems.push(format!(
-            "SanitizerFunction.Role must be !GetAtt SanitizerRole.Arn, is {}",
-            fp["Role"]
-        ));
+        problems.push(format!("SanitizerFunction.Role must be !GetAtt SanitizerRole.Arn, is {}", fp["Role"]));
     }
     for key in ["Policies", "PermissionsBoundary"] {
         if !fp[key].is_null() {
-            problems.push(format!(
-                "SanitizerFunction must not set {key}: permissions live in SanitizerRole"
-            ));
+            problems.push(format!("SanitizerFunction must not set {key}: permissions live in SanitizerRole"));
         }
     }
     // The grants are for the resources the function is really wired to.
@@ -574,10 +462,7 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
         }
     }
     if !role["ManagedPolicyArns"].is_null() {
-        problems.push(format!(
-            "SanitizerRole must not attach managed policies: {}",
-            role["ManagedPolicyArns"]
-        ));
+        problems.push(format!("SanitizerRole must not attach managed policies: {}", role["ManagedPolicyArns"]));
     }
     if !role["PermissionsBoundary"].is_null() {
         problems.push("SanitizerRole must not rely on a permissions boundary".into());
@@ -585,8 +470,8 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
     let role_ref = json!({"Ref": "SanitizerRole"});
     for (name, r) in res {
         let ty = r["Type"].as_str().unwrap_or("");
-        let attaches = one_or_many(&r["Properties"]["Roles"]).contains(&&role_ref)
-            || r["Properties"]["RoleName"] == role_ref;
+        let attaches =
+            one_or_many(&r["Properties"]["Roles"]).contains(&&role_ref) || r["Properties"]["RoleName"] == role_ref;
         if ty.starts_with("AWS::IAM::") && name != "SanitizerRole" && attaches {
             for s in one_or_many(&r["Properties"]["PolicyDocument"]["Statement"]) {
                 statements.push((name.clone(), s));
@@ -601,16 +486,11 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
     for (policy, s) in &statements {
         for key in ["NotAction", "NotResource", "Condition"] {
             if !s[key].is_null() {
-                problems.push(format!(
-                    "{policy}: {key} is not allowed in the function's role"
-                ));
+                problems.push(format!("{policy}: {key} is not allowed in the function's role"));
             }
         }
         if s["Effect"] != "Allow" {
-            problems.push(format!(
-                "{policy}: only Allow statements are expected, found {}",
-                s["Effect"]
-            ));
+            problems.push(format!("{policy}: only Allow statements are expected, found {}", s["Effect"]));
             continue;
         }
         let actions = one_or_many(&s["Action"]);
@@ -626,9 +506,7 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
                     problems.push(format!("{policy}: {a} on resource *"));
                 }
                 if a.starts_with("logs:") && !r.starts_with(ARN_PREFIX) {
-                    problems.push(format!(
-                        "{policy}: {a} on {r}, not a log group of this stack"
-                    ));
+                    problems.push(format!("{policy}: {a} on {r}, not a log group of this stack"));
                 }
                 granted.insert((a.to_string(), r));
             }
@@ -636,32 +514,19 @@ fn check_function_role(t: &Value) -> Result<(), Vec<String>> {
     }
     let allowed = allowed_function_grants();
     for extra in granted.difference(&allowed) {
-        problems.push(format!(
-            "grant beyond the allowed set: {} on {}",
-            extra.0, extra.1
-        ));
+        problems.push(format!("grant beyond the allowed set: {} on {}", extra.0, extra.1));
     }
     for absent in allowed.difference(&granted) {
-        problems.push(format!(
-            "needed grant missing: {} on {}",
-            absent.0, absent.1
-        ));
+        problems.push(format!("needed grant missing: {} on {}", absent.0, absent.1));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 #[test]
 fn function_role_grants_exactly_what_the_function_needs() {
     let t = parse_template(TEMPLATE);
     if let Err(problems) = check_function_role(&t) {
-        panic!(
-            "the sanitizer's IAM permissions:\n  {}",
-            problems.join("\n  ")
-        );
+        panic!("the sanitizer's IAM permissions:\n  {}", problems.join("\n  "));
     }
 }
 
@@ -673,22 +538,15 @@ fn problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
 }
 
 fn first_statement(t: &mut Value) -> &mut Value {
-    &mut t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        [0]
+    &mut t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
 }
 
 #[test]
 fn iam_check_rejects_a_logs_wildcard_action() {
     let p = problems_after(|t| {
-        first_statement(t)["Action"]
-            .as_array_mut()
-            .expect("action list")
-            .push(json!("logs:*"));
+        first_statement(t)["Action"].as_array_mut().expect("action list").push(json!("logs:*"));
     });
-    assert!(
-        p.iter().any(|m| m.contains("wildcard action logs:*")),
-        "{p:?}"
-    );
+    assert!(p.iter().any(|m| m.contains("wildcard action logs:*")), "{p:?}");
 }
 
 #[test]
@@ -700,24 +558,16 @@ fn iam_check_rejects_a_star_resource() {
 #[test]
 fn iam_check_rejects_another_log_group() {
     let p = problems_after(|t| {
-        first_statement(t)["Resource"] =
-            json!({"Fn::Sub": format!("{ARN_PREFIX}${{RawLogGroup}}:*")});
+        first_statement(t)["Resource"] = json!({"Fn::Sub": format!("{ARN_PREFIX}${{RawLogGroup}}:*")});
     });
-    assert!(
-        p.iter()
-            .any(|m| m.contains("beyond the allowed set") && m.contains("RawLogGroup")),
-        "{p:?}"
-    );
+    assert!(p.iter().any(|m| m.contains("beyond the allowed set") && m.contains("RawLogGroup")), "{p:?}");
 }
 
 #[test]
 fn iam_check_rejects_an_extra_action_a_managed_policy_or_a_separate_policy() {
     let p = problems_after(|t| {
         let s = first_statement(t);
-        s["Action"]
-            .as_array_mut()
-            .expect("action list")
-            .push(json!("logs:DeleteLogGroup"));
+        s["Action"].as_array_mut().expect("action list").push(json!("logs:DeleteLogGroup"));
     });
     assert!(p.iter().any(|m| m.contains("logs:DeleteLogGroup")), "{p:?}");
 
@@ -738,10 +588,7 @@ fn iam_check_rejects_an_extra_action_a_managed_policy_or_a_separate_policy() {
     let p = problems_after(|t| {
         t["Resources"]["SanitizerFunction"]["Properties"]["Policies"] = json!(["AWSLambdaExecute"]);
     });
-    assert!(
-        p.iter().any(|m| m.contains("must not set Policies")),
-        "{p:?}"
-    );
+    assert!(p.iter().any(|m| m.contains("must not set Policies")), "{p:?}");
 }
 
 #[test]
@@ -761,20 +608,11 @@ fn raw_group_feeds_the_function_with_an_empty_pattern() {
     assert_eq!(filters.len(), 1, "one subscription filter");
     let p = &filters[0].1["Properties"];
     assert_eq!(p["LogGroupName"], json!({"Ref": "RawLogGroup"}));
-    assert_eq!(
-        p["FilterPattern"], "",
-        "every raw event must reach the sanitizer"
-    );
-    assert_eq!(
-        p["DestinationArn"],
-        json!({"Fn::GetAtt": ["SanitizerFunction", "Arn"]})
-    );
+    assert_eq!(p["FilterPattern"], "", "every raw event must reach the sanitizer");
+    assert_eq!(p["DestinationArn"], json!({"Fn::GetAtt": ["SanitizerFunction", "Arn"]}));
     let perm = &resources(&t)["RawSubscriptionPermission"]["Properties"];
     assert_eq!(perm["Principal"], "logs.amazonaws.com");
-    assert_eq!(
-        perm["SourceArn"],
-        json!({"Fn::GetAtt": ["RawLogGroup", "Arn"]})
-    );
+    assert_eq!(perm["SourceArn"], json!({"Fn::GetAtt": ["RawLogGroup", "Arn"]}));
     assert_eq!(t["Parameters"]["RawRetentionDays"]["Default"], 1);
     assert_eq!(t["Parameters"]["SanitizedRetentionDays"]["Default"], 90);
 }
@@ -800,18 +638,11 @@ fn alarms_watch_the_metrics_the_function_emits() {
                 continue;
             }
             if ns.as_str().is_none_or(|s| !s.starts_with("AWS/")) {
-                assert_eq!(
-                    ns, namespace,
-                    "{name} reads another namespace than the function's"
-                );
+                assert_eq!(ns, namespace, "{name} reads another namespace than the function's");
             }
             watched.insert(metric.as_str().unwrap_or("?").to_string());
         }
-        assert_eq!(
-            p["AlarmActions"],
-            json!([{"Ref": "AlarmTopic"}]),
-            "{name} notifies the alarm topic"
-        );
+        assert_eq!(p["AlarmActions"], json!([{"Ref": "AlarmTopic"}]), "{name} notifies the alarm topic");
     }
     for metric in [
         "ApproximateNumberOfMessagesVisible",

@@ -1,0 +1,244 @@
+//! The full path against the decode floor, on payloads re-packed from the recorded fixtures.
+//!
+//! - `full`: `decode_envelope` + `Sanitizer::sanitize_payload` (with a pseudonym key), from the
+//!   envelope bytes to the output lines.
+//! - `floor`: what any consumer must do at least: parse the envelope, base64-decode, gunzip,
+//!   parse the payload JSON, and one `serde::de::IgnoredAny` pass over each message.
+//!
+//! Workloads (built once, deterministically, from `fixtures/recorded/*.object.json`):
+//! - `1mb`: as many events of the recorded mix as fit in a 1,000,000-byte envelope (the
+//!   1 MB async-invoke ceiling is on the request, so this is the largest payload a Lambda sees);
+//! - `10k`: 10,000 events of the recorded mix.
+//!
+//! Ids, UUIDs, hex digests and digit strings are re-drawn per event so the payload compresses
+//! like real traffic rather than like 10,000 copies of one record.
+//!
+//! `scripts/bench.sh` runs this and prints the ratio; with `SANITIZER_BENCH_ONCE=full|floor`
+//! (and `SANITIZER_BENCH_WORKLOAD=1mb|10k`) the binary instead runs one path once, for
+//! `valgrind --tool=callgrind` instruction counts (`scripts/bench.sh --callgrind`); with
+//! `SANITIZER_BENCH_WRITE=DIR` it writes the workloads to `DIR/1mb.json` and `DIR/10k.json`.
+
+use aws_lambda_events::event::cloudwatch_logs::LogData;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+
+/// The async invoke payload ceiling, applied to the envelope the function receives.
+const ENVELOPE_BYTES: usize = 1_000_000;
+
+struct Workload {
+    name: &'static str,
+    envelope: Vec<u8>,
+    events: usize,
+    decompressed: usize,
+}
+
+/// Every `message` of the recorded object-shape fixtures, in file order.
+fn recorded_messages() -> Vec<Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/recorded")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".object.json")))
+        .collect();
+    files.sort();
+    let mut messages = Vec::new();
+    for file in files {
+        let json = gunzip(&base64_of(&std::fs::read(&file).unwrap()));
+        let data: LogData = serde_json::from_slice(&json).unwrap();
+        for entry in data.log_events {
+            messages.push(serde_json::from_str(&entry.message).unwrap());
+        }
+    }
+    assert!(messages.len() > 100, "expected the recorded fixtures");
+    messages
+}
+
+fn base64_of(envelope: &[u8]) -> Vec<u8> {
+    let v: Value = serde_json::from_slice(envelope).unwrap();
+    STANDARD.decode(v["awslogs"]["data"].as_str().unwrap()).unwrap()
+}
+
+fn gunzip(compressed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(compressed).read_to_end(&mut out).unwrap();
+    out
+}
+
+/// xorshift64*: deterministic, dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn hex(&mut self, n: usize) -> String {
+        (0..n).map(|_| char::from(b"0123456789abcdef"[(self.next() % 16) as usize])).collect()
+    }
+    fn digits(&mut self, n: usize) -> String {
+        (0..n).map(|_| char::from(b'0' + (self.next() % 10) as u8)).collect()
+    }
+}
+
+/// Re-draws identifiers so that every event differs where real events differ.
+fn vary(value: &mut Value, rng: &mut Rng) {
+    match value {
+        Value::String(s) => {
+            let b = s.as_bytes();
+            if b.len() == 36 && b.iter().enumerate().all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (*c == b'-')) {
+                *s = format!("{}-{}-4{}-a{}-{}", rng.hex(8), rng.hex(4), rng.hex(3), rng.hex(3), rng.hex(12));
+            } else if b.len() >= 16 && b.iter().all(u8::is_ascii_hexdigit) {
+                *s = rng.hex(b.len());
+            } else if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+                *s = rng.digits(b.len());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| vary(v, rng)),
+        Value::Object(map) => map.values_mut().for_each(|v| vary(v, rng)),
+        _ => {}
+    }
+}
+
+/// `n` events cycling through the recorded mix, as an envelope.
+fn build(messages: &[Value], n: usize) -> (Vec<u8>, usize) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let base_ms: i64 = 1_795_326_804_756;
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut m = messages[i % messages.len()].clone();
+            vary(&mut m, &mut rng);
+            json!({"id": rng.digits(56), "timestamp": base_ms + i as i64, "message": m.to_string()})
+        })
+        .collect();
+    let payload = json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/claude-code/otel",
+        "logStream": "otlp-logs",
+        "subscriptionFilters": ["claude-otel-sanitizer"],
+        "logEvents": events,
+    })
+    .to_string();
+    // CloudWatch Logs compresses subscription data with gzip at the default level.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(payload.as_bytes()).unwrap();
+    let data = STANDARD.encode(gz.finish().unwrap());
+    (format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes(), payload.len())
+}
+
+fn workloads() -> Vec<Workload> {
+    let messages = recorded_messages();
+    // The largest event count whose envelope fits: estimate, then step down.
+    let mut n = 1000;
+    for _ in 0..3 {
+        let (envelope, _) = build(&messages, n);
+        n = n * ENVELOPE_BYTES / envelope.len();
+    }
+    let (mut envelope, mut decompressed) = build(&messages, n);
+    while envelope.len() > ENVELOPE_BYTES {
+        n -= n / 100 + 1;
+        (envelope, decompressed) = build(&messages, n);
+    }
+    let one_mb = Workload { name: "1mb", envelope, events: n, decompressed };
+    let (envelope, decompressed) = build(&messages, 10_000);
+    let ten_k = Workload { name: "10k", envelope, events: 10_000, decompressed };
+    vec![one_mb, ten_k]
+}
+
+fn sanitizer() -> Sanitizer {
+    let key = PseudonymKey::new(b"bench-pseudonym-key-0123456789abcdef").unwrap();
+    Sanitizer::new(Allowlist::embedded(), Some(key))
+}
+
+/// (a) The full path: envelope bytes to output lines. Returns the lines written.
+#[inline(never)]
+fn full(sanitizer: &Sanitizer, envelope: &[u8]) -> usize {
+    let payload = decode_envelope(envelope, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+    let out = sanitizer.sanitize_payload(&payload);
+    black_box(&out.events);
+    out.events.len()
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    awslogs: AwsLogs<'a>,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
+/// (b) The decode floor: the same decoding, then only validate each message.
+#[inline(never)]
+fn floor(envelope: &[u8]) -> usize {
+    let envelope: Envelope<'_> = serde_json::from_slice(envelope).unwrap();
+    let compressed = STANDARD.decode(envelope.awslogs.data.as_bytes()).unwrap();
+    // Pre-sized as `decode_envelope` does, so the two differ only in what follows the decoding.
+    let mut json = Vec::with_capacity(compressed.len() * 4);
+    MultiGzDecoder::new(&compressed[..]).read_to_end(&mut json).unwrap();
+    let data: LogData = serde_json::from_slice(&json).unwrap();
+    for entry in &data.log_events {
+        serde_json::from_str::<serde::de::IgnoredAny>(&entry.message).unwrap();
+    }
+    data.log_events.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let sanitizer = sanitizer();
+    for w in workloads() {
+        let written = full(&sanitizer, &w.envelope);
+        eprintln!(
+            "workload {}: {} events, envelope {} bytes, decompressed {} bytes, {} lines written",
+            w.name,
+            w.events,
+            w.envelope.len(),
+            w.decompressed,
+            written
+        );
+        assert_eq!(floor(&w.envelope), w.events);
+        let mut group = c.benchmark_group(w.name);
+        // Decompressed bytes per second; events/s and the ratio come from scripts/bench.sh.
+        group.throughput(Throughput::Bytes(w.decompressed as u64));
+        group.sample_size(20);
+        group.bench_with_input(BenchmarkId::new("full", w.events), &w.envelope, |b, e| b.iter(|| full(&sanitizer, e)));
+        group.bench_with_input(BenchmarkId::new("floor", w.events), &w.envelope, |b, e| b.iter(|| floor(e)));
+        group.finish();
+    }
+}
+
+fn main() {
+    if let Ok(dir) = std::env::var("SANITIZER_BENCH_WRITE") {
+        // The workloads as files, for the CLI measurements of scripts/footprint.sh.
+        for w in workloads() {
+            std::fs::write(Path::new(&dir).join(format!("{}.json", w.name)), &w.envelope).unwrap();
+            eprintln!("{dir}/{}.json: {} events, {} bytes decompressed", w.name, w.events, w.decompressed);
+        }
+        return;
+    }
+    if let Ok(path) = std::env::var("SANITIZER_BENCH_ONCE") {
+        // One run of one path, for instruction counting (callgrind toggles on `full`/`floor`).
+        let name = std::env::var("SANITIZER_BENCH_WORKLOAD").unwrap_or_else(|_| "1mb".into());
+        let w = workloads().into_iter().find(|w| w.name == name).expect("workload 1mb or 10k");
+        let sanitizer = sanitizer();
+        let n = if path == "full" { full(&sanitizer, &w.envelope) } else { floor(&w.envelope) };
+        eprintln!("{path} {name}: {} events, {} bytes decompressed, {n} out", w.events, w.decompressed);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
