@@ -100,7 +100,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Compound)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let Some(key) = map.next_key::<Cow<'de, str>>()? else {
+        let Some(crate::parse::Key(key)) = map.next_key::<crate::parse::Key<'de>>()? else {
             return Ok(Scalar::Compound);
         };
         // Typed as OTLP defines them: intValue is an integer (JSON-encoded as a decimal string),
