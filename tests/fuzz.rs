@@ -11,7 +11,9 @@
 //! a corrupted envelope at each layer.
 //!
 //! Invariants: never a panic; every event is written or counted; every output line is a JSON
-//! object without a canary; an error's text has no canary.
+//! object without a canary's `CANARY ` (a splice may legitimately move the bare word into an
+//! allowlisted token: found with the seed of this file's generator, iteration 374,038); an
+//! error's text has no `CANARY` at all.
 //!
 //! `FUZZ_ITERATIONS` (default 600,000: 40 s to 2 min in a test build on one core) and
 //! `FUZZ_SEED` (default fixed, so CI is repeatable) set the run; a failure prints both.
@@ -24,6 +26,8 @@ use base64::engine::general_purpose::STANDARD;
 use claude_otel_sanitizer::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer, decode_envelope};
 use common::{payload_files, root, sanitizer};
 use flate2::{Compression, write::GzEncoder};
+use proptest::prelude::{Rng as _, RngExt as _};
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Value, json};
 use std::io::Write as _;
 
@@ -86,18 +90,21 @@ const DICTIONARY: &[&str] = &[
     r#""value":"#,
 ];
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
+/// The fuzzer's choices, from proptest's seeded XorShift generator: a run replays from one `u64`.
+struct Rng(TestRng);
 
 impl Rng {
+    fn seeded(state: u64) -> Self {
+        let mut seed = [0u8; 16];
+        seed[..8].copy_from_slice(&state.to_le_bytes());
+        seed[8..].copy_from_slice(&(!state).to_le_bytes());
+        Rng(TestRng::from_seed(RngAlgorithm::XorShift, &seed))
+    }
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.random_range(0..n.max(1))
     }
     fn range(&mut self, len: usize) -> (usize, usize) {
         let a = self.below(len + 1);
@@ -127,8 +134,9 @@ fn seeds() -> Vec<Vec<u8>> {
             for (n, canary) in canaries.iter().enumerate() {
                 message = message.replace(canary.as_str(), &format!("CANARY {n} /"));
             }
-            // Synthetic fixtures write their own canaries as `CANARY-...`: give them the space too.
-            message = message.replace("CANARY-", "CANARY /-");
+            // Synthetic fixtures spell their own canaries `CANARY-…`, `CANARY.…`, `CANARY0a1b…`:
+            // give every one the space and slash too.
+            message = message.replace("CANARY", "CANARY /").replace("CANARY / ", "CANARY ");
             seeds.push(message.into_bytes());
         }
     }
@@ -192,7 +200,9 @@ fn check(out: &SanitizedPayload, context: &dyn Fn() -> String) {
     assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total(), "{}", context());
     assert_eq!(out.events.len() as u64, out.counts.written, "{}", context());
     for event in &out.events {
-        assert!(!event.message.contains("CANARY"), "canary leaked: {}", context());
+        // Splices can move the bare word `CANARY` into an allowlisted token, legitimately; what no
+        // kind accepts, and so what only a leak can write, is a canary's space.
+        assert!(!event.message.contains("CANARY "), "canary leaked: {}", context());
         let v: Value = serde_json::from_str(&event.message).unwrap_or_else(|_| panic!("not JSON: {}", context()));
         assert!(v.is_object(), "{}", context());
     }
@@ -265,12 +275,12 @@ fn mutated_fixtures_never_panic_and_never_leak() {
     let seed = std::env::var("FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_SEED);
     let seeds = seeds();
     let s = sanitizer();
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     for iteration in 0..iterations {
         // Each iteration starts from its own state, so a failure replays from these two numbers.
-        let state = rng.next() | 1;
+        let state = rng.next();
         let context = || format!("FUZZ_SEED={seed} iteration {iteration} (state {state:#x})");
-        let mut local = Rng(state);
+        let mut local = Rng::seeded(state);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             one_iteration(&mut local, &seeds, &s, &context);
         }));
