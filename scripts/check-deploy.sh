@@ -28,9 +28,23 @@ if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != 0xB7:
 PY
 }
 
+# The deployed bootstrap's size budget (docs/performance.md): a dependency or profile change that
+# grows it past this fails here, not in someone's account.
+MAX_BOOTSTRAP_BYTES=8000000
+under_size_budget() {
+    local size
+    size=$(stat -c %s "$1")
+    echo "$1: $size bytes (budget $MAX_BOOTSTRAP_BYTES)"
+    if (( size > MAX_BOOTSTRAP_BYTES )); then
+        echo "$1 is over the size budget: see docs/performance.md (arm64 binary size)" >&2
+        return 1
+    fi
+}
+
 step "cfn-lint (all checks, informational included)" cfn-lint --include-checks I -- template.yaml
 step "sam validate --lint" sam validate --lint
 # cargo lambda cross-compiles with zig (from PyPI), but needs the target's standard library.
 step "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu
 step "sam build (cargo lambda build --release --arm64)" sam build
 step "built bootstrap is an AArch64 executable" arm64_elf .aws-sam/build/SanitizerFunction/bootstrap
+step "built bootstrap is within the size budget" under_size_budget .aws-sam/build/SanitizerFunction/bootstrap
