@@ -69,7 +69,7 @@ pub(crate) fn parse_object_into<'a>(json: &'a str, out: &mut Attributes<'a>) -> 
 }
 
 /// A key borrowed from the message where it has no escapes. (serde's own `Cow<str>` always
-/// allocates: measured, one allocation per attribute was a fifth of the sanitizer's own work.)
+/// allocates: measured, copying every attribute key was a quarter of the sanitizer's own work.)
 pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {

@@ -136,9 +136,9 @@ enum SlotValue<'a> {
 }
 
 /// The vectors that one event is sanitized with. A [`Scratch`] keeps one set per call and lends
-/// it to each event in turn, so that an event allocates only its output line (measured: the
-/// per-event allocations were a fifth of the sanitizer's own instructions). Between events every
-/// vector is empty.
+/// it to each event in turn, so that an event allocates only its output line (measured with the
+/// pseudonym cache: 2.5 % fewer instructions on the 1 MB benchmark). Between events every vector
+/// is empty.
 #[derive(Default)]
 struct Work<'e> {
     event: RawEvent<'e>,
@@ -155,16 +155,6 @@ struct Work<'e> {
 impl Work<'_> {
     /// Empties every vector and hands its allocation on, for an event of another lifetime.
     fn recycle<'b>(self) -> Work<'b> {
-        let mut pair_slots = self.pair_slots;
-        let mut tool_pair_slots = self.tool_pair_slots;
-        let mut verdicts = self.verdicts;
-        let mut resource_pair_slots = self.resource_pair_slots;
-        let mut resource_verdicts = self.resource_verdicts;
-        for v in [&mut pair_slots, &mut tool_pair_slots, &mut resource_pair_slots] {
-            v.clear();
-        }
-        verdicts.clear();
-        resource_verdicts.clear();
         Work {
             event: RawEvent {
                 attributes: relifetime(self.event.attributes),
@@ -173,17 +163,17 @@ impl Work<'_> {
             },
             tool_pairs: relifetime(self.tool_pairs),
             slots: relifetime(self.slots),
-            pair_slots,
-            tool_pair_slots,
-            verdicts,
+            pair_slots: relifetime(self.pair_slots),
+            tool_pair_slots: relifetime(self.tool_pair_slots),
+            verdicts: relifetime(self.verdicts),
             resource_slots: relifetime(self.resource_slots),
-            resource_pair_slots,
-            resource_verdicts,
+            resource_pair_slots: relifetime(self.resource_pair_slots),
+            resource_verdicts: relifetime(self.resource_verdicts),
         }
     }
 }
 
-/// An empty vector with `v`'s allocation, for elements that differ from `T` only in lifetimes.
+/// An empty vector with `v`'s allocation, for elements that differ from `T` at most in lifetimes.
 /// (The standard library collects in place when the element layouts match, which the assertion
 /// checks at compile time; a test checks that the allocation is kept.)
 fn relifetime<T, U>(mut v: Vec<T>) -> Vec<U> {
@@ -742,10 +732,13 @@ hex_chars = 16
         work.event.attributes.reserve(32);
         work.slots.reserve(16);
         work.verdicts.reserve(16);
-        let (attributes, slots) = (work.event.attributes.as_ptr() as usize, work.slots.as_ptr() as usize);
+        work.verdicts.push(Some(Verdict::Kept));
+        let (attributes, slots, verdicts) =
+            (work.event.attributes.as_ptr() as usize, work.slots.as_ptr() as usize, work.verdicts.as_ptr() as usize);
         let recycled: Work<'_> = work.recycle();
         assert_eq!(recycled.event.attributes.as_ptr() as usize, attributes);
         assert_eq!(recycled.slots.as_ptr() as usize, slots);
+        assert_eq!(recycled.verdicts.as_ptr() as usize, verdicts);
         assert!(recycled.event.attributes.capacity() >= 32 && recycled.verdicts.capacity() >= 16);
         assert!(recycled.event.attributes.is_empty() && recycled.slots.is_empty() && recycled.verdicts.is_empty());
     }
