@@ -75,6 +75,8 @@ pub enum Verdict {
 /// CLI's `explain` collects key names.
 pub trait Audit {
     fn attribute(&mut self, scope: Scope, key: &str, verdict: Verdict);
+    /// `count` keys found inside a value (never named), all dropped for `reason`.
+    fn hidden(&mut self, _scope: Scope, _count: u64, _reason: AttributeDrop) {}
     /// The event name found in an event (syntactically valid, not necessarily allowlisted).
     fn event_name(&mut self, _name: &str) {}
 }
