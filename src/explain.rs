@@ -168,12 +168,16 @@ fn scope_of_rank(rank: u8) -> Scope {
     }
 }
 
-/// Where keys found inside values were, in words.
-fn inside(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Attributes => "nested keys in attributes",
-        Scope::ToolParameters => "other keys in attributes.tool_parameters",
-        Scope::Resource => "nested keys in resource.attributes",
+/// Keys found inside values, in words: `N other keys in attributes.tool_parameters`.
+fn inside(scope: Scope, count: Option<u64>) -> String {
+    let (which, place) = match scope {
+        Scope::Attributes => ("nested", "attributes"),
+        Scope::ToolParameters => ("other", "attributes.tool_parameters"),
+        Scope::Resource => ("nested", "resource.attributes"),
+    };
+    match count {
+        Some(n) => format!("{n} {which} key{} in {place}", plural(n)),
+        None => format!("{which} keys in {place}"),
     }
 }
 
@@ -359,7 +363,7 @@ impl fmt::Display for Explanation {
         }
         for (scope, reason, count) in self.hidden() {
             sep(f)?;
-            write!(f, "{count} {} ({})", inside(scope), reason.as_str())?;
+            write!(f, "{} ({})", inside(scope, Some(count)), reason.as_str())?;
         }
         Ok(())
     }
@@ -483,7 +487,7 @@ impl fmt::Display for Summary {
                 match row {
                     Row::Shown(key) => write!(f, "{}", KeyText(scope, Some(key)))?,
                     Row::NotShown => write!(f, "{}", KeyText(scope, None))?,
-                    Row::Inside => f.write_str(inside(scope))?,
+                    Row::Inside => f.write_str(&inside(scope, None))?,
                 }
                 if let Fate::Dropped(reason) = fate {
                     write!(f, " ({})", reason.as_str())?;

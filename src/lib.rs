@@ -32,6 +32,6 @@ pub mod sink;
 pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_envelope};
-pub use explain::{CLAUDE_CODE_EVENTS, EventType, Explanation, Summary, escape, schema_shaped};
+pub use explain::{CLAUDE_CODE_EVENTS, EventType, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped};
 pub use pseudonym::{KeyError, PseudonymKey};
 pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
