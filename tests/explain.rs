@@ -434,3 +434,19 @@ fn golden_explain_of_a_recorded_fixture() {
         insta::assert_snapshot!(name, stdout);
     }
 }
+
+#[test]
+fn the_readme_excerpt_is_what_explain_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("`explain --summary` sums every input").expect("the README's explain section")..];
+    let command = section.split('`').find(|s| s.contains("cargo run -- explain --summary")).unwrap();
+    let args: Vec<&str> = command.split(" -- ").nth(1).unwrap().split_whitespace().collect();
+    let block = section.split("```text\n").nth(1).unwrap().split("```").next().unwrap();
+    let out = cli(&args).env("PSEUDONYM_KEY", FIXTURE_KEY).output().unwrap();
+    let stdout = text(&out.stdout);
+    // Every line shown is printed, in the same order ("..." stands for lines left out).
+    let mut printed = stdout.lines();
+    for line in block.lines().filter(|l| *l != "...") {
+        assert!(printed.any(|p| p == line), "README line not printed (in this order): {line:?}\n{stdout}");
+    }
+}
