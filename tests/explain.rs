@@ -450,3 +450,123 @@ fn the_readme_excerpt_is_what_explain_prints() {
         assert!(printed.any(|p| p == line), "README line not printed (in this order): {line:?}\n{stdout}");
     }
 }
+
+// ---- memory: linear in the input, whatever its shape ----
+
+/// Input size of the memory cases: the issue's "1 MB payload of any shape".
+const HOSTILE_BYTES: usize = 1 << 20;
+
+/// One stored message of about `bytes` bytes of the given shape: a long key over many children
+/// (the object form, OTLP kvlistValue, inside the tool_parameters string, in resource
+/// attributes), or many distinct keys of the longest shown shape (`shown`).
+fn hostile(shape: &str, bytes: usize) -> String {
+    let long_key = "K".repeat(1000);
+    let mut children = String::from("{");
+    let mut i = 0;
+    while children.len() < bytes {
+        let sep = if i == 0 { "" } else { "," };
+        match shape {
+            "kvlist" => children.push_str(&format!(r#"{sep}{{"key":"{i}","value":{{"intValue":1}}}}"#)),
+            "shown" => children.push_str(&format!(r#"{sep}"k{i:063}":1"#)),
+            _ => children.push_str(&format!(r#"{sep}"{i}":1"#)),
+        }
+        i += 1;
+    }
+    children.push('}');
+    match shape {
+        "object" => format!(r#"{{"body":"claude_code.api_request","attributes":{{"{long_key}":{children}}}}}"#),
+        "kvlist" => format!(
+            r#"{{"body":"claude_code.api_request","attributes":[{{"key":"{long_key}","value":{{"kvlistValue":{{"values":[{}]}}}}}}]}}"#,
+            &children[1..children.len() - 1]
+        ),
+        "tool_parameters" => {
+            let text = serde_json::to_string(&format!(r#"{{"{long_key}":{children}}}"#)).unwrap();
+            format!(r#"{{"body":"claude_code.tool_result","attributes":{{"tool_parameters":{text}}}}}"#)
+        }
+        "resource" => {
+            format!(r#"{{"body":"claude_code.api_request","resource":{{"attributes":{{"{long_key}":{children}}}}}}}"#)
+        }
+        "shown" => format!(r#"{{"body":"claude_code.api_request","attributes":{children}}}"#),
+        _ => panic!("unknown shape {shape}"),
+    }
+}
+
+#[test]
+fn hostile_shapes_are_what_they_say() {
+    for shape in ["object", "kvlist", "tool_parameters", "resource", "shown"] {
+        let message = hostile(shape, 10_000);
+        let value: Value = serde_json::from_str(&message).unwrap_or_else(|e| panic!("{shape}: {e:?}"));
+        assert!(value.is_object() && message.len() >= 10_000, "{shape}");
+        let e = &explanations(&[message])[0];
+        assert!(e.outcome.is_ok(), "{shape}: {e:?}");
+    }
+}
+
+#[test]
+fn explain_memory_is_linear_in_the_input_for_every_shape() {
+    // Each case runs in a child process running only the case below, so that other tests
+    // running in parallel threads do not count.
+    for shape in ["object", "kvlist", "tool_parameters", "resource", "shown"] {
+        for summary in [false, true] {
+            let mut child = Command::new(std::env::current_exe().unwrap());
+            child.args([
+                "--ignored",
+                "--exact",
+                "explain_hostile_in_this_process",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ]);
+            child.env("EXPLAIN_SHAPE", shape);
+            if summary {
+                child.env("EXPLAIN_SUMMARY", "1");
+            }
+            let out = child.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{shape}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+            let field = |name: &str| -> usize {
+                stdout
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("the child reports {name}"))
+                    .parse()
+                    .unwrap()
+            };
+            let (input, peak) = (field("input_bytes="), field("peak_rss_bytes="));
+            // The issue's target: at most 3x the input plus 48 MiB.
+            let bound = 3 * input + 48 * 1024 * 1024;
+            assert!(peak <= bound, "{shape} summary={summary}: peak RSS {peak} bytes > {bound} for {input} bytes");
+        }
+    }
+}
+
+#[test]
+#[ignore = "run in its own process by explain_memory_is_linear_in_the_input_for_every_shape"]
+fn explain_hostile_in_this_process() {
+    let shape = std::env::var("EXPLAIN_SHAPE").expect("EXPLAIN_SHAPE");
+    let input = hostile(&shape, HOSTILE_BYTES);
+    let sanitizer = sanitizer();
+    let mut out = std::io::sink();
+    let mut explained = 0;
+    if std::env::var_os("EXPLAIN_SUMMARY").is_some() {
+        let mut summary = Summary::default();
+        for explanation in sanitizer.explain_ndjson(input.as_bytes()) {
+            summary.add(&explanation);
+            explained += 1;
+        }
+        write!(out, "{summary}").unwrap();
+    } else {
+        for explanation in sanitizer.explain_ndjson(input.as_bytes()) {
+            write!(out, "{explanation}").unwrap();
+            explained += 1;
+        }
+    }
+    assert_eq!(explained, 1);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    println!("input_bytes={} peak_rss_bytes={}", input.len(), kib * 1024);
+}
