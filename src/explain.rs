@@ -530,6 +530,57 @@ mod tests {
         assert_eq!(escape("a\nb\u{1b}[2J\u{7}\\é").to_string(), "a\\u{a}b\\u{1b}[2J\\u{7}\\\\\\u{e9}");
     }
 
+    /// What explain makes of audit calls, whatever `sanitize` reports.
+    #[test]
+    fn audit_calls_become_printable_explanations() {
+        let allowlist = Allowlist::embedded();
+        let mut audit =
+            Collect { allowlist: &allowlist, event: None, names: String::new(), keys: Vec::new(), hidden: Vec::new() };
+        audit.event_name("tool_result");
+        audit.attribute(Scope::Attributes, "tool_name", Verdict::Kept);
+        audit.attribute(Scope::Attributes, "CANARY@example.com", Verdict::Dropped(AttributeDrop::NotAllowlisted));
+        audit.attribute(Scope::Attributes, "speed", Verdict::Dropped(AttributeDrop::NotAllowlisted));
+        audit.attribute(Scope::ToolParameters, "subagent_type", Verdict::Kept);
+        // Named by the audit but not allowlisted: inside a value, so only counted.
+        audit.attribute(Scope::ToolParameters, "CANARYsub", Verdict::Dropped(AttributeDrop::NotAllowlisted));
+        audit.hidden(Scope::ToolParameters, 2, AttributeDrop::NotAllowlisted);
+        audit.hidden(Scope::Attributes, 1, AttributeDrop::NotAllowlisted);
+        audit.hidden(Scope::Resource, 4, AttributeDrop::Duplicate);
+        audit.attribute(Scope::Resource, "x\n\u{1b}", Verdict::Dropped(AttributeDrop::NotAllowlisted));
+        let e = Explanation {
+            index: 3,
+            event: audit.event.unwrap(),
+            outcome: Ok(()),
+            names: audit.names,
+            keys: audit.keys,
+            hidden: audit.hidden,
+        };
+        assert_eq!(
+            e.to_string(),
+            "event 3 tool_result: written\n  kept: attributes.tool_name, attributes.tool_parameters.subagent_type\n  \
+             dropped: attributes.<key not shown> (not_allowlisted), attributes.speed (not_allowlisted), \
+             resource.attributes.<key not shown> (not_allowlisted), \
+             3 other keys in attributes.tool_parameters (not_allowlisted), \
+             1 nested key in attributes (not_allowlisted), 4 nested keys in resource.attributes (duplicate)"
+        );
+        let mut summary = Summary::default();
+        summary.add(&e);
+        summary.add(&e);
+        let text = summary.to_string();
+        assert!(
+            text.contains("\n       6  dropped         other keys in attributes.tool_parameters (not_allowlisted)")
+        );
+        assert!(text.contains("\n       8  dropped         nested keys in resource.attributes (duplicate)"));
+        assert!(!text.contains("CANARY") && !e.to_string().contains("CANARY"));
+
+        let mut audit =
+            Collect { allowlist: &allowlist, event: None, names: String::new(), keys: Vec::new(), hidden: Vec::new() };
+        audit.event_name("CANARY_unknown");
+        assert_eq!(audit.event, Some(EventType::Unknown));
+        audit.event_name("user_prompt");
+        assert_eq!(audit.event, Some(EventType::Named("user_prompt".into())));
+    }
+
     #[test]
     fn scope_ranks_round_trip() {
         for scope in [Scope::Attributes, Scope::ToolParameters, Scope::Resource] {
