@@ -34,8 +34,10 @@ struct Cli {
 enum Command {
     /// Print exactly the messages that would be written to the sanitized group, one per line.
     Sanitize(SanitizeArgs),
-    /// Per event (or, with --summary, per event type), which keys would be kept and which
-    /// dropped, and why: schema-shaped key names, reasons and counts, never values.
+    /// Per event (or per event type), which keys would be kept and which dropped, and why.
+    ///
+    /// Prints key names of a schema key's shape, known event names, reasons and counts, never
+    /// values; keys found inside values are only counted.
     Explain(ExplainArgs),
     /// Validate an allowlist (default: the embedded one) and print what it keeps.
     CheckAllowlist {
