@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use claude_otel_sanitizer::handler::StreamNamer;
 use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings, write_plan};
 use claude_otel_sanitizer::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Explanation, Payload, PseudonymKey, SanitizedPayload, Sanitizer,
-    Summary, config, decode_envelope, escape, plan,
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, config,
+    decode_envelope, plan,
 };
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -147,12 +147,13 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
 /// One input of `explain`, decoded.
 enum ExplainSource<'a> {
     Ndjson(&'a [u8]),
-    Payload(Payload),
+    Payload(claude_otel_sanitizer::Payload),
 }
 
 /// `explain`: decode every input first (bad input prints nothing), then print one explanation
 /// per event as it is made, or only the summary. Input names are printed escaped.
 fn explain(args: &ExplainArgs) -> Result<(), Failure> {
+    use claude_otel_sanitizer::{Explanation, Summary, escape};
     let input = &args.input;
     let sanitizer = sanitizer(input)?;
     let inputs = read_inputs(input)?;
