@@ -24,12 +24,10 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use claude_otel_sanitizer::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer, decode_envelope};
-use common::{payload_files, root, sanitizer};
-use flate2::{Compression, write::GzEncoder};
+use common::{gzip, payload_files, payload_of, recorded_canaries, sanitizer};
 use proptest::prelude::{Rng as _, RngExt as _};
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Value, json};
-use std::io::Write as _;
 
 const DEFAULT_ITERATIONS: u64 = 600_000;
 const DEFAULT_SEED: u64 = 0x5eed_c1a0_de0f_f00d;
@@ -115,20 +113,10 @@ impl Rng {
 
 /// Every stored message of every fixture payload, with canaries rewritten (see the module doc).
 fn seeds() -> Vec<Vec<u8>> {
-    let canaries: Vec<String> = std::fs::read_to_string(root().join("fixtures/recorded/canaries.txt"))
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let canaries = recorded_canaries();
     let mut seeds = Vec::new();
     for file in payload_files() {
-        let envelope: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        let compressed = STANDARD.decode(envelope["awslogs"]["data"].as_str().unwrap()).unwrap();
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&compressed[..]), &mut json).unwrap();
-        let payload: Value = serde_json::from_slice(&json).unwrap();
+        let payload = payload_of(&std::fs::read(&file).unwrap());
         for event in payload["logEvents"].as_array().unwrap() {
             let mut message = event["message"].as_str().unwrap().to_owned();
             for (n, canary) in canaries.iter().enumerate() {
@@ -182,12 +170,6 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
             }
         }
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 thread_local! {
