@@ -29,7 +29,7 @@ mod pseudonym;
 mod sanitize;
 pub mod sink;
 
-pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
+pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_envelope};
 pub use explain::Explanation;
