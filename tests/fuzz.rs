@@ -25,10 +25,10 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use claude_otel_sanitizer::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer, decode_envelope};
-use common::{gzip, payload_files, payload_of, recorded_canaries, sanitizer};
+use common::{envelope_of, gzip, payload, payload_files, payload_of, recorded_canaries, sanitizer};
 use proptest::prelude::{Rng as _, RngExt as _};
 use proptest::test_runner::{RngAlgorithm, TestRng};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Iterations of a plain `cargo test`; CI's count is in `scripts/test.sh`.
 const DEFAULT_ITERATIONS: u64 = 20_000;
@@ -212,16 +212,13 @@ fn one_iteration(rng: &mut Rng, seeds: &[Vec<u8>], s: &Sanitizer, context: &dyn 
         }
         // A well-formed envelope of mutated messages.
         6..=8 => {
-            let events: Vec<Value> = messages
+            let events: Vec<(String, i64, String)> = messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| json!({"id": format!("{i}"), "timestamp": i, "message": String::from_utf8_lossy(m)}))
+                .map(|(i, m)| (i.to_string(), i as i64, String::from_utf8_lossy(m).into_owned()))
                 .collect();
-            let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
-                "subscriptionFilters": [], "logEvents": events});
-            let data = STANDARD.encode(gzip(payload.to_string().as_bytes()));
-            let envelope = json!({"awslogs": {"data": data}}).to_string();
-            let decoded = decode_envelope(envelope.as_bytes(), DEFAULT_MAX_DECOMPRESSED_BYTES)
+            let envelope = envelope_of(&payload("g", "s", &events));
+            let decoded = decode_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES)
                 .unwrap_or_else(|e| panic!("a well-formed envelope is refused ({e}): {}", context()));
             check(&s.sanitize_payload(&decoded), context);
         }
