@@ -14,7 +14,7 @@
 //! its event (shown key names are kept in one buffer); a [`Summary`] holds at most
 //! [`MAX_SUMMARY_KEYS`] distinct key names, and counts the occurrences of any further ones.
 
-use crate::sanitize::{Audit, Scope, Verdict};
+use crate::sanitize::{Audit, Origin, Scope, Verdict};
 use crate::{Allowlist, AttributeDrop, EventDrop, Payload, Sanitizer};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -274,26 +274,22 @@ impl Audit for Collect<'_> {
 impl Sanitizer {
     /// Explains every event of a decoded payload, in input order (none for a control message).
     pub fn explain_payload<'a>(&'a self, payload: &'a Payload) -> impl Iterator<Item = Explanation> + 'a {
-        let events = if payload.is_control_message() { &[][..] } else { &payload.data.log_events[..] };
-        events.iter().enumerate().map(|(i, e)| self.explain_one(i, Some(&e.id), &e.message))
+        let events = if payload.is_control_message() { &[][..] } else { &payload.events[..] };
+        events.iter().enumerate().map(|(i, e)| match &e.message {
+            Ok(message) => self.explain_one(i, Origin { id: Some(&e.id), timestamp_ms: Some(e.timestamp) }, message),
+            Err(_) => Explanation::unparseable(i),
+        })
     }
 
     /// Explains raw stored messages, one per line (blank lines skipped, as `sanitize_ndjson`).
     pub fn explain_ndjson<'a>(&'a self, input: &'a [u8]) -> impl Iterator<Item = Explanation> + 'a {
         crate::sanitize::ndjson_lines(input).enumerate().map(|(i, line)| match line {
-            Ok(line) => self.explain_one(i, None, line),
-            Err(()) => Explanation {
-                index: i,
-                event: EventType::Unnamed,
-                outcome: Err(EventDrop::Unparseable),
-                names: String::new(),
-                keys: Vec::new(),
-                hidden: Vec::new(),
-            },
+            Ok(line) => self.explain_one(i, Origin::NONE, line),
+            Err(()) => Explanation::unparseable(i),
         })
     }
 
-    fn explain_one(&self, index: usize, id: Option<&str>, message: &str) -> Explanation {
+    fn explain_one(&self, index: usize, origin: Origin<'_>, message: &str) -> Explanation {
         let mut audit = Collect {
             allowlist: self.allowlist(),
             event: None,
@@ -301,7 +297,7 @@ impl Sanitizer {
             keys: Vec::new(),
             hidden: Vec::new(),
         };
-        let outcome = self.sanitize_message(id, message, &mut audit).map(|_| ());
+        let outcome = self.sanitize_message(origin, message, &mut audit).map(|_| ());
         let event = match (audit.event, outcome) {
             (Some(event), _) => event,
             // A name that is not even an identifier is still a name the allowlist refused.
@@ -309,6 +305,19 @@ impl Sanitizer {
             (None, _) => EventType::Unnamed,
         };
         Explanation { index, event, outcome, names: audit.names, keys: audit.keys, hidden: audit.hidden }
+    }
+}
+
+impl Explanation {
+    fn unparseable(index: usize) -> Explanation {
+        Explanation {
+            index,
+            event: EventType::Unnamed,
+            outcome: Err(EventDrop::Unparseable),
+            names: String::new(),
+            keys: Vec::new(),
+            hidden: Vec::new(),
+        }
     }
 }
 

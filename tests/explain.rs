@@ -254,7 +254,7 @@ fn events_without_one_name_are_unnamed() {
 #[test]
 fn the_summary_counts_per_event_type_and_key() {
     let lines = [
-        api_request(json!({"model": "m-1", "input_tokens": 5, "speed": "fast"})),
+        api_request(json!({"model": "claude-sonnet-4-5-20250929", "input_tokens": 5, "speed": "fast"})),
         api_request(json!({"model": "m 2", "speed": "fast", "CANARY@x": 1})),
         tool_result(json!(r#"{"skill_name":"pdf","file_path":"CANARY"}"#)),
         json!({"body": "claude_code.user_prompt"}).to_string(),
