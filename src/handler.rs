@@ -217,6 +217,59 @@ impl std::fmt::Debug for Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Allowlist;
+    use crate::sink::StdoutSink;
+    use base64::Engine as _;
+    use std::io::Write as _;
+
+    fn envelope(events: &[(i64, u32)]) -> Vec<u8> {
+        let events: Vec<serde_json::Value> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (timestamp, tokens))| {
+                let message = format!(
+                    r#"{{"body":"claude_code.api_request","attributes":{{"event.name":"api_request","input_tokens":{tokens}}}}}"#
+                );
+                serde_json::json!({"id": format!("{i:056}"), "timestamp": timestamp, "message": message})
+            })
+            .collect();
+        let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/team/raw",
+            "logStream": "alice", "subscriptionFilters": ["f"], "logEvents": events});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(payload.to_string().as_bytes()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        serde_json::json!({"awslogs": {"data": data}}).to_string().into_bytes()
+    }
+
+    fn stdout_handler() -> Handler<StdoutSink<Vec<u8>>> {
+        let settings = HandlerSettings { max_decompressed: 1 << 20, log_stream: None, concurrency: 4 };
+        Handler::new(Sanitizer::new(Allowlist::embedded(), None), StdoutSink::new(Vec::new()), StreamNamer::new(None), settings)
+    }
+
+    #[tokio::test]
+    async fn prepare_writes_nothing_and_handle_payload_writes_in_time_order() {
+        let handler = stdout_handler();
+        assert!(handler.prepare(br#"{"awslogs":{"data":"!"}}"#).is_err());
+        // Input order 1..4; timestamps 3, 1, 3, 2: write order is 2, 4, 1, 3 (stable on ties).
+        let prepared = handler.prepare(&envelope(&[(3, 1), (1, 2), (3, 3), (2, 4)])).unwrap();
+        assert_eq!(prepared.stream(), StreamNamer::new(None).name("/team/raw", "alice"));
+        assert_eq!(prepared.counts().received, 4);
+        let report = handler.handle_payload(prepared, None).await;
+        assert_eq!((report.written(), report.rejected(), report.error), (4, 0, None));
+        let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
+        let order: Vec<&str> =
+            out.lines().map(|l| l.split("\"input_tokens\":").nth(1).unwrap().split(['}', ',']).next().unwrap()).collect();
+        assert_eq!(order, ["2", "4", "1", "3"]);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_envelope_is_a_payload_error_and_writes_nothing() {
+        let handler = stdout_handler();
+        let report = handler.handle(b"CANARY", None).await;
+        assert!(matches!(report.error, Some(HandlerError::Payload(_))));
+        assert_eq!((report.counts.payloads, report.written()), (1, 0));
+        assert!(handler.into_sink().into_inner().is_empty());
+    }
 
     #[test]
     fn error_types_are_fixed_names() {
