@@ -243,7 +243,12 @@ mod tests {
 
     fn stdout_handler() -> Handler<StdoutSink<Vec<u8>>> {
         let settings = HandlerSettings { max_decompressed: 1 << 20, log_stream: None, concurrency: 4 };
-        Handler::new(Sanitizer::new(Allowlist::embedded(), None), StdoutSink::new(Vec::new()), StreamNamer::new(None), settings)
+        Handler::new(
+            Sanitizer::new(Allowlist::embedded(), None),
+            StdoutSink::new(Vec::new()),
+            StreamNamer::new(None),
+            settings,
+        )
     }
 
     #[tokio::test]
@@ -257,8 +262,10 @@ mod tests {
         let report = handler.handle_payload(prepared, None).await;
         assert_eq!((report.written(), report.rejected(), report.error), (4, 0, None));
         let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
-        let order: Vec<&str> =
-            out.lines().map(|l| l.split("\"input_tokens\":").nth(1).unwrap().split(['}', ',']).next().unwrap()).collect();
+        let order: Vec<&str> = out
+            .lines()
+            .map(|l| l.split("\"input_tokens\":").nth(1).unwrap().split(['}', ',']).next().unwrap())
+            .collect();
         assert_eq!(order, ["2", "4", "1", "3"]);
     }
 

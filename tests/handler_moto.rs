@@ -229,7 +229,7 @@ async fn the_same_key_in_every_form_gives_the_same_pseudonyms_and_stream_names()
     // The library loader the Lambda uses gives the same name, keyed (not the unkeyed one).
     let from_secret = KeySource::Secret(arn.clone()).load(async || sdk.clone()).await.unwrap();
     let keyed = StreamNamer::new(from_secret.as_ref()).name(source_group, source_stream);
-    assert_eq!(first_streams, &[keyed.clone()]);
+    assert_eq!(first_streams, std::slice::from_ref(&keyed));
     let direct = PseudonymKey::new(secret.as_bytes()).unwrap();
     assert_eq!(StreamNamer::new(Some(&direct)).name(source_group, source_stream), keyed);
     assert_ne!(keyed, StreamNamer::new(None).name(source_group, source_stream));

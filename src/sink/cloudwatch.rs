@@ -314,7 +314,10 @@ mod tests {
             (SdkError::dispatch_failure(ConnectorError::other(e("CANARY"), None)), FailureKind::Dispatch("other")),
             (SdkError::construction_failure(e("CANARY")), FailureKind::Construction),
             (
-                SdkError::response_error(e("CANARY"), HttpResponse::new(StatusCode::try_from(200).unwrap(), "{".into())),
+                SdkError::response_error(
+                    e("CANARY"),
+                    HttpResponse::new(StatusCode::try_from(200).unwrap(), "{".into()),
+                ),
                 FailureKind::Response,
             ),
         ];
