@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use claude_otel_sanitizer::handler::{Handler, HandlerError, HandlerSettings, Prepared};
 use claude_otel_sanitizer::key_source::KeySource;
 use claude_otel_sanitizer::sink::{
-    CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, StdoutSink,
+    CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
 use claude_otel_sanitizer::{
     Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, config, decode_envelope,
@@ -141,44 +141,44 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
         log_stream: args.log_stream.clone(),
         concurrency: DEFAULT_WRITE_CONCURRENCY,
     };
-    let Some(group) = &args.log_group else {
-        let handler = Handler::new(sanitizer, StdoutSink::new(BufWriter::new(io::stdout())), streams, settings);
-        let inputs = prepare_all(&handler, input, None)?;
-        let written = runtime.block_on(write_all(&handler, inputs));
-        return match written.error {
-            // A closed stdout (`| head`) ends output quietly.
-            Some(HandlerError::Write(e)) if e.kind != FailureKind::Io(io::ErrorKind::BrokenPipe) => {
-                let kind = match e.kind {
-                    FailureKind::Io(kind) => kind.to_string(),
-                    other => other.to_string(),
-                };
-                Err(Failure::input(format!("stdout: {kind}")))
-            }
-            _ => {
-                let _ = writeln!(io::stderr().lock(), "{}", written.counts);
-                if written.rejected > 0 {
-                    let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
+    match &args.log_group {
+        None => {
+            let handler = Handler::new(sanitizer, StdoutSink::new(BufWriter::new(io::stdout())), streams, settings);
+            let inputs = prepare_all(&handler, input, None)?;
+            let written = runtime.block_on(write_all(&handler, inputs));
+            match &written.error {
+                // A closed stdout (`| head`) ends output quietly.
+                Some(HandlerError::Write(e)) if e.kind == FailureKind::Io(io::ErrorKind::BrokenPipe) => {}
+                Some(HandlerError::Write(SinkError { kind: FailureKind::Io(kind), .. })) => {
+                    return Err(Failure::input(format!("stdout: {kind}")));
                 }
-                Ok(())
+                Some(e) => return Err(Failure::input(format!("stdout: {e}"))),
+                None => {}
             }
-        };
-    };
-    runtime.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
-        let handler = Handler::new(sanitizer, sink, streams, settings);
-        let inputs = prepare_all(&handler, input, args.log_stream.as_deref())?;
-        let written = write_all(&handler, inputs).await;
-        let _ = writeln!(io::stderr().lock(), "{}", written.counts);
-        match written.error {
-            None => {
+            let _ = writeln!(io::stderr().lock(), "{}", written.counts);
+            if written.rejected > 0 {
+                // Events no PutLogEvents batch could hold: not printed, so not silently lost.
                 let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
-                Ok(())
             }
-            Some(HandlerError::Write(e)) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
-            Some(e) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
+            Ok(())
         }
-    })
+        Some(group) => runtime.block_on(async {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
+            let handler = Handler::new(sanitizer, sink, streams, settings);
+            let inputs = prepare_all(&handler, input, args.log_stream.as_deref())?;
+            let written = write_all(&handler, inputs).await;
+            let _ = writeln!(io::stderr().lock(), "{}", written.counts);
+            match written.error {
+                None => {
+                    let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
+                    Ok(())
+                }
+                Some(HandlerError::Write(e)) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
+                Some(e) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
+            }
+        }),
+    }
 }
 
 /// Decodes and sanitizes every input, in the order given, before anything is written: the
