@@ -26,7 +26,7 @@
 
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
-use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, decode_envelope};
+use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, Spend, decode_envelope};
 use std::time::{Duration, Instant};
 
 pub use crate::pseudonym::{STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
@@ -63,10 +63,13 @@ impl HandlerError {
 }
 
 /// Everything one invocation did, in counts.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Report {
     /// From the sanitizer: received, sanitized (`written`), dropped by reason.
     pub counts: Counts,
+    /// From the sanitizer: the sums of cost and tokens over the sanitized events (before
+    /// planning and writing, so `sanitized`, not necessarily stored).
+    pub spend: Spend,
     /// Sanitized events no `PutLogEvents` batch can hold (over 1 MB).
     pub too_large: u64,
     /// Sanitized events with an empty message.
@@ -153,7 +156,7 @@ impl<S: Sink> Handler<S> {
         let sanitized = self.sanitizer.sanitize_payload(&payload);
         let stream = match &self.settings.log_stream {
             Some(s) => s.clone(),
-            None => self.streams.name(&payload.data.log_group, &payload.data.log_stream),
+            None => self.streams.name(payload.log_group(), payload.log_stream()),
         };
         Ok(Prepared { stream, sanitized })
     }
@@ -169,7 +172,7 @@ impl<S: Sink> Handler<S> {
     /// see [`crate::plan`]) and writes them through the sink.
     pub async fn handle_payload(&self, prepared: Prepared, deadline: Option<Instant>) -> Report {
         let started = Instant::now();
-        let Prepared { stream, sanitized: SanitizedPayload { events, counts } } = prepared;
+        let Prepared { stream, sanitized: SanitizedPayload { events, counts, spend } } = prepared;
         let plan: Plan = plan(events);
         let (too_large, empty) = (plan.too_large, plan.empty);
         let write = write_plan(
@@ -184,7 +187,7 @@ impl<S: Sink> Handler<S> {
             FailureKind::Deadline => HandlerError::Deadline,
             _ => HandlerError::Write(e),
         });
-        Report { counts, too_large, empty, write, duration: started.elapsed(), error }
+        Report { counts, spend, too_large, empty, write, duration: started.elapsed(), error }
     }
 }
 
@@ -261,6 +264,7 @@ mod tests {
         assert_eq!(prepared.counts().received, 4);
         let report = handler.handle_payload(prepared, None).await;
         assert_eq!((report.written(), report.rejected(), report.error), (4, 0, None));
+        assert_eq!(report.spend.input_tokens, 1 + 2 + 3 + 4, "the sanitizer's spend is carried into the report");
         let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
         let order: Vec<&str> = out
             .lines()
