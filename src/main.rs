@@ -128,10 +128,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
     }
     let input = &args.input;
     let allowlist = load_allowlist(input.allowlist.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))?;
+    let runtime = runtime()?;
     // The key is read once and gives both keyed digests: pseudonyms and stream names.
     let key = runtime.block_on(load_key(input))?;
     let streams = StreamNamer::new(key.as_ref());
@@ -174,6 +171,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
                     let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
                     Ok(())
                 }
+                // The sink's own line (`PutLogEvents failed: ...`), without the handler's prefix.
                 Some(HandlerError::Write(e)) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
                 Some(e) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
             }
@@ -283,12 +281,17 @@ async fn load_key(args: &InputArgs) -> Result<Option<PseudonymKey>, Failure> {
         .map_err(|e| Failure::config(e.to_string()))
 }
 
-fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
-    let allowlist = load_allowlist(args.allowlist.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// A single-threaded runtime: the handler's futures (and the SDK's) need no more.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))?;
+        .map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))
+}
+
+fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
+    let allowlist = load_allowlist(args.allowlist.as_deref())?;
+    let runtime = runtime()?;
     let key = runtime.block_on(load_key(args))?;
     Ok(Sanitizer::new(allowlist, key))
 }
