@@ -39,7 +39,7 @@ pub mod sink;
 mod spend;
 mod value;
 
-pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
+pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_compressed, decode_envelope};
 pub use explain::Explanation;

@@ -4,13 +4,13 @@
 //! And the same pseudonym key in every accepted form (a file with or without a final newline,
 //! `PSEUDONYM_KEY`, a Secrets Manager string) gives the same pseudonyms and the same streams.
 
-mod support;
+mod common;
 
 use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
 use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+use common::*;
 use std::path::PathBuf;
-use support::*;
 
 /// Every `*.json` envelope under fixtures/synthetic and fixtures/recorded (new recordings are
 /// picked up without editing this test). A missing folder fails the test.
