@@ -28,6 +28,7 @@ pub mod plan;
 mod pseudonym;
 mod sanitize;
 pub mod sink;
+mod spend;
 
 pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
@@ -35,3 +36,4 @@ pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_en
 pub use explain::Explanation;
 pub use pseudonym::{KeyError, PseudonymKey};
 pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
+pub use spend::Spend;
