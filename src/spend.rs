@@ -1,11 +1,38 @@
-//! Spend: the sums of the cost and token values a payload's written events carry.
+//! Spend: the sums of the cost and token values a payload's sanitized events carry.
 //!
-//! Placeholder with the interface the lead adds to `main` (BRIEF.md, interface 3), so that
-//! `metrics` compiles before the merge; `main`'s version replaces this file.
+//! Trusts the sanitizer to add only values that passed their kind check and were written.
+//! Guarantees: figures only (numbers, fixed names), so they can be logged and metered.
 
-/// Sums of the values actually written (after kind checks), per payload.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+use serde::Serialize;
+
+/// The output attributes whose written values are summed, and what they are summed into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpendField {
+    CostUsd,
+    InputTokens,
+    OutputTokens,
+    CacheReadTokens,
+    CacheCreationTokens,
+}
+
+impl SpendField {
+    /// The field an output attribute key is summed into, if any.
+    pub(crate) fn of_output(key: &str) -> Option<SpendField> {
+        Some(match key {
+            "cost_usd" => SpendField::CostUsd,
+            "input_tokens" => SpendField::InputTokens,
+            "output_tokens" => SpendField::OutputTokens,
+            "cache_read_tokens" => SpendField::CacheReadTokens,
+            "cache_creation_tokens" => SpendField::CacheCreationTokens,
+            _ => return None,
+        })
+    }
+}
+
+/// Sums over the written events of one or more payloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Spend {
+    /// Sum of `cost_usd`, in US dollars.
     pub cost_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -14,12 +41,28 @@ pub struct Spend {
 }
 
 impl Spend {
-    /// Adds `other` into `self`.
+    pub(crate) fn add(&mut self, field: SpendField, value: f64) {
+        // Kept token counts are integers in 0..=10^8, exact as f64.
+        let tokens = value as u64;
+        match field {
+            SpendField::CostUsd => self.cost_usd += value,
+            SpendField::InputTokens => self.input_tokens += tokens,
+            SpendField::OutputTokens => self.output_tokens += tokens,
+            SpendField::CacheReadTokens => self.cache_read_tokens += tokens,
+            SpendField::CacheCreationTokens => self.cache_creation_tokens += tokens,
+        }
+    }
+
     pub fn merge(&mut self, other: &Spend) {
         self.cost_usd += other.cost_usd;
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cache_read_tokens = self.cache_read_tokens.saturating_add(other.cache_read_tokens);
-        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(other.cache_creation_tokens);
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_creation_tokens += other.cache_creation_tokens;
+    }
+
+    /// All tokens, of every type.
+    pub fn tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
     }
 }

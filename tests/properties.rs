@@ -12,7 +12,7 @@
 mod common;
 
 use base64::Engine as _;
-use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, decode_envelope};
+use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
 use common::{FIXTURE_KEY, sanitizer};
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
@@ -302,7 +302,11 @@ proptest! {
         for line in run(&messages).0 {
             let v: Value = serde_json::from_str(&line).unwrap();
             let top: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-            prop_assert!(top.is_subset(&["attributes", "body", "resource", "sourceEventId"].into()), "{:?}", top);
+            prop_assert!(top.is_subset(&["attributes", "body", "resource", "sourceEventId", "timeUnixNano"].into()), "{:?}", top);
+            // The event time is decimal digits only.
+            if let Some(t) = v.get("timeUnixNano") {
+                prop_assert!(t.as_str().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())), "{}", t);
+            }
             for key in v["attributes"].as_object().unwrap().keys() {
                 prop_assert!(attribute_keys.contains(key.as_str()), "unexpected attribute {}", key);
             }
@@ -340,8 +344,8 @@ proptest! {
         let data = base64::engine::general_purpose::STANDARD.encode(gzip(&bytes));
         let _ = decode_envelope(json!({"awslogs": {"data": data}}).to_string().as_bytes(), 1 << 16);
         let s = sanitizer();
-        let _ = s.sanitize_message(Some("1"), &text, &mut Counts::default());
-        let _ = s.sanitize_message(None, &String::from_utf8_lossy(&bytes), &mut Counts::default());
+        let _ = s.sanitize_message(Origin { id: Some("1"), timestamp_ms: Some(1) }, &text, &mut Counts::default());
+        let _ = s.sanitize_message(Origin::NONE, &String::from_utf8_lossy(&bytes), &mut Counts::default());
         let out = s.sanitize_ndjson(&bytes, 0);
         prop_assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total());
     }
@@ -382,7 +386,9 @@ proptest! {
         let mut lines = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             alone.received += 1;
-            match s.sanitize_message(Some(&format!("{:056}", i + 1)), m, &mut alone) {
+            let id = format!("{:056}", i + 1);
+            let origin = Origin { id: Some(&id), timestamp_ms: Some(1_793_491_200_000 + i as i64) };
+            match s.sanitize_message(origin, m, &mut alone) {
                 Ok((line, _)) => lines.push(line),
                 Err(reason) => alone.drop_event(reason),
             }

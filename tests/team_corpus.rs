@@ -47,23 +47,19 @@ fn pseudonym_of(handle: &str) -> String {
         "event.name": "user_prompt", "user.email": format!("{handle}.CANARY@example.com")}})
     .to_string();
     let (line, _) = sanitizer()
-        .sanitize_message(None, &message, &mut claude_otel_sanitizer::Counts::default())
+        .sanitize_message(claude_otel_sanitizer::Origin::NONE, &message, &mut claude_otel_sanitizer::Counts::default())
         .expect("a user_prompt is kept");
     let v: Value = serde_json::from_str(&line).expect("json");
     v["attributes"]["user.pseudonym"].as_str().expect("pseudonym written").to_owned()
 }
 
-/// When an event happened, in ms: the message's own `timeUnixNano` when it carries one (so an
-/// export of the group is self-describing), else the CloudWatch timestamp it is written with.
+/// When an event happened, in ms, from the message alone (its `timeUnixNano`), so an export of
+/// the sanitized group is self-describing; it must agree with the CloudWatch timestamp.
 fn event_ms(message: &Value, cloudwatch_ms: i64) -> i64 {
-    match message["timeUnixNano"].as_str() {
-        Some(ns) => {
-            let ms = ns.parse::<i64>().expect("timeUnixNano is decimal digits") / 1_000_000;
-            assert_eq!(ms, cloudwatch_ms, "timeUnixNano and the CloudWatch timestamp agree");
-            ms
-        }
-        None => cloudwatch_ms,
-    }
+    let ns = message["timeUnixNano"].as_str().expect("every message carries timeUnixNano");
+    let ms = ns.parse::<i64>().expect("timeUnixNano is decimal digits") / 1_000_000;
+    assert_eq!(ms, cloudwatch_ms, "timeUnixNano and the CloudWatch timestamp agree");
+    ms
 }
 
 #[test]
@@ -107,10 +103,8 @@ fn the_team_corpus_counts_by_day_user_team_and_plan_without_a_canary() {
         for group in ["day", "team", "plan", "user"] {
             let want = day[group].as_object().expect("group");
             let got: BTreeSet<String> = by.keys().filter(|(g, _)| *g == group).map(|(_, k)| k.clone()).collect();
-            let keys: BTreeSet<String> = want
-                .keys()
-                .map(|k| if group == "user" { pseudonym_of(k) } else { k.clone() })
-                .collect();
+            let keys: BTreeSet<String> =
+                want.keys().map(|k| if group == "user" { pseudonym_of(k) } else { k.clone() }).collect();
             assert_eq!(got, keys, "{file}: the {group}s present");
             for (k, counts) in want {
                 let key = if group == "user" { pseudonym_of(k) } else { k.clone() };
