@@ -90,9 +90,9 @@ fn spend_values(spend: &Spend) -> [Value; SPEND_METRICS.len()] {
     ]
 }
 
-/// The invocation line as a JSON value. `spend`: the sums of what this invocation wrote;
-/// `timestamp_ms`: now, in milliseconds since the epoch.
-pub fn invocation_line(report: &Report, spend: &Spend, namespace: &str, timestamp_ms: i64) -> Value {
+/// The invocation line as a JSON value, with the spend the invocation wrote
+/// ([`Report::spend`]). `timestamp_ms`: now, in milliseconds since the epoch.
+pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
     let metrics: Vec<Value> =
         METRICS.iter().chain(&SPEND_METRICS).map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
     let mut line = Map::new();
@@ -141,7 +141,7 @@ pub fn invocation_line(report: &Report, spend: &Spend, namespace: &str, timestam
     for ((name, _), value) in METRICS.iter().zip(metric_values(report)) {
         line.insert((*name).into(), json!(value));
     }
-    for ((name, _), value) in SPEND_METRICS.iter().zip(spend_values(spend)) {
+    for ((name, _), value) in SPEND_METRICS.iter().zip(spend_values(&report.spend)) {
         line.insert((*name).into(), value);
     }
     Value::Object(line)
@@ -163,7 +163,7 @@ mod tests {
         counts.drop_attribute(crate::AttributeDrop::NotAllowlisted);
         Report {
             counts,
-            spend: crate::Spend::default(),
+            spend: spend(),
             too_large: 1,
             empty: 0,
             write: WriteReport {
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn emf_document_declares_every_metric_without_dimensions() {
-        let line = invocation_line(&report(), &spend(), "NS", 1_700_000_000_000);
+        let line = invocation_line(&report(), "NS", 1_700_000_000_000);
         let aws = &line["_aws"];
         assert_eq!(aws["Timestamp"], 1_700_000_000_000i64);
         let directive = &aws["CloudWatchMetrics"][0];
@@ -210,22 +210,22 @@ mod tests {
 
     #[test]
     fn spend_is_emitted_as_it_was_summed() {
-        let line = invocation_line(&report(), &spend(), "NS", 0);
+        let line = invocation_line(&report(), "NS", 0);
         assert_eq!(line["CostUSD"], json!(0.125));
         assert!(line["CostUSD"].is_f64());
         assert_eq!(
             [&line["InputTokens"], &line["OutputTokens"], &line["CacheReadTokens"], &line["CacheCreationTokens"]],
             [&json!(142), &json!(61), &json!(14_500), &json!(25_848)]
         );
-        let nothing = invocation_line(&report(), &Spend::default(), "NS", 0);
+        let nothing = invocation_line(&Report { spend: Spend::default(), ..report() }, "NS", 0);
         assert_eq!((nothing["CostUSD"].as_f64(), nothing["InputTokens"].as_u64()), (Some(0.0), Some(0)));
-        let broken = Spend { cost_usd: f64::INFINITY, ..spend() };
-        assert_eq!(invocation_line(&report(), &broken, "NS", 0)["CostUSD"], json!(0.0));
+        let broken = Report { spend: Spend { cost_usd: f64::INFINITY, ..spend() }, ..report() };
+        assert_eq!(invocation_line(&broken, "NS", 0)["CostUSD"], json!(0.0));
     }
 
     #[test]
     fn counts_add_up() {
-        let line = invocation_line(&report(), &spend(), "NS", 0);
+        let line = invocation_line(&report(), "NS", 0);
         assert_eq!(line["EventsReceived"], 10);
         assert_eq!(line["EventsWritten"], 4);
         assert_eq!(line["EventsDropped"], 3);
@@ -247,13 +247,13 @@ mod tests {
     fn errors_are_counted_and_named() {
         let mut r = report();
         r.error = Some(HandlerError::Write(SinkError { operation: "PutLogEvents", kind: FailureKind::Timeout }));
-        let line = invocation_line(&r, &Spend::default(), "NS", 0);
+        let line = invocation_line(&r, "NS", 0);
         assert_eq!((line["WriteErrors"].as_u64(), line["PayloadErrors"].as_u64()), (Some(1), Some(0)));
         assert_eq!(line["outcome"], "write_error");
         assert_eq!(line["error_type"], "WriteError");
         assert_eq!(line["error"], "write failed: PutLogEvents failed: timeout");
         r.error = Some(HandlerError::Payload(crate::DecodeError::Base64 { offset: 0 }));
-        let line = invocation_line(&r, &Spend::default(), "NS", 0);
+        let line = invocation_line(&r, "NS", 0);
         assert_eq!((line["WriteErrors"].as_u64(), line["PayloadErrors"].as_u64()), (Some(0), Some(1)));
     }
 }

@@ -95,9 +95,7 @@ async fn invoke(
         Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
     });
     let report = handler.handle(event.payload.get().as_bytes(), deadline).await;
-    // Until the handler's Report carries the payload's spend (helper "onepath"), none is emitted.
-    let spend = claude_otel_sanitizer::Spend::default();
-    let line = invocation_line(&report, &spend, namespace, i64::try_from(now_ms).unwrap_or(i64::MAX));
+    let line = invocation_line(&report, namespace, i64::try_from(now_ms).unwrap_or(i64::MAX));
     // The summary/EMF line goes straight to stdout: EMF must be a bare JSON line.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
