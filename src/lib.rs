@@ -42,7 +42,7 @@ mod value;
 pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_compressed, decode_envelope};
-pub use explain::Explanation;
+pub use explain::{CLAUDE_CODE_EVENTS, EventType, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped};
 pub use pseudonym::{KeyError, PseudonymKey, StreamNamer};
 pub use sanitize::{Audit, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
 pub use spend::Spend;

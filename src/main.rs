@@ -38,8 +38,11 @@ struct Cli {
 enum Command {
     /// Print exactly the messages that would be written to the sanitized group, one per line.
     Sanitize(SanitizeArgs),
-    /// Per event, which keys would be kept and which dropped, and why (key names only).
-    Explain(InputArgs),
+    /// Per event (or per event type), which keys would be kept and which dropped, and why.
+    ///
+    /// Prints key names of a schema key's shape, known event names, reasons and counts, never
+    /// values; keys found inside values are only counted.
+    Explain(ExplainArgs),
     /// Validate an allowlist (default: the embedded one) and print what it keeps.
     CheckAllowlist {
         /// The allowlist to check.
@@ -58,6 +61,15 @@ struct SanitizeArgs {
     /// Destination stream (default: one per source stream, named as the Lambda names it).
     #[arg(long, value_name = "NAME", requires = "log_group")]
     log_stream: Option<String>,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Sum over all inputs, per event type: how often each key was kept or dropped, and why.
+    #[arg(long)]
+    summary: bool,
 }
 
 #[derive(Args)]
@@ -231,23 +243,57 @@ async fn write_all<S: Sink>(handler: &Handler<S>, inputs: Vec<Prepared>) -> Writ
     written
 }
 
-fn explain(args: &InputArgs) -> Result<(), Failure> {
-    let sanitizer = sanitizer(args)?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    for (name, bytes) in read_inputs(args)? {
-        let explanations = if args.ndjson {
-            sanitizer.explain_ndjson(&bytes)
-        } else {
-            let payload = decode_envelope(&bytes, args.max_decompressed_bytes)
-                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
-            if payload.is_control_message() {
-                write_line(&mut out, &format!("{name}: CONTROL_MESSAGE (skipped)"))?;
+/// One input of `explain`, decoded.
+enum ExplainSource<'a> {
+    Ndjson(&'a [u8]),
+    Payload(claude_otel_sanitizer::Payload),
+}
+
+/// `explain`: decode every input first (bad input prints nothing), then print one explanation
+/// per event as it is made, or only the summary. Input names are printed escaped.
+fn explain(args: &ExplainArgs) -> Result<(), Failure> {
+    use claude_otel_sanitizer::{Explanation, Summary, escape};
+    let input = &args.input;
+    let sanitizer = sanitizer(input)?;
+    let inputs = read_inputs(input)?;
+    let sources = inputs
+        .iter()
+        .map(|(name, bytes)| {
+            let name = escape(name).to_string();
+            if input.ndjson {
+                return Ok((name, ExplainSource::Ndjson(bytes)));
             }
-            sanitizer.explain_payload(&payload)
+            let payload = decode_envelope(bytes, input.max_decompressed_bytes)
+                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+            Ok((name, ExplainSource::Payload(payload)))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut summary = Summary::default();
+    for (name, source) in &sources {
+        summary.add_input();
+        let explanations: Box<dyn Iterator<Item = Explanation>> = match source {
+            ExplainSource::Ndjson(bytes) => Box::new(sanitizer.explain_ndjson(bytes)),
+            ExplainSource::Payload(payload) => {
+                if payload.is_control_message() {
+                    summary.add_control_message();
+                    if !args.summary {
+                        writeln!(out, "{name}: CONTROL_MESSAGE (skipped)").or_else(ignore_broken_pipe)?;
+                    }
+                }
+                Box::new(sanitizer.explain_payload(payload))
+            }
         };
         for explanation in explanations {
-            write_line(&mut out, &format!("{name}: {explanation}"))?;
+            if args.summary {
+                summary.add(&explanation);
+            } else {
+                writeln!(out, "{name}: {explanation}").or_else(ignore_broken_pipe)?;
+            }
         }
+    }
+    if args.summary {
+        writeln!(out, "{summary}").or_else(ignore_broken_pipe)?;
     }
     out.flush().or_else(ignore_broken_pipe)
 }
