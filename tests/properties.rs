@@ -707,3 +707,47 @@ proptest! {
         }
     }
 }
+
+/// A new team-insight key with a value its kind refuses: (scope, key, value).
+fn wrong_kind_insight_value() -> impl Strategy<Value = (bool, String, Value)> {
+    let text = "[a-z]{0,5}[ /@][a-z/@ ]{1,10}".prop_map(Value::String);
+    let email = "[a-z]{1,8}@[a-z]{1,8}\\.com".prop_map(Value::String);
+    let status_bad =
+        prop_oneof![(0i64..100).prop_map(|n| json!(n)), (600i64..100_000).prop_map(|n| json!(n)), text.clone()];
+    let count_bad = prop_oneof![(-1000i64..0).prop_map(|n| json!(n)), text.clone(), Just(json!(1.5))];
+    let token_bad = prop_oneof![text.clone(), email.clone(), "[a-z]{65,80}".prop_map(Value::String), Just(json!(""))];
+    prop_oneof![
+        status_bad.prop_map(|v| (false, "status_code".to_owned(), v)),
+        (prop::sample::select(vec!["prompt_length", "attempt", "duration_ms"]), count_bad).prop_map(|(k, v)| (
+            false,
+            k.to_owned(),
+            v
+        )),
+        (prop::sample::select(vec!["terminal.type", "query_source"]), token_bad.clone()).prop_map(|(k, v)| (
+            false,
+            k.to_owned(),
+            v
+        )),
+        (prop::sample::select(ORG_KEYS.to_vec()), token_bad).prop_map(|(k, v)| (true, k.to_owned(), v)),
+    ]
+}
+
+proptest! {
+    /// (e) for the team-insight keys: a status code outside 100-599, a negative or fractional
+    /// count, and an email, a path, text or an over-long value in `terminal.type` or an org
+    /// attribute are dropped (and counted) while the event is kept.
+    #[test]
+    fn wrong_kind_insight_values_are_dropped((resource, key, value) in wrong_kind_insight_value(), kvlist in any::<bool>()) {
+        let name = if resource { "user_prompt" } else { "api_error" };
+        let pair = vec![(key.clone(), value)];
+        let (attributes, resource_attrs) = if resource { (vec![], pair) } else { (pair, vec![]) };
+        let g = Generated { name: name.into(), attributes, resource: resource_attrs, kvlist, any_values: false, nest_dotted: false };
+        let (lines, counts) = run(&[message(&g)]);
+        prop_assert_eq!(lines.len(), 1);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        prop_assert!(v["attributes"].get(&key).is_none(), "{} kept: {}", key, lines[0]);
+        prop_assert!(v.get("resource").is_none_or(|r| r["attributes"].get(&key).is_none()), "{} kept: {}", key, lines[0]);
+        let dropped: u64 = counts.attribute_drops().map(|(_, n)| n).sum();
+        prop_assert_eq!(dropped, 1);
+    }
+}
