@@ -15,7 +15,7 @@ python3 - "$work/30k.json" "$runs" <<'PY'
 import resource, statistics, subprocess, sys
 payload, runs = sys.argv[1], int(sys.argv[2])
 commands = {
-    "rust": ["target/release/claude-otel-sanitizer", "sanitize", payload],
+    "rust": ["target/release/claude-otel-sanitizer", "sanitize", "--max-decompressed-bytes", "134217728", payload],
     "python peer": [sys.executable, "benches/python_peer.py", payload],
 }
 def cpu(cmd):
