@@ -22,6 +22,7 @@ mod decode;
 mod explain;
 pub mod handler;
 mod kind;
+pub mod kinesis;
 pub mod metrics;
 mod parse;
 pub mod plan;
