@@ -129,6 +129,7 @@ mod tests {
         counts.drop_attribute(crate::AttributeDrop::NotAllowlisted);
         Report {
             counts,
+            spend: crate::Spend::default(),
             too_large: 1,
             empty: 0,
             write: WriteReport {

@@ -5,10 +5,9 @@
 
 mod common;
 
-use base64::Engine as _;
 use common::*;
 use std::borrow::BorrowMut;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -81,11 +80,7 @@ fn stdin_is_read_when_no_file_is_given() {
 fn ndjson_mode_reads_stored_messages() {
     // The messages of a payload, one per line, give the same lines minus the source ids.
     let payload = synthetic("all-events.object.json");
-    let envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(&payload).unwrap()).unwrap();
-    let gz = base64::engine::general_purpose::STANDARD.decode(envelope["awslogs"]["data"].as_str().unwrap()).unwrap();
-    let mut json = String::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut json).unwrap();
-    let decoded: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let decoded = payload_of(&std::fs::read(&payload).unwrap());
     let mut ndjson = String::new();
     for e in decoded["logEvents"].as_array().unwrap() {
         ndjson.push_str(e["message"].as_str().unwrap());
@@ -247,6 +242,37 @@ fn stderr_never_carries_payload_content() {
             assert!(!err.contains("CANARY") && !err.contains("canary"), "{command} {}: {err}", payload.display());
         }
     }
+}
+
+#[test]
+fn a_closed_stdout_ends_output_quietly_with_the_counts() {
+    // The reading end is closed before the binary writes: every write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let payload = synthetic("all-events.object.json");
+    let out = cli(&["sanitize", payload.to_str().unwrap()]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let normal = run(cli(&["sanitize", payload.to_str().unwrap()]));
+    assert!(!normal.stdout.is_empty());
+    assert_eq!(text(&out.stderr), text(&normal.stderr), "the same counts line, and nothing else");
+}
+
+#[test]
+fn key_options_exclude_each_other() {
+    let payload = synthetic("all-events.object.json");
+    let dir = tempdir();
+    let key_file = dir.join("key-for-conflicts");
+    std::fs::write(&key_file, FIXTURE_KEY).unwrap();
+    let both = run(cli(&[
+        "sanitize",
+        "--pseudonym-key-file",
+        key_file.to_str().unwrap(),
+        "--pseudonym-key-secret-arn",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:k",
+        payload.to_str().unwrap(),
+    ]));
+    assert_eq!(both.status.code(), Some(2));
+    assert!(both.stdout.is_empty());
 }
 
 fn tempdir() -> PathBuf {

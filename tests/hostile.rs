@@ -357,8 +357,10 @@ fn duplicate_keys_drop_every_copy_and_are_counted() {
     assert_eq!(out.counts.written, 3);
     assert_eq!(out.counts.dropped(EventDrop::Unparseable), 2);
     assert_eq!(out.counts.attributes_dropped(AttributeDrop::Duplicate), 6);
+    // The first and third events keep their one `output_tokens`; the second never had it.
+    let kept_output: Vec<bool> = out.events.iter().map(|e| e.message.contains(r#""output_tokens":3"#)).collect();
+    assert_eq!(kept_output, [true, false, true]);
     for event in &out.events {
-        assert!(event.message.contains(r#""output_tokens":3"#) || event.message.contains("event.name"));
         assert!(!event.message.contains("input_tokens") && !event.message.contains("session.id"));
     }
 
@@ -478,6 +480,22 @@ fn every_cli_error_path_keeps_canaries_out_of_stderr() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY));
+    // Unreadable: no such file, and a directory. Exit 3, nothing printed, the path named.
+    let missing = short.with_file_name("no-such-key");
+    let directory = short.parent().unwrap().join("key-dir");
+    std::fs::create_dir_all(&directory).unwrap();
+    for key in [&missing, &directory] {
+        for command in ["sanitize", "explain"] {
+            let out = cli(&[command, "--pseudonym-key-file", key.to_str().unwrap(), payload.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{command} {}: {err}", key.display());
+            assert!(out.stdout.is_empty(), "{command}: nothing printed");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("error: pseudonym key file ") && err.contains(key.to_str().unwrap()), "{err}");
+        }
+    }
 }
 
 /// Flips bytes in the middle of a deflate stream (header and trailer intact).

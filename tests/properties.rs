@@ -13,7 +13,7 @@ mod common;
 
 use base64::Engine as _;
 use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
-use common::{FIXTURE_KEY, sanitizer};
+use common::sanitizer;
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
@@ -587,5 +587,4 @@ fn the_generators_produce_kept_events() {
         written += run(&[message(&g)]).0.len();
     }
     assert!(written > 10, "only {written} of 50 generated events were written");
-    let _ = FIXTURE_KEY;
 }
