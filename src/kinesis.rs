@@ -118,6 +118,15 @@ impl From<DecodeError> for RecordFault {
     }
 }
 
+/// Why a Kinesis event, or one of its records, could not be handled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KinesisError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
 /// One Kinesis record: its position, its (checked) sequence number and its still-encoded data.
 pub struct Record<'a> {
     index: usize,
@@ -265,6 +274,8 @@ pub struct ItemFailure {
 pub struct BatchOutcome {
     pub records: u64,
     pub control_messages: u64,
+    /// Failed records that could not be decoded (the rest failed to be written).
+    pub undecodable: u64,
     /// `(record index, sequence number, reason)`, in record order.
     failed: Vec<(usize, String, &'static str)>,
 }
@@ -276,9 +287,19 @@ impl BatchOutcome {
         self.control_messages += u64::from(control_message);
     }
 
-    /// Counts one failed record; `reason` is a fixed name (a [`RecordFault::as_str`], or a
-    /// write failure kind).
-    pub fn failed(&mut self, record: &Record<'_>, reason: &'static str) {
+    /// Counts one record that could not be decoded.
+    pub fn undecodable(&mut self, record: &Record<'_>, error: &RecordError) {
+        self.undecodable += 1;
+        self.failed(record, error.kind.as_str());
+    }
+
+    /// Counts one record whose events were not all written; `reason` is a fixed name (the
+    /// handler error's `error_type`).
+    pub fn unwritten(&mut self, record: &Record<'_>, reason: &'static str) {
+        self.failed(record, reason);
+    }
+
+    fn failed(&mut self, record: &Record<'_>, reason: &'static str) {
         self.records += 1;
         self.failed.push((record.index, record.sequence_number.clone().into_owned(), reason));
     }
@@ -302,6 +323,38 @@ impl BatchOutcome {
                 .collect(),
         }
     }
+}
+
+/// Metrics of one Kinesis batch, in the invocation line's namespace, with no dimensions.
+pub const METRICS: [&str; 4] =
+    ["KinesisRecords", "KinesisRecordsFailed", "KinesisRecordsUndecodable", "ControlMessages"];
+
+/// The batch's log line, also a CloudWatch Embedded Metric Format document (as
+/// [`crate::metrics::invocation_line`]): counts, and each failed record's position and reason.
+/// Holds fixed names and numbers only (no sequence number: the response carries those).
+pub fn batch_line(outcome: &BatchOutcome, namespace: &str, timestamp_ms: i64) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let failed: Vec<Value> =
+        outcome.failures().map(|(index, reason)| json!({"record": index, "reason": reason})).collect();
+    let values = [outcome.records, outcome.failed_count(), outcome.undecodable, outcome.control_messages];
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": METRICS.iter().map(|m| json!({"Name": m, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    line.insert("message".into(), json!("kinesis_batch"));
+    for (name, value) in METRICS.iter().zip(values) {
+        line.insert((*name).into(), json!(value));
+    }
+    line.insert("failed_records".into(), Value::Array(failed));
+    Value::Object(line)
 }
 
 #[cfg(test)]
@@ -447,14 +500,29 @@ mod tests {
         let records = records(&bytes);
         let mut outcome = BatchOutcome::default();
         outcome.succeeded(false);
-        outcome.failed(&records[1], RecordFault::NotString.as_str());
+        outcome.undecodable(&records[1], &records[1].decode(1 << 20).unwrap_err());
         outcome.succeeded(true);
-        assert_eq!((outcome.records, outcome.control_messages, outcome.failed_count()), (3, 1, 1));
-        assert_eq!(outcome.failures().collect::<Vec<_>>(), [(1, "not_string")]);
+        outcome.unwritten(&records[2], "WriteError");
+        assert_eq!(
+            (outcome.records, outcome.control_messages, outcome.failed_count(), outcome.undecodable),
+            (4, 1, 2, 1)
+        );
+        assert_eq!(outcome.failures().collect::<Vec<_>>(), [(1, "gzip"), (2, "WriteError")]);
         assert_eq!(
             serde_json::to_string(&outcome.response()).unwrap(),
-            r#"{"batchItemFailures":[{"itemIdentifier":"20"}]}"#
+            r#"{"batchItemFailures":[{"itemIdentifier":"20"},{"itemIdentifier":"30"}]}"#
         );
+        let line = batch_line(&outcome, "NS", 7);
+        assert_eq!(line["KinesisRecords"], 4);
+        assert_eq!(line["KinesisRecordsFailed"], 2);
+        assert_eq!(line["KinesisRecordsUndecodable"], 1);
+        assert_eq!(line["ControlMessages"], 1);
+        assert_eq!(
+            line["failed_records"],
+            serde_json::json!([{"record": 1, "reason": "gzip"}, {"record": 2, "reason": "WriteError"}])
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "NS");
+        assert!(!line.to_string().contains("\"20\""), "no sequence number in the log line");
         assert_eq!(serde_json::to_string(&BatchOutcome::default().response()).unwrap(), r#"{"batchItemFailures":[]}"#);
     }
 }
