@@ -2,8 +2,9 @@
 //! the recorded mix through the handler, as Kinesis events of subscription payloads, into a sink
 //! that only counts. Prints events/s per core (events over the thread's own CPU time, from
 //! `/proc/thread-self/schedstat`, so other processes on the machine do not skew it) and the
-//! process's peak RSS while handling (`VmHWM`, reset through `/proc/self/clear_refs` once the
-//! workload is built; the workload itself stays resident and is reported apart). It asserts what must hold whatever the speed: every event
+//! peak RSS (`VmHWM`) of the process that handles them: the workload is built and written to
+//! files by the test, and a fresh process of the same test binary reads one event at a time and
+//! handles it, as a Lambda holds one invocation's event. It asserts what must hold whatever the speed: every event
 //! received, every sanitized event accepted by the sink, no record failed.
 //!
 //! The workload: 25 distinct payloads of 1,000 events each, cycling through the 224 recorded
@@ -158,7 +159,7 @@ fn thread_cpu_ns() -> u64 {
     s.split_whitespace().next().and_then(|n| n.parse().ok()).expect("schedstat run time")
 }
 
-/// A line of `/proc/self/status` in KiB: `VmHWM` (peak resident set size) or `VmRSS` (now).
+/// A line of `/proc/self/status` in KiB (`VmHWM`: the peak resident set size).
 fn status_kib(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     s.lines()
@@ -167,35 +168,62 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
 }
 
-/// Resets the peak resident set size to the current one (Linux: `5` to `clear_refs`), so the
-/// peak measured afterwards is that of the handling, not of building the workload.
-fn reset_peak_rss() {
-    std::fs::write("/proc/self/clear_refs", "5").expect("/proc/self/clear_refs");
+/// The workload's Kinesis event files, written by the parent, read by the child one at a time.
+fn event_file(dir: &Path, i: usize) -> std::path::PathBuf {
+    dir.join(format!("event-{i:02}.json"))
 }
 
 #[test]
 #[ignore = "load test: run by scripts/load-test.sh"]
 fn a_million_events_of_the_recorded_mix_through_the_handler() {
-    let total: usize = std::env::var("LOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let per_event = EVENTS_PER_PAYLOAD * PAYLOADS_PER_EVENT;
-    let rounds = total.div_ceil(per_event);
-
+    if let Ok(dir) = std::env::var("LOAD_CHILD_DIR") {
+        return handle_events(Path::new(&dir));
+    }
+    // Parent: build the workload, write it to files, and run the handling in a fresh process, so
+    // that its peak RSS is the handling's own (one event held at a time, as in a Lambda), not the
+    // generator's.
     let messages = recorded_messages();
     let (payloads, decompressed) = payloads(&messages);
     let compressed: usize = payloads.iter().map(Vec::len).sum();
-    // The Kinesis events, built once and handled over and over.
-    let events: Vec<Vec<u8>> = (0..DISTINCT_PAYLOADS)
-        .map(|i| {
-            let records: Vec<&Vec<u8>> =
-                (0..PAYLOADS_PER_EVENT).map(|j| &payloads[(i + j) % DISTINCT_PAYLOADS]).collect();
-            kinesis_event(&records, (i * PAYLOADS_PER_EVENT) as u64)
-        })
-        .collect();
-    let largest_event = events.iter().map(Vec::len).max().unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("kinesis-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let mut largest_event = 0;
+    for i in 0..DISTINCT_PAYLOADS {
+        let records: Vec<&Vec<u8>> = (0..PAYLOADS_PER_EVENT).map(|j| &payloads[(i + j) % DISTINCT_PAYLOADS]).collect();
+        let event = kinesis_event(&records, (i * PAYLOADS_PER_EVENT) as u64);
+        largest_event = largest_event.max(event.len());
+        std::fs::write(event_file(&dir, i), &event).expect("write event");
+    }
     assert!(largest_event < 6 * 1024 * 1024, "a Kinesis event over Lambda's 6 MB: {largest_event} bytes");
-    reset_peak_rss();
-    let rss_before = status_kib("VmRSS");
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--ignored", "--exact", "a_million_events_of_the_recorded_mix_through_the_handler", "--nocapture"])
+        .env("LOAD_CHILD_DIR", &dir)
+        .output()
+        .expect("run the handling process");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "handling process failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout.lines().find_map(|l| l.split_once("LOAD ").map(|(_, j)| j)).expect("the LOAD line");
+    let mut line: Value = serde_json::from_str(line).expect("LOAD JSON");
+    let per_event = decompressed as f64 / (DISTINCT_PAYLOADS * EVENTS_PER_PAYLOAD) as f64;
+    let events_per_cpu_second = line["events_per_cpu_second"].as_f64().expect("rate");
+    line["workload"] = json!({
+        "distinct_payloads": DISTINCT_PAYLOADS,
+        "events_per_payload": EVENTS_PER_PAYLOAD,
+        "payloads_per_kinesis_event": PAYLOADS_PER_EVENT,
+        "decompressed_bytes_per_event": per_event.round(),
+        "gzip_ratio": (decompressed as f64 / compressed as f64 * 100.0).round() / 100.0,
+        "largest_kinesis_event_bytes": largest_event,
+    });
+    line["decompressed_mb_per_cpu_second"] = json!((events_per_cpu_second * per_event / 1e6).round());
+    println!("LOAD {line}");
+}
 
+/// Child: every event file, over and over until the total is reached, through the handler.
+fn handle_events(dir: &Path) {
+    let total: usize = std::env::var("LOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let per_event = EVENTS_PER_PAYLOAD * PAYLOADS_PER_EVENT;
+    let rounds = total.div_ceil(per_event);
     let key = PseudonymKey::new(b"load-test pseudonym key, 32 bytes or more").expect("key");
     let streams = StreamNamer::new(Some(&key));
     let handler = Handler::new(
@@ -205,27 +233,25 @@ fn a_million_events_of_the_recorded_mix_through_the_handler() {
         HandlerSettings { max_decompressed: DEFAULT_MAX_DECOMPRESSED_BYTES, log_stream: None, concurrency: 4 },
     );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (mut received, mut written, mut failed_records) = (0u64, 0u64, 0u64);
+    let (mut received, mut written, mut failed_records, mut cpu_ns) = (0u64, 0u64, 0u64, 0u64);
     let wall = std::time::Instant::now();
-    let cpu = thread_cpu_ns();
     for round in 0..rounds {
-        let event = &events[round % events.len()];
-        let report = runtime.block_on(handler.handle_event(event, None));
+        let event = std::fs::read(event_file(dir, round % DISTINCT_PAYLOADS)).expect("event file");
+        let cpu = thread_cpu_ns();
+        let report = runtime.block_on(handler.handle_event(&event, None));
+        cpu_ns += thread_cpu_ns() - cpu;
         received += report.counts().received;
         written += report.written();
         failed_records += report.failed_records();
     }
-    let cpu_s = (thread_cpu_ns() - cpu) as f64 / 1e9;
     let wall_s = wall.elapsed().as_secs_f64();
-    let peak = status_kib("VmHWM");
-
+    let cpu_s = cpu_ns as f64 / 1e9;
     let sink = handler.sink();
     let handled = (rounds * per_event) as u64;
     assert_eq!(received, handled, "every event received");
     assert_eq!(failed_records, 0, "no record failed");
     assert_eq!(written, sink.events.load(Ordering::Relaxed), "the sink accepted every sanitized event");
     assert!(written > 0 && written < received, "the allowlist keeps some events, not all");
-
     let line = json!({
         "events": handled,
         "kinesis_events": rounds,
@@ -233,18 +259,10 @@ fn a_million_events_of_the_recorded_mix_through_the_handler() {
         "written": written,
         "put_log_events_batches": sink.batches.load(Ordering::Relaxed),
         "written_bytes_with_overhead": sink.bytes.load(Ordering::Relaxed),
-        "workload": {"distinct_payloads": DISTINCT_PAYLOADS, "events_per_payload": EVENTS_PER_PAYLOAD,
-                     "payloads_per_kinesis_event": PAYLOADS_PER_EVENT,
-                     "decompressed_bytes_per_event": decompressed / (DISTINCT_PAYLOADS * EVENTS_PER_PAYLOAD),
-                     "gzip_ratio": decompressed as f64 / compressed as f64,
-                     "largest_kinesis_event_bytes": largest_event},
-        "cpu_seconds": cpu_s,
-        "wall_seconds": wall_s,
-        "events_per_cpu_second": handled as f64 / cpu_s,
-        "decompressed_mb_per_cpu_second": (decompressed as f64 / (DISTINCT_PAYLOADS * EVENTS_PER_PAYLOAD) as f64) * handled as f64 / cpu_s / 1e6,
-        "rss_kib_before_handling": rss_before,
-        "peak_rss_kib_while_handling": peak,
-        "peak_rss_kib_above_the_workload": peak.saturating_sub(rss_before),
+        "cpu_seconds": (cpu_s * 1000.0).round() / 1000.0,
+        "wall_seconds": (wall_s * 1000.0).round() / 1000.0,
+        "events_per_cpu_second": (handled as f64 / cpu_s).round(),
+        "peak_rss_kib": status_kib("VmHWM"),
     });
     println!("LOAD {line}");
 }
