@@ -396,29 +396,30 @@ mod tests {
         ($($name:ident: $input:expr => $expected:expr;)*) => {$(
             #[test]
             fn $name() {
-                assert_eq!(kind(&$input), $expected);
+                let input = Vec::<u8>::from($input);
+                assert_eq!(kind(&input), $expected);
             }
         )*};
     }
 
     detects! {
-        direct_envelope: br#"{"awslogs":{"data":"H4sI"}}"#.to_vec() => Ok(None);
-        direct_with_extra_member: br#"{"awslogs":{"data":"x"},"other":[1]}"#.to_vec() => Ok(None);
-        not_json_goes_to_the_subscription_decoder: b"not json CANARY".to_vec() => Ok(None);
-        not_an_object: b"[1,2]".to_vec() => Ok(None);
-        empty_object: b"{}".to_vec() => Ok(None);
+        direct_envelope: br#"{"awslogs":{"data":"H4sI"}}"# => Ok(None);
+        direct_with_extra_member: br#"{"awslogs":{"data":"x"},"other":[1]}"# => Ok(None);
+        not_json_goes_to_the_subscription_decoder: b"not json CANARY" => Ok(None);
+        not_an_object: b"[1,2]" => Ok(None);
+        empty_object: b"{}" => Ok(None);
         kinesis_one_record: event(&[record("1", "")]) => Ok(Some(1));
         kinesis_three_records: event(&[record("1", ""), record("2", ""), record("3", "")]) => Ok(Some(3));
-        kinesis_no_records: br#"{"Records":[]}"#.to_vec() => Ok(Some(0));
-        kinesis_without_event_source: br#"{"Records":[{"kinesis":{"sequenceNumber":"7","data":""}}]}"#.to_vec() => Ok(Some(1));
-        both_members: br#"{"awslogs":{"data":""},"Records":[]}"#.to_vec() => Err(EventError::Ambiguous);
-        records_not_a_list: br#"{"Records":"CANARY"}"#.to_vec() => Err(EventError::Shape { category: "data", line: 1, column: 8 });
-        sqs_record_without_kinesis: br#"{"Records":[{"eventSource":"aws:sqs","body":"CANARY"}]}"#.to_vec() => Err(EventError::Shape { category: "data", line: 1, column: 42 });
-        other_event_source: br#"{"Records":[{"eventSource":"aws:sqs","kinesis":{"sequenceNumber":"1","data":""}}]}"#.to_vec() => Err(EventError::NotKinesis { index: 0 });
+        kinesis_no_records: br#"{"Records":[]}"# => Ok(Some(0));
+        kinesis_without_event_source: br#"{"Records":[{"kinesis":{"sequenceNumber":"7","data":""}}]}"# => Ok(Some(1));
+        both_members: br#"{"awslogs":{"data":""},"Records":[]}"# => Err(EventError::Ambiguous);
+        records_not_a_list: br#"{"Records":"CANARY"}"# => Err(EventError::Shape { category: "data", line: 1, column: 8 });
+        sqs_record_without_kinesis: br#"{"Records":[{"eventSource":"aws:sqs","body":"CANARY"}]}"# => Err(EventError::Shape { category: "data", line: 1, column: 42 });
+        other_event_source: br#"{"Records":[{"eventSource":"aws:sqs","kinesis":{"sequenceNumber":"1","data":""}}]}"# => Err(EventError::NotKinesis { index: 0 });
         missing_sequence_number: event(&[record("1", ""), r#"{"kinesis":{"data":""}}"#.to_owned()]) => Err(EventError::SequenceNumber { index: 1 });
         sequence_number_not_digits: event(&[record("12a", "")]) => Err(EventError::SequenceNumber { index: 0 });
         sequence_number_empty: event(&[record("", "")]) => Err(EventError::SequenceNumber { index: 0 });
-        sequence_number_a_number: br#"{"Records":[{"kinesis":{"sequenceNumber":12,"data":""}}]}"#.to_vec() => Err(EventError::SequenceNumber { index: 0 });
+        sequence_number_a_number: br#"{"Records":[{"kinesis":{"sequenceNumber":12,"data":""}}]}"# => Err(EventError::SequenceNumber { index: 0 });
         sequence_number_too_long: event(&[record(&"9".repeat(130), "")]) => Err(EventError::SequenceNumber { index: 0 });
     }
 
