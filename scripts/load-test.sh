@@ -13,4 +13,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LOAD_EVENTS="${LOAD_EVENTS:-1000000}"
-cargo test --locked --test kinesis_load -- --ignored --nocapture --test-threads 1 2>&1 | grep -E '^LOAD |test result'
+cargo test --locked --test kinesis_load -- --ignored --nocapture --test-threads 1 2>&1 | grep -oE 'LOAD \{.*|test result.*'
