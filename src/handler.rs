@@ -265,7 +265,8 @@ impl<S: Sink> Handler<S> {
     /// envelope: [`Handler::handle`]. A Kinesis event: each record in turn, decoded (one at a time,
     /// so memory is bounded by one record), sanitized, planned and written like a direct payload;
     /// a record that cannot be decoded, or whose write fails (the deadline included), is recorded
-    /// as failed and the next record is handled. Control messages are skipped and counted.
+    /// as failed and the next record is handled; once the deadline has passed, the remaining
+    /// records are failed without being decoded. Control messages are skipped and counted.
     pub async fn handle_event(&self, event: &[u8], deadline: Option<Instant>) -> EventReport {
         let started = Instant::now();
         let records = match kinesis::read_event(event) {
@@ -281,6 +282,12 @@ impl<S: Sink> Handler<S> {
         };
         let (mut merged, mut outcome) = (Report::default(), BatchOutcome::default());
         for record in &records {
+            // Past the deadline nothing more can be written: the rest are failed, not decoded.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                outcome.unwritten(record, HandlerError::Deadline.error_type());
+                merged.merge(Report { error: Some(HandlerError::Deadline), ..Report::default() });
+                continue;
+            }
             let payload = match record.decode(self.settings.max_decompressed) {
                 Ok(payload) => payload,
                 Err(e) => {

@@ -240,3 +240,21 @@ fn the_cli_prints_for_a_kinesis_event_exactly_what_it_prints_for_its_payloads() 
     assert!(!stderr.contains(CANARY), "{stderr}");
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+#[tokio::test]
+async fn past_the_deadline_the_remaining_records_are_failed_not_dropped() {
+    let batch =
+        kinesis_of(vec![data_of(&envelope_of(&payload_from("a", 2))), data_of(&envelope_of(&payload_from("b", 3)))]);
+    let handler = stdout_handler();
+    let past = std::time::Instant::now();
+    let handled = handler.handle_event(&batch, Some(past)).await;
+    let response = handled.response().unwrap().unwrap();
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, [sequence_number(0), sequence_number(1)], "every record is retried");
+    assert_eq!(
+        handled.kinesis.as_ref().unwrap().failures().collect::<Vec<_>>(),
+        [(0, "DeadlineExceeded"), (1, "DeadlineExceeded")]
+    );
+    assert_eq!(handled.written(), 0);
+    assert!(lines(handler).is_empty());
+}
