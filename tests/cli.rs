@@ -223,7 +223,8 @@ fn explain_names_keys_and_reasons_but_no_values() {
     assert!(s.contains("pseudonymized: attributes.user.email"));
     assert!(s.contains("attributes.user.id (superseded)"));
     assert!(s.contains("extracted from: attributes.tool_parameters"));
-    assert!(s.contains("event 0 user_prompt: dropped (event_not_allowed)"));
+    assert!(s.contains("event 3 api_request_body: dropped (event_not_allowed)"));
+    assert!(s.contains("attributes.prompt (not_allowlisted)"));
     // Keys found inside the tool_parameters value are never named.
     assert!(!s.contains("full_command"), "{s}");
     for value in

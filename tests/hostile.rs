@@ -320,7 +320,7 @@ fn an_empty_log_events_and_10000_tiny_events() {
             0 => r#"{"body":"claude_code.api_request"}"#.to_owned(),
             1 => "{}".to_owned(),
             2 => String::new(),
-            _ => format!(r#"{{"body":"claude_code.user_prompt","attributes":{{"prompt":"{CANARY}"}}}}"#),
+            _ => format!(r#"{{"body":"claude_code.assistant_response","attributes":{{"response":"{CANARY}"}}}}"#),
         })
         .collect();
     let out = sanitize(&tiny);

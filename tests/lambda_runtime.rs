@@ -177,7 +177,8 @@ fn messages() -> Vec<String> {
     };
     let user_prompt = serde_json::json!({
         "body": "claude_code.user_prompt",
-        "attributes": {"event.name": "user_prompt", "prompt": CANARY, "prompt_length": 42},
+        "attributes": {"event.name": "user_prompt", "prompt": CANARY, "prompt_length": 42,
+                       "user.email": format!("{CANARY}@example.com")},
     })
     .to_string();
     vec![api_request(0), user_prompt, api_request(1), format!("not json {CANARY}")]
@@ -227,6 +228,8 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     assert_eq!(stored, expected, "stored = what stdout mode prints");
     let log = function.text();
     assert!(log.contains("\"outcome\":\"ok\"") && log.contains("\"EventsWritten\":"), "{log}");
+    // The EMF line carries the spend written: 100 + 101 input tokens over the two api_requests.
+    assert!(log.contains("\"InputTokens\":201") && log.contains("\"CostUSD\":1.0246"), "{log}");
     assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
     drop(function);
 
