@@ -218,12 +218,9 @@ impl Stack {
             let name = &after[..end];
             let value = match (name.strip_prefix('!'), vars.get(name)) {
                 (Some(literal), _) => format!("${{{literal}}}"),
-                (None, Some(v)) => self.eval(v).as_str().expect("Sub variable is a string").to_string(),
+                (None, Some(v)) => scalar_text(&self.eval(v)),
                 (None, None) if name.contains('.') && !name.starts_with("AWS::") => format!("{{{name}}}"),
-                (None, None) => {
-                    let v = self.reference(name);
-                    v.as_str().unwrap_or_else(|| panic!("${{{name}}} is not a string: {v}")).to_string()
-                }
+                (None, None) => scalar_text(&self.reference(name)),
             };
             out.push_str(&value);
             rest = &after[end + 1..];
@@ -244,6 +241,15 @@ impl Stack {
     fn exists(&self, name: &str) -> bool {
         let r = &resources(&self.t)[name];
         r.get("Condition").is_none_or(|c| self.conditions[c.as_str().expect("condition name")])
+    }
+}
+
+/// A string or number as `Fn::Sub` writes it.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("Fn::Sub of a non-scalar {other}"),
     }
 }
 
@@ -750,4 +756,44 @@ fn central_dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {
     for f in ["attributes.cost_usd", "attributes.user.pseudonym", "attributes.model"] {
         assert!(read.contains(f), "no central query reads {f}");
     }
+}
+
+// ------------------------------------------------------------------ the copy from template.yaml
+
+const SINGLE_ACCOUNT: &str = include_str!("../template.yaml");
+
+/// Central shows the single-account dashboard: its Mappings, usage dashboard, saved queries and
+/// spend alarms (with their parameters and condition) are template.yaml's, as
+/// `deploy/sync-from-template.py` copies them. Fails when template.yaml changed without a sync.
+#[test]
+fn central_copies_the_dashboard_queries_and_spend_alarms_of_template_yaml() {
+    let central = parse_template(CENTRAL);
+    let single = parse_template(SINGLE_ACCOUNT);
+    let fix = "out of date: run deploy/sync-from-template.py";
+    assert_eq!(central["Mappings"], single["Mappings"], "deploy/central.yaml Mappings {fix}");
+    let copied = |section: &str, name: &str| {
+        name.ends_with("QueryDefinition")
+            || name == "UsageDashboard"
+            || (name.starts_with("DailyBudget") && name.ends_with("Alarm"))
+            || (section == "Parameters" && ["DailyBudgetUSD", "MinGroupUsers"].contains(&name))
+            || (section == "Conditions" && name == "HasBudget")
+    };
+    let mut count = 0;
+    for section in ["Parameters", "Conditions", "Resources"] {
+        for (name, value) in single[section].as_object().expect("section") {
+            if copied(section, name) {
+                assert_eq!(&central[section][name], value, "deploy/central.yaml {section}.{name} {fix}");
+                count += 1;
+            }
+        }
+        for name in central[section].as_object().expect("section").keys() {
+            if copied(section, name) {
+                assert!(
+                    single[section].get(name).is_some(),
+                    "deploy/central.yaml {section}.{name} is not in template.yaml: {fix}"
+                );
+            }
+        }
+    }
+    assert!(count >= 10, "the dashboard, the saved queries and the spend alarms are copied");
 }
