@@ -28,6 +28,7 @@ use crate::kinesis::{self, BatchOutcome, BatchResponse, Event, KinesisError};
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
 use crate::{Counts, DecodeError, Payload, SanitizedPayload, Sanitizer, Spend, decode_envelope};
+use futures_util::StreamExt as _;
 use std::time::{Duration, Instant};
 
 pub use crate::pseudonym::{STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
@@ -171,6 +172,13 @@ impl EventReport {
     }
 }
 
+/// What became of one Kinesis record.
+enum RecordResult {
+    Written { control: bool },
+    Undecodable(kinesis::RecordError),
+    Unwritten(&'static str),
+}
+
 /// Why an input could not be prepared: a direct envelope's decode error (worded as before), or a
 /// Kinesis event's or record's.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -262,11 +270,13 @@ impl<S: Sink> Handler<S> {
     }
 
     /// Handles one invocation's event, whichever kind ([`kinesis::read_event`] decides). A direct
-    /// envelope: [`Handler::handle`]. A Kinesis event: each record in turn, decoded (one at a time,
-    /// so memory is bounded by one record), sanitized, planned and written like a direct payload;
-    /// a record that cannot be decoded, or whose write fails (the deadline included), is recorded
-    /// as failed and the next record is handled; once the deadline has passed, the remaining
-    /// records are failed without being decoded. Control messages are skipped and counted.
+    /// envelope: [`Handler::handle`]. A Kinesis event: each record decoded (one at a time, so
+    /// memory is bounded by one decoded record plus the sanitized events of the writes in
+    /// flight), sanitized, planned and written like a direct payload, with up to `concurrency`
+    /// records' writes in flight; a record that cannot be decoded, or whose write fails (the
+    /// deadline included), is recorded as failed and the others are handled; once the deadline
+    /// has passed, the remaining records are failed without being decoded. Control messages are
+    /// skipped and counted.
     pub async fn handle_event(&self, event: &[u8], deadline: Option<Instant>) -> EventReport {
         let started = Instant::now();
         let records = match kinesis::read_event(event) {
@@ -280,36 +290,61 @@ impl<S: Sink> Handler<S> {
                 return EventReport { report, kinesis: None };
             }
         };
+        // Each record is decoded and sanitized when its turn comes (synchronously: one decoded
+        // payload at a time), then its write is awaited while the next records are prepared, up
+        // to `concurrency` writes in flight. Results are put back in record order.
+        let results: Vec<(usize, RecordResult, Report)> = futures_util::stream::iter(records.iter().enumerate())
+            .map(|(i, record)| async move {
+                let (result, report) = self.handle_record(record, deadline).await;
+                (i, result, report)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by_key(|(i, _, _)| *i);
         let (mut merged, mut outcome) = (Report::default(), BatchOutcome::default());
-        for record in &records {
-            // Past the deadline nothing more can be written: the rest are failed, not decoded.
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                outcome.unwritten(record, HandlerError::Deadline.error_type());
-                merged.merge(Report { error: Some(HandlerError::Deadline), ..Report::default() });
-                continue;
-            }
-            let payload = match record.decode(self.settings.max_decompressed) {
-                Ok(payload) => payload,
-                Err(e) => {
-                    outcome.undecodable(record, &e);
-                    let mut counts = Counts::default();
-                    counts.payloads = 1;
-                    merged.merge(Report { counts, error: Some(HandlerError::Kinesis(e.into())), ..Report::default() });
-                    continue;
-                }
-            };
-            let control = payload.is_control_message();
-            let prepared = self.prepare_payload(&payload);
-            drop(payload);
-            let report = self.handle_payload(prepared, deadline).await;
-            match &report.error {
-                None => outcome.succeeded(control),
-                Some(e) => outcome.unwritten(record, e.error_type()),
+        for ((_, result, report), record) in results.into_iter().zip(&records) {
+            match result {
+                RecordResult::Written { control } => outcome.succeeded(control),
+                RecordResult::Undecodable(e) => outcome.undecodable(record, &e),
+                RecordResult::Unwritten(reason) => outcome.unwritten(record, reason),
             }
             merged.merge(report);
         }
         merged.duration = started.elapsed();
         EventReport { report: merged, kinesis: Some(outcome) }
+    }
+
+    /// One Kinesis record: decode, sanitize, plan, write; what became of it and its report.
+    async fn handle_record(&self, record: &kinesis::Record<'_>, deadline: Option<Instant>) -> (RecordResult, Report) {
+        // Past the deadline nothing more can be written: the record fails without being decoded.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let reason = HandlerError::Deadline.error_type();
+            return (
+                RecordResult::Unwritten(reason),
+                Report { error: Some(HandlerError::Deadline), ..Report::default() },
+            );
+        }
+        let payload = match record.decode(self.settings.max_decompressed) {
+            Ok(payload) => payload,
+            Err(e) => {
+                let mut counts = Counts::default();
+                counts.payloads = 1;
+                let report =
+                    Report { counts, error: Some(HandlerError::Kinesis(e.clone().into())), ..Report::default() };
+                return (RecordResult::Undecodable(e), report);
+            }
+        };
+        let control = payload.is_control_message();
+        let prepared = self.prepare_payload(&payload);
+        drop(payload);
+        let report = self.handle_payload(prepared, deadline).await;
+        let result = match &report.error {
+            None => RecordResult::Written { control },
+            Some(e) => RecordResult::Unwritten(e.error_type()),
+        };
+        (result, report)
     }
 
     /// Sanitizes raw stored event messages, one per line (the CLI's `--ndjson`), for `stream`:

@@ -258,3 +258,35 @@ async fn past_the_deadline_the_remaining_records_are_failed_not_dropped() {
     assert_eq!(handled.written(), 0);
     assert!(lines(handler).is_empty());
 }
+
+/// Accepts a batch only once `parties` batches are being written at the same time.
+struct MeetingSink {
+    barrier: tokio::sync::Barrier,
+}
+
+impl Sink for MeetingSink {
+    async fn put_batch(&self, _stream: &str, batch: &Batch) -> Result<PutOutcome, SinkError> {
+        self.barrier.wait().await;
+        Ok(PutOutcome { accepted: batch.len() as u64, ..PutOutcome::default() })
+    }
+}
+
+/// Records' writes overlap (up to `concurrency`): two records whose writes can only complete
+/// together are both written. Handled one after the other, the first would wait for ever (the
+/// timeout only turns that hang into a failure).
+#[tokio::test]
+async fn records_are_written_concurrently() {
+    let batch =
+        kinesis_of(vec![data_of(&envelope_of(&payload_from("a", 2))), data_of(&envelope_of(&payload_from("b", 3)))]);
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), None),
+        MeetingSink { barrier: tokio::sync::Barrier::new(2) },
+        StreamNamer::new(None),
+        HandlerSettings { concurrency: 2, ..settings() },
+    );
+    let handled = tokio::time::timeout(std::time::Duration::from_secs(60), handler.handle_event(&batch, None))
+        .await
+        .expect("the two records' writes were in flight together");
+    assert_eq!(handled.failed_records(), 0);
+    assert_eq!(handled.written(), 5);
+}
