@@ -23,7 +23,6 @@
 //! error text is serde's); here `data` stays a borrowed string until its record is handled.
 
 use crate::{DecodeError, Payload, decode_compressed};
-use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -154,9 +153,8 @@ impl Record<'_> {
             .data
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .ok_or_else(|| fail(RecordFault::NotString))?;
-        let compressed = base64::engine::general_purpose::STANDARD
-            .decode(data.as_bytes())
-            .map_err(|e| fail(RecordFault::Base64 { offset: base64_offset(&e) }))?;
+        // The envelope's base64 decoder: one decode path for both inputs.
+        let compressed = crate::decode::base64_decode(data.as_bytes()).map_err(|e| fail(e.into()))?;
         drop(data);
         decode_compressed(&compressed, max_decompressed).map_err(|e| fail(e.into()))
     }
@@ -166,15 +164,6 @@ impl Record<'_> {
 impl fmt::Debug for Record<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Record").field("index", &self.index).finish_non_exhaustive()
-    }
-}
-
-fn base64_offset(e: &base64::DecodeError) -> usize {
-    match *e {
-        base64::DecodeError::InvalidByte(offset, _) => offset,
-        base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
-        base64::DecodeError::InvalidLength(len) => len,
-        base64::DecodeError::InvalidPadding => 0,
     }
 }
 
@@ -360,6 +349,7 @@ pub fn batch_line(outcome: &BatchOutcome, namespace: &str, timestamp_ms: i64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write as _;
