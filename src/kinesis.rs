@@ -7,9 +7,11 @@
 //! [`decode_compressed`] as a direct payload.
 //!
 //! Trusts nothing about its input. Guarantees:
-//! - [`read_event`] decides the kind of an event in one place: a JSON object with a `Records`
-//!   member and no `awslogs` member is a Kinesis event; anything else is handed to the
-//!   subscription decoder unchanged (so its errors are exactly those of [`crate::decode_envelope`]).
+//! - [`read_event`] decides the kind of an event in one place: a JSON object whose first member
+//!   is `awslogs` is a subscription envelope (read without a second pass); otherwise an object
+//!   with a `Records` member and no `awslogs` member is a Kinesis event, one with both is refused;
+//!   anything else is handed to the subscription decoder unchanged (so its errors are exactly
+//!   those of [`crate::decode_envelope`]).
 //! - A record that cannot be decoded is a failed record ([`RecordError`]): it is reported in the
 //!   [`BatchResponse`] by its sequence number, never dropped. A batch whose records cannot even
 //!   be told apart (no usable sequence number) is an [`EventError`]: the whole invocation fails.
@@ -194,11 +196,21 @@ struct WireKinesis<'a> {
 }
 
 /// Decides which kind of event `event` is and, for a Kinesis event, reads its records (their
-/// data stays encoded). Bytes that are not a JSON object, or an object without `Records`, are
-/// [`Event::Subscription`]: the subscription decoder then reports them exactly as before.
+/// data stays encoded). An object whose first member is `awslogs`, bytes that are not a JSON
+/// object, and an object without `Records` are [`Event::Subscription`]: the subscription
+/// decoder then reads or refuses them exactly as before.
 pub fn read_event(event: &[u8]) -> Result<Event<'_>, EventError> {
     // Only an object can be either (serde would also read a struct from a JSON array).
-    if event.trim_ascii_start().first() != Some(&b'{') {
+    let Some(body) = event.trim_ascii_start().strip_prefix(b"{") else {
+        return Ok(Event::Subscription);
+    };
+    // What CloudWatch Logs sends directly starts with its one member, `awslogs`: decode it
+    // without a second pass over its (up to 1 MB of) base64; other members, as ever, are ignored.
+    if body
+        .trim_ascii_start()
+        .strip_prefix(br#""awslogs""#)
+        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b":"))
+    {
         return Ok(Event::Subscription);
     }
     let Ok(top) = serde_json::from_slice::<Top<'_>>(event) else {
@@ -402,7 +414,10 @@ mod tests {
         kinesis_three_records: event(&[record("1", ""), record("2", ""), record("3", "")]) => Ok(Some(3));
         kinesis_no_records: br#"{"Records":[]}"# => Ok(Some(0));
         kinesis_without_event_source: br#"{"Records":[{"kinesis":{"sequenceNumber":"7","data":""}}]}"# => Ok(Some(1));
-        both_members: br#"{"awslogs":{"data":""},"Records":[]}"# => Err(EventError::Ambiguous);
+        awslogs_first_is_an_envelope: br#"{"awslogs":{"data":""},"Records":[]}"# => Ok(None);
+        awslogs_first_after_whitespace: b" \n{ \"awslogs\" : 1, \"Records\": []}" => Ok(None);
+        both_members_records_first: br#"{"Records":[],"awslogs":{"data":""}}"# => Err(EventError::Ambiguous);
+        awslogs_key_prefix_is_not_awslogs: br#"{"awslogsX":1,"Records":[]}"# => Ok(Some(0));
         records_not_a_list: br#"{"Records":"CANARY"}"# => Err(EventError::Shape { category: "data", line: 1, column: 8 });
         sqs_record_without_kinesis: br#"{"Records":[{"eventSource":"aws:sqs","body":"CANARY"}]}"# => Err(EventError::Shape { category: "data", line: 1, column: 42 });
         other_event_source: br#"{"Records":[{"eventSource":"aws:sqs","kinesis":{"sequenceNumber":"1","data":""}}]}"# => Err(EventError::NotKinesis { index: 0 });

@@ -192,7 +192,7 @@ async fn a_batch_whose_records_cannot_be_told_apart_fails_the_invocation() {
             format!(r#"{{"Records":[{{"kinesis":{{"sequenceNumber":"{CANARY}","data":""}}}}]}}"#),
         ),
         ("not a record list", format!(r#"{{"Records":{{"{CANARY}":1}}}}"#)),
-        ("both shapes", format!(r#"{{"awslogs":{{"data":"{CANARY}"}},"Records":[]}}"#)),
+        ("both shapes, Records first", format!(r#"{{"Records":[],"awslogs":{{"data":"{CANARY}"}}}}"#)),
     ] {
         let handler = stdout_handler();
         let handled = handler.handle_event(event.as_bytes(), None).await;
