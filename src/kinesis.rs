@@ -15,8 +15,9 @@
 //! - A record that cannot be decoded is a failed record ([`RecordError`]): it is reported in the
 //!   [`BatchResponse`] by its sequence number, never dropped. A batch whose records cannot even
 //!   be told apart (no usable sequence number) is an [`EventError`]: the whole invocation fails.
-//! - Records are decoded one at a time ([`Record::decode`]), so memory is bounded by one record's
-//!   decompressed-size cap, not by the batch.
+//! - Records are decoded one at a time ([`Record::decode`], called by the handler as each
+//!   record's turn comes), so memory is bounded by one record's decompressed-size cap (plus the
+//!   sanitized events of the writes in flight), not by the batch.
 //! - Errors name a kind and a record position, never content. Sequence numbers (decimal digits,
 //!   checked) are the only values taken from the event, because the response must name them.
 //!
@@ -31,9 +32,9 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-/// Longest sequence number accepted: Kinesis documents them as up to 128 decimal digits
-/// (<https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html>, `SequenceNumber`
-/// pattern `0|([1-9]\d{0,128})`).
+/// Longest sequence number accepted, in decimal digits: the Kinesis API reference gives
+/// `SequenceNumber` the pattern `0|([1-9]\d{0,128})`
+/// (<https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html>).
 pub const MAX_SEQUENCE_NUMBER_LEN: usize = 129;
 
 /// What an invocation's event is.
