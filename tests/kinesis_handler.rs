@@ -290,3 +290,27 @@ async fn records_are_written_concurrently() {
     assert_eq!(handled.failed_records(), 0);
     assert_eq!(handled.written(), 5);
 }
+
+/// A gzip bomb in one record stops at the cap and fails that record alone (`too_large`); the
+/// record after it is written.
+#[tokio::test]
+async fn a_gzip_bomb_in_one_record_fails_that_record_alone() {
+    let zeros = vec![0u8; 1 << 20];
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..64 {
+        std::io::Write::write_all(&mut bomb, &zeros).unwrap();
+    }
+    let batch = kinesis_of(vec![bomb.finish().unwrap(), data_of(&envelope_of(&payload_from("a", 2)))]);
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), None),
+        StdoutSink::new(Vec::new()),
+        StreamNamer::new(None),
+        HandlerSettings { max_decompressed: 4 << 20, ..settings() },
+    );
+    let handled = handler.handle_event(&batch, None).await;
+    let response = handled.response().unwrap().unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, sequence_number(0));
+    assert_eq!(handled.kinesis.as_ref().unwrap().failures().collect::<Vec<_>>(), [(0, "too_large")]);
+    assert_eq!(handled.written(), 2);
+}
