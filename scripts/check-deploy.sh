@@ -43,6 +43,12 @@ under_size_budget() {
 
 step "cfn-lint (all checks, informational included)" cfn-lint --include-checks I -- template.yaml
 step "sam validate --lint" sam validate --lint
+# The organisation templates (deploy/README.md); their function is the same binary as above.
+for t in deploy/central.yaml deploy/member.yaml; do
+    step "cfn-lint $t" cfn-lint --include-checks I -- "$t"
+    step "sam validate --lint -t $t" sam validate --lint -t "$t"
+done
+step "deploy/central.yaml carries template.yaml's dashboard" python3 deploy/sync-from-template.py --check
 # cargo lambda cross-compiles with zig (from PyPI), but needs the target's standard library.
 step "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu
 step "sam build (cargo lambda build --release --arm64)" sam build

@@ -161,7 +161,7 @@ pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Paylo
 
 /// Standard, padded base64: the SIMD decoder (measured: docs/performance.md), and only when it
 /// refuses the input, the scalar one, which names the offending byte's position.
-fn base64_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
+pub(crate) fn base64_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     base64_simd::STANDARD.decode_to_vec(data).or_else(|_| {
         base64::engine::general_purpose::STANDARD
             .decode(data)

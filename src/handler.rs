@@ -24,9 +24,11 @@
 //! events `PutLogEvents` rejects individually (too old, too new, expired) are counted, logged
 //! and metered, and the invocation succeeds: retrying would not change them.
 
+use crate::kinesis::{self, BatchOutcome, BatchResponse, Event, KinesisError};
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
-use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, Spend, decode_envelope};
+use crate::{Counts, DecodeError, Payload, SanitizedPayload, Sanitizer, Spend, decode_envelope};
+use futures_util::StreamExt as _;
 use std::time::{Duration, Instant};
 
 pub use crate::pseudonym::{STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
@@ -49,6 +51,10 @@ pub enum HandlerError {
     Write(SinkError),
     #[error("the write did not finish before the invocation deadline")]
     Deadline,
+    /// A Kinesis event whose records cannot be told apart, or (in a merged [`Report`]) the
+    /// first record that could not be decoded.
+    #[error("Kinesis input: {0}")]
+    Kinesis(#[from] KinesisError),
 }
 
 impl HandlerError {
@@ -58,6 +64,7 @@ impl HandlerError {
             HandlerError::Payload(_) => "PayloadError",
             HandlerError::Write(_) => "WriteError",
             HandlerError::Deadline => "DeadlineExceeded",
+            HandlerError::Kinesis(_) => "KinesisInputError",
         }
     }
 }
@@ -102,6 +109,84 @@ impl Report {
             None => Ok(self),
         }
     }
+
+    /// Adds another payload's report into this one (a Kinesis batch: one report per record).
+    /// The first error is kept.
+    fn merge(&mut self, other: Report) {
+        self.counts.merge(&other.counts);
+        self.spend.merge(&other.spend);
+        self.too_large += other.too_large;
+        self.empty += other.empty;
+        let w = other.write;
+        self.write.batches += w.batches;
+        self.write.failed_batches += w.failed_batches;
+        self.write.accepted += w.accepted;
+        self.write.rejected.merge(&w.rejected);
+        self.write.unwritten += w.unwritten;
+        self.write.retries += w.retries;
+        if self.write.error.is_none() {
+            self.write.error = w.error;
+        }
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+}
+
+/// What one invocation's event was and what came of it: for a direct subscription envelope, its
+/// [`Report`]; for a Kinesis event, the records' reports merged and the [`BatchOutcome`].
+#[derive(Debug)]
+pub struct EventReport {
+    /// For a Kinesis batch, the sum over its records; `error` is the first failed record's (so
+    /// the invocation line's `PayloadErrors` / `WriteErrors` show that records failed), or the
+    /// batch's own when it could not be read at all.
+    pub report: Report,
+    /// Some for a Kinesis event whose records could be read.
+    pub kinesis: Option<BatchOutcome>,
+}
+
+impl EventReport {
+    pub fn counts(&self) -> &Counts {
+        &self.report.counts
+    }
+
+    /// Events stored in the destination.
+    pub fn written(&self) -> u64 {
+        self.report.written()
+    }
+
+    /// Kinesis records reported as failed (0 for a direct envelope).
+    pub fn failed_records(&self) -> u64 {
+        self.kinesis.as_ref().map_or(0, BatchOutcome::failed_count)
+    }
+
+    /// The Lambda's answer. A direct envelope: `Ok(None)`, or its error (Lambda retries the
+    /// payload). A Kinesis batch: `Ok(Some(response))` naming the failed records (Lambda retries
+    /// only those), or an error when the batch could not be read (Lambda retries and bisects it).
+    pub fn response(&self) -> Result<Option<BatchResponse>, &HandlerError> {
+        match (&self.kinesis, &self.report.error) {
+            (Some(outcome), _) => Ok(Some(outcome.response())),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// What became of one Kinesis record.
+enum RecordResult {
+    Written { control: bool },
+    Undecodable(kinesis::RecordError),
+    Unwritten(&'static str),
+}
+
+/// Why an input could not be prepared: a direct envelope's decode error (worded as before), or a
+/// Kinesis event's or record's.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Envelope(#[from] DecodeError),
+    #[error(transparent)]
+    Kinesis(#[from] KinesisError),
 }
 
 /// The sanitizer, a sink and the settings: built once per cold start, used per invocation.
@@ -153,12 +238,113 @@ impl<S: Sink> Handler<S> {
     /// written, so a caller can prepare every input before writing any.
     pub fn prepare(&self, envelope: &[u8]) -> Result<Prepared, DecodeError> {
         let payload = decode_envelope(envelope, self.settings.max_decompressed)?;
-        let sanitized = self.sanitizer.sanitize_payload(&payload);
+        Ok(self.prepare_payload(&payload))
+    }
+
+    /// Sanitizes one decoded payload (a direct envelope's, or a Kinesis record's) and picks its
+    /// destination stream. Pure.
+    pub fn prepare_payload(&self, payload: &Payload) -> Prepared {
+        let sanitized = self.sanitizer.sanitize_payload(payload);
         let stream = match &self.settings.log_stream {
             Some(s) => s.clone(),
             None => self.streams.name(payload.log_group(), payload.log_stream()),
         };
-        Ok(Prepared { stream, sanitized })
+        Prepared { stream, sanitized }
+    }
+
+    /// Prepares any input the function accepts ([`kinesis::read_event`] decides which): a direct
+    /// envelope gives one [`Prepared`], a Kinesis event one per record, in record order (control
+    /// messages included: they sanitize to nothing and are counted). The first undecodable
+    /// record fails the whole input: the CLI prints nothing for bad input. Pure.
+    pub fn prepare_event(&self, event: &[u8]) -> Result<Vec<Prepared>, InputError> {
+        match kinesis::read_event(event).map_err(KinesisError::from)? {
+            Event::Subscription => Ok(vec![self.prepare(event)?]),
+            Event::Kinesis(records) => records
+                .iter()
+                .map(|record| {
+                    let payload = record.decode(self.settings.max_decompressed).map_err(KinesisError::from)?;
+                    Ok(self.prepare_payload(&payload))
+                })
+                .collect(),
+        }
+    }
+
+    /// Handles one invocation's event, whichever kind ([`kinesis::read_event`] decides). A direct
+    /// envelope: [`Handler::handle`]. A Kinesis event: each record decoded (one at a time, so
+    /// memory is bounded by one decoded record plus the sanitized events of the writes in
+    /// flight), sanitized, planned and written like a direct payload, with up to `concurrency`
+    /// records' writes in flight; a record that cannot be decoded, or whose write fails (the
+    /// deadline included), is recorded as failed and the others are handled; once the deadline
+    /// has passed, the remaining records are failed without being decoded. Control messages are
+    /// skipped and counted.
+    pub async fn handle_event(&self, event: &[u8], deadline: Option<Instant>) -> EventReport {
+        let started = Instant::now();
+        let records = match kinesis::read_event(event) {
+            Ok(Event::Subscription) => {
+                return EventReport { report: self.handle(event, deadline).await, kinesis: None };
+            }
+            Ok(Event::Kinesis(records)) => records,
+            Err(e) => {
+                let error = Some(HandlerError::Kinesis(e.into()));
+                let report = Report { error, duration: started.elapsed(), ..Report::default() };
+                return EventReport { report, kinesis: None };
+            }
+        };
+        // Each record is decoded and sanitized when its turn comes (synchronously: one decoded
+        // payload at a time), then its write is awaited while the next records are prepared, up
+        // to `concurrency` writes in flight. Results are put back in record order.
+        let results: Vec<(usize, RecordResult, Report)> = futures_util::stream::iter(records.iter().enumerate())
+            .map(|(i, record)| async move {
+                let (result, report) = self.handle_record(record, deadline).await;
+                (i, result, report)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by_key(|(i, _, _)| *i);
+        let (mut merged, mut outcome) = (Report::default(), BatchOutcome::default());
+        for ((_, result, report), record) in results.into_iter().zip(&records) {
+            match result {
+                RecordResult::Written { control } => outcome.succeeded(control),
+                RecordResult::Undecodable(e) => outcome.undecodable(record, &e),
+                RecordResult::Unwritten(reason) => outcome.unwritten(record, reason),
+            }
+            merged.merge(report);
+        }
+        merged.duration = started.elapsed();
+        EventReport { report: merged, kinesis: Some(outcome) }
+    }
+
+    /// One Kinesis record: decode, sanitize, plan, write; what became of it and its report.
+    async fn handle_record(&self, record: &kinesis::Record<'_>, deadline: Option<Instant>) -> (RecordResult, Report) {
+        // Past the deadline nothing more can be written: the record fails without being decoded.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let reason = HandlerError::Deadline.error_type();
+            return (
+                RecordResult::Unwritten(reason),
+                Report { error: Some(HandlerError::Deadline), ..Report::default() },
+            );
+        }
+        let payload = match record.decode(self.settings.max_decompressed) {
+            Ok(payload) => payload,
+            Err(e) => {
+                let mut counts = Counts::default();
+                counts.payloads = 1;
+                let report =
+                    Report { counts, error: Some(HandlerError::Kinesis(e.clone().into())), ..Report::default() };
+                return (RecordResult::Undecodable(e), report);
+            }
+        };
+        let control = payload.is_control_message();
+        let prepared = self.prepare_payload(&payload);
+        drop(payload);
+        let report = self.handle_payload(prepared, deadline).await;
+        let result = match &report.error {
+            None => RecordResult::Written { control },
+            Some(e) => RecordResult::Unwritten(e.error_type()),
+        };
+        (result, report)
     }
 
     /// Sanitizes raw stored event messages, one per line (the CLI's `--ndjson`), for `stream`:

@@ -30,6 +30,7 @@ mod explain;
 pub mod handler;
 pub mod key_source;
 mod kind;
+pub mod kinesis;
 pub mod metrics;
 mod parse;
 pub mod plan;

@@ -3,7 +3,8 @@
 //! `sanitize` runs the Lambda's [`Handler`]: with [`StdoutSink`] it prints exactly the messages
 //! that would be written to the sanitized group, one per line, in write order; with
 //! `--log-group` the same handler writes them to CloudWatch Logs through [`CloudWatchSink`].
-//! Every input is decoded and sanitized ([`Handler::prepare`]) before anything is written, so
+//! Every input (a subscription envelope, or a Kinesis event of them: one input per record) is
+//! decoded and sanitized ([`Handler::prepare_event`]) before anything is written, so
 //! bad input prints and writes nothing. A summary of counts goes to stderr. Exit codes:
 //! 0 success; 1 an input could not be read or decoded (nothing is printed or written), or stdout
 //! failed; 2 usage; 3 invalid allowlist or key; 4 a write to CloudWatch Logs finally failed.
@@ -74,7 +75,8 @@ struct ExplainArgs {
 
 #[derive(Args)]
 struct InputArgs {
-    /// Subscription payload files (the JSON a Lambda receives); none or `-` reads stdin.
+    /// Subscription payload files or Kinesis events of them (the JSON a Lambda receives; `explain`
+    /// reads subscription payloads only); none or `-` reads stdin.
     files: Vec<PathBuf>,
     /// Use this allowlist instead of the embedded `allowlist.toml`.
     #[arg(long, value_name = "PATH")]
@@ -204,12 +206,14 @@ fn prepare_all<S: Sink>(
         .map(|(name, bytes)| {
             if args.ndjson {
                 let stream = ndjson_stream.unwrap_or("stdout").to_owned();
-                Ok(handler.prepare_ndjson(&bytes, now_ms(), stream))
+                Ok(vec![handler.prepare_ndjson(&bytes, now_ms(), stream)])
             } else {
-                handler.prepare(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))
+                // A subscription envelope, or a Kinesis event of them (one prepared input per record).
+                handler.prepare_event(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))
             }
         })
-        .collect()
+        .collect::<Result<Vec<Vec<Prepared>>, Failure>>()
+        .map(|inputs| inputs.into_iter().flatten().collect())
 }
 
 /// What writing every prepared input did, summed.

@@ -56,11 +56,12 @@ pub fn outcome(report: &Report) -> &'static str {
         Some(HandlerError::Payload(_)) => "payload_error",
         Some(HandlerError::Write(_)) => "write_error",
         Some(HandlerError::Deadline) => "deadline",
+        Some(HandlerError::Kinesis(_)) => "kinesis_input_error",
     }
 }
 
 fn metric_values(report: &Report) -> [u64; METRICS.len()] {
-    let payload_error = matches!(report.error, Some(HandlerError::Payload(_)));
+    let payload_error = matches!(report.error, Some(HandlerError::Payload(_) | HandlerError::Kinesis(_)));
     let write_error = report.error.is_some() && !payload_error;
     [
         1,

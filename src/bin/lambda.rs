@@ -10,6 +10,7 @@
 
 use claude_otel_sanitizer::config::Config;
 use claude_otel_sanitizer::handler::{Handler, HandlerSettings};
+use claude_otel_sanitizer::kinesis::{BatchResponse, batch_line};
 use claude_otel_sanitizer::metrics::invocation_line;
 use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
 use claude_otel_sanitizer::{Allowlist, Sanitizer, StreamNamer};
@@ -83,24 +84,29 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// Handles one invocation: a direct subscription envelope or a Kinesis batch
+/// ([`Handler::handle_event`] tells them apart). Answers `null` for a direct envelope and the
+/// partial batch response (`{"batchItemFailures":[...]}`) for a Kinesis batch; fails the
+/// invocation when a direct envelope failed or a Kinesis batch could not be read at all.
 async fn invoke(
     handler: &Handler<CloudWatchSink>,
     namespace: &str,
     event: LambdaEvent<Box<RawValue>>,
-) -> Result<(), Diagnostic> {
+) -> Result<Option<BatchResponse>, Diagnostic> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
     let remaining = u128::from(event.context.deadline).saturating_sub(now_ms);
     let deadline = (remaining > 0).then(|| {
         let remaining = Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX));
         Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
     });
-    let report = handler.handle(event.payload.get().as_bytes(), deadline).await;
-    let line = invocation_line(&report, namespace, i64::try_from(now_ms).unwrap_or(i64::MAX));
-    // The summary/EMF line goes straight to stdout: EMF must be a bare JSON line.
+    let handled = handler.handle_event(event.payload.get().as_bytes(), deadline).await;
+    let timestamp_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let line = invocation_line(&handled.report, namespace, timestamp_ms);
+    // The summary/EMF lines go straight to stdout: EMF must be a bare JSON line.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    match report.error {
-        None => Ok(()),
-        Some(e) => Err(Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }),
+    if let Some(outcome) = &handled.kinesis {
+        let _ = writeln!(out, "{}", batch_line(outcome, namespace, timestamp_ms)).and_then(|()| out.flush());
     }
+    handled.response().map_err(|e| Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() })
 }

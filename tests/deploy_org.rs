@@ -1,0 +1,799 @@
+//! Checks on the organisation templates (`deploy/central.yaml`, `deploy/member.yaml`) that
+//! cfn-lint and `sam validate` cannot make:
+//!
+//! 1. **IAM, exactly.** Every role and user in both templates is known here, and each grants
+//!    exactly the (action, resource) pairs listed: the sanitizer reads the one stream, writes the
+//!    sanitized group (and its own logs), reads the pseudonym secret, reports to the failure
+//!    queue; CloudWatch Logs' role puts records into the one stream; the member's subscription
+//!    role delivers to the one destination; the writer puts into the one raw stream. No wildcard
+//!    action, no managed policy, no `*` resource (but bearer-token use itself).
+//! 2. **Wiring.** The event source mapping reports partial batch failures, bisects, bounds its
+//!    retries and record age, sends failures to the queue and takes its parallelisation factor
+//!    from a parameter; the destination policy and the account-level policy document are valid
+//!    JSON once substituted and say what they must; the account-level policy excludes the
+//!    sanitized and function groups; the central dashboard and saved queries read only fields
+//!    the sanitizer writes.
+//!
+//! Templates are read as `tests/deploy_template.rs` reads `template.yaml` (saphyr, short-form tags
+//! turned into the long form), then evaluated for a chosen set of parameters: `Ref`, `Fn::Sub`,
+//! `Fn::Join`, `Fn::Split`, `Fn::If`, `Fn::FindInMap`, with resources and attributes left as
+//! placeholders (`{Name}`, `{Name.Attr}`).
+
+use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const CENTRAL: &str = include_str!("../deploy/central.yaml");
+const MEMBER: &str = include_str!("../deploy/member.yaml");
+
+const ACCOUNT: &str = "999999999999";
+const REGION: &str = "eu-west-1";
+
+// ------------------------------------------------------------------ template loading
+
+fn parse_template(text: &str) -> Value {
+    let docs = Yaml::load_from_str(text).expect("template is valid YAML");
+    assert_eq!(docs.len(), 1, "a template is exactly one YAML document");
+    yaml_to_json(&docs[0])
+}
+
+fn yaml_to_json(y: &Yaml<'_>) -> Value {
+    match y {
+        Yaml::Value(s) => match s {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(b) => Value::Bool(*b),
+            Scalar::Integer(i) => json!(i),
+            Scalar::FloatingPoint(f) => json!(f.into_inner()),
+            Scalar::String(s) => Value::String(s.to_string()),
+        },
+        Yaml::Representation(text, _, _) => Value::String(text.to_string()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = match yaml_to_json(k) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                assert!(out.insert(key.clone(), yaml_to_json(v)).is_none(), "duplicate key {key}");
+            }
+            Value::Object(out)
+        }
+        Yaml::Tagged(tag, node) => {
+            assert_eq!(tag.handle, "!", "unexpected YAML tag handle {:?}", tag.handle);
+            let inner = yaml_to_json(node);
+            let (name, value) = match tag.suffix.as_str() {
+                "Ref" => ("Ref".to_string(), inner),
+                "Condition" => ("Condition".to_string(), inner),
+                "GetAtt" => match inner {
+                    Value::String(s) => {
+                        let (res, attr) = s.split_once('.').expect("!GetAtt Resource.Attribute");
+                        ("Fn::GetAtt".to_string(), json!([res, attr]))
+                    }
+                    other => ("Fn::GetAtt".to_string(), other),
+                },
+                other => (format!("Fn::{other}"), inner),
+            };
+            json!({ name: value })
+        }
+        Yaml::Alias(_) | Yaml::BadValue => panic!("template uses an alias or a bad value"),
+    }
+}
+
+fn resources(t: &Value) -> &Map<String, Value> {
+    t["Resources"].as_object().expect("template has Resources")
+}
+
+// ------------------------------------------------------------------ evaluation
+
+/// A template with its parameter values (defaults unless given) and evaluated conditions.
+struct Stack {
+    t: Value,
+    params: BTreeMap<String, Value>,
+    conditions: BTreeMap<String, bool>,
+}
+
+impl Stack {
+    fn new(text: &str, given: &[(&str, Value)]) -> Stack {
+        let t = parse_template(text);
+        let mut params = BTreeMap::new();
+        for (name, p) in t["Parameters"].as_object().expect("Parameters") {
+            let default = p.get("Default").cloned().map(|d| match (p["Type"].as_str(), d) {
+                (Some("CommaDelimitedList"), Value::String(s)) => {
+                    Value::Array(s.split(',').filter(|x| !x.is_empty()).map(|x| json!(x)).collect())
+                }
+                (_, d) => d,
+            });
+            if let Some(d) = default {
+                params.insert(name.clone(), d);
+            }
+        }
+        for (name, value) in given {
+            assert!(t["Parameters"].get(*name).is_some(), "no parameter {name}");
+            params.insert((*name).to_string(), value.clone());
+        }
+        let mut stack = Stack { t, params, conditions: BTreeMap::new() };
+        let conditions = stack.t["Conditions"].as_object().cloned().unwrap_or_default();
+        for (name, c) in &conditions {
+            let value = stack.condition(c);
+            stack.conditions.insert(name.clone(), value);
+        }
+        stack
+    }
+
+    fn condition(&self, c: &Value) -> bool {
+        let (k, arg) = c.as_object().and_then(|o| o.iter().next()).expect("condition is a function");
+        match k.as_str() {
+            "Fn::Equals" => self.eval(&arg[0]) == self.eval(&arg[1]),
+            "Fn::Not" => !self.condition(&arg[0]),
+            "Fn::Or" => arg.as_array().expect("Or list").iter().any(|c| self.condition(c)),
+            "Fn::And" => arg.as_array().expect("And list").iter().all(|c| self.condition(c)),
+            "Condition" => self.conditions[arg.as_str().expect("condition name")],
+            other => panic!("unsupported condition {other}"),
+        }
+    }
+
+    fn reference(&self, name: &str) -> Value {
+        match name {
+            "AWS::Partition" => json!("aws"),
+            "AWS::Region" => json!(REGION),
+            "AWS::AccountId" => json!(ACCOUNT),
+            "AWS::URLSuffix" => json!("amazonaws.com"),
+            "AWS::NoValue" => Value::Null,
+            _ => self.params.get(name).cloned().unwrap_or_else(|| {
+                assert!(resources(&self.t).contains_key(name), "Ref to unknown {name}");
+                json!(format!("{{{name}}}"))
+            }),
+        }
+    }
+
+    /// Evaluates `v` for these parameters; `AWS::NoValue` removes list items and object members.
+    fn eval(&self, v: &Value) -> Value {
+        match v {
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.eval(x)).filter(|x| !x.is_null()).collect()),
+            Value::Object(o)
+                if o.len() == 1 && o.keys().next().is_some_and(|k| k == "Ref" || k.starts_with("Fn::")) =>
+            {
+                let (k, arg) = o.iter().next().expect("one key");
+                match k.as_str() {
+                    "Ref" => self.reference(arg.as_str().expect("Ref name")),
+                    "Fn::GetAtt" => {
+                        json!(format!("{{{}.{}}}", arg[0].as_str().expect("res"), arg[1].as_str().expect("attr")))
+                    }
+                    "Fn::If" => {
+                        let name = arg[0].as_str().expect("If condition");
+                        let chosen = if self.conditions[name] { &arg[1] } else { &arg[2] };
+                        self.eval(chosen)
+                    }
+                    "Fn::Join" => {
+                        let delimiter = arg[0].as_str().expect("Join takes a literal delimiter");
+                        let items = self.eval(&arg[1]);
+                        let parts: Vec<String> = items
+                            .as_array()
+                            .expect("Join list")
+                            .iter()
+                            .map(|x| x.as_str().expect("Join item is a string").to_string())
+                            .collect();
+                        json!(parts.join(delimiter))
+                    }
+                    "Fn::Split" => {
+                        let delimiter = arg[0].as_str().expect("Split delimiter");
+                        let s = self.eval(&arg[1]);
+                        json!(s.as_str().expect("Split string").split(delimiter).collect::<Vec<_>>())
+                    }
+                    "Fn::FindInMap" => {
+                        let keys: Vec<String> =
+                            (0..3).map(|i| self.eval(&arg[i]).as_str().expect("FindInMap key").to_string()).collect();
+                        self.t["Mappings"][&keys[0]][&keys[1]][&keys[2]].clone()
+                    }
+                    "Fn::Sub" => {
+                        let (body, vars) = match arg {
+                            Value::String(s) => (s.as_str(), Map::new()),
+                            Value::Array(a) => {
+                                (a[0].as_str().expect("Sub body"), a[1].as_object().expect("Sub vars").clone())
+                            }
+                            other => panic!("unexpected Fn::Sub argument {other}"),
+                        };
+                        json!(self.substitute(body, &vars))
+                    }
+                    other => panic!("unsupported function {other}"),
+                }
+            }
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.eval(v))).filter(|(_, v)| !v.is_null()).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    fn substitute(&self, body: &str, vars: &Map<String, Value>) -> String {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').expect("unterminated ${ in Fn::Sub");
+            let name = &after[..end];
+            let value = match (name.strip_prefix('!'), vars.get(name)) {
+                (Some(literal), _) => format!("${{{literal}}}"),
+                (None, Some(v)) => scalar_text(&self.eval(v)),
+                (None, None) if name.contains('.') && !name.starts_with("AWS::") => format!("{{{name}}}"),
+                (None, None) => scalar_text(&self.reference(name)),
+            };
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The evaluated properties of a resource that exists for these parameters.
+    fn properties(&self, name: &str) -> Value {
+        let r = &resources(&self.t)[name];
+        if let Some(c) = r.get("Condition") {
+            assert!(self.conditions[c.as_str().expect("condition name")], "{name} is not created for these parameters");
+        }
+        self.eval(&r["Properties"])
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        let r = &resources(&self.t)[name];
+        r.get("Condition").is_none_or(|c| self.conditions[c.as_str().expect("condition name")])
+    }
+}
+
+/// A string or number as `Fn::Sub` writes it.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("Fn::Sub of a non-scalar {other}"),
+    }
+}
+
+fn one_or_many(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+// ------------------------------------------------------------------ IAM
+
+type Grants = BTreeSet<(String, String)>;
+
+fn grants(pairs: &[(&str, &str)]) -> Grants {
+    pairs.iter().map(|(a, r)| (a.to_string(), r.to_string())).collect()
+}
+
+/// What an identity's inline policies grant, as evaluated (action, resource) pairs; every
+/// problem found on the way (managed policies, boundaries, Deny/Not*/Condition, wildcards).
+fn granted(stack: &Stack, name: &str) -> Result<Grants, Vec<String>> {
+    let p = stack.properties(name);
+    let mut problems = Vec::new();
+    for key in ["ManagedPolicyArns", "PermissionsBoundary", "Groups"] {
+        if !p[key].is_null() {
+            problems.push(format!("{name} must not set {key}"));
+        }
+    }
+    let mut out = Grants::new();
+    for policy in one_or_many(&p["Policies"]) {
+        let pname = policy["PolicyName"].as_str().unwrap_or("?");
+        for s in one_or_many(&policy["PolicyDocument"]["Statement"]) {
+            for key in ["NotAction", "NotResource", "Condition", "NotPrincipal"] {
+                if !s[key].is_null() {
+                    problems.push(format!("{name}/{pname}: {key} is not allowed"));
+                }
+            }
+            if s["Effect"] != "Allow" {
+                problems.push(format!("{name}/{pname}: only Allow statements are expected"));
+            }
+            for a in one_or_many(&s["Action"]) {
+                let a = a.as_str().unwrap_or("?");
+                if a.contains('*') || a.contains('?') {
+                    problems.push(format!("{name}/{pname}: wildcard action {a}"));
+                }
+                for r in one_or_many(&s["Resource"]) {
+                    let r = r.as_str().unwrap_or("?").to_string();
+                    if r == "*" && a != "logs:CallWithBearerToken" {
+                        problems.push(format!("{name}/{pname}: {a} on resource *"));
+                    }
+                    out.insert((a.to_string(), r));
+                }
+            }
+        }
+    }
+    // Nothing else attaches to the identity from the side.
+    let me = json!(format!("{{{name}}}"));
+    for (other, r) in resources(&stack.t) {
+        let ty = r["Type"].as_str().unwrap_or("");
+        if ty.starts_with("AWS::IAM::") && other != name && stack.exists(other) {
+            let op = stack.properties(other);
+            let attaches = [&op["Roles"], &op["Users"]].iter().any(|v| one_or_many(v).contains(&&me))
+                || op["RoleName"] == me
+                || op["UserName"] == me;
+            if attaches {
+                problems.push(format!("{other} attaches policies to {name}"));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+fn check_exact(stack: &Stack, name: &str, expected: &Grants) -> Result<(), Vec<String>> {
+    let got = granted(stack, name)?;
+    let mut problems = Vec::new();
+    for extra in got.difference(expected) {
+        problems.push(format!("{name}: grant beyond the allowed set: {} on {}", extra.0, extra.1));
+    }
+    for absent in expected.difference(&got) {
+        problems.push(format!("{name}: needed grant missing: {} on {}", absent.0, absent.1));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+fn assert_exact(stack: &Stack, name: &str, expected: &Grants) {
+    if let Err(p) = check_exact(stack, name, expected) {
+        panic!("IAM of {name}:\n  {}", p.join("\n  "));
+    }
+}
+
+fn trust(stack: &Stack, role: &str) -> Value {
+    let doc = &stack.properties(role)["AssumeRolePolicyDocument"]["Statement"];
+    let statements = one_or_many(doc);
+    assert_eq!(statements.len(), 1, "{role} is assumed by one principal");
+    let s = statements[0].clone();
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(s["Action"], "sts:AssumeRole");
+    s
+}
+
+/// Every IAM identity a template creates, for the parameters given.
+fn identities(stack: &Stack) -> BTreeSet<String> {
+    resources(&stack.t)
+        .iter()
+        .filter(|(name, r)| r["Type"].as_str().is_some_and(|t| t.starts_with("AWS::IAM::")) && stack.exists(name))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn logs_arn(rest: &str) -> String {
+    format!("arn:aws:logs:{REGION}:{ACCOUNT}:{rest}")
+}
+
+const MEMBERS: [&str; 2] = ["111111111111", "222222222222"];
+
+fn central_for_accounts() -> Stack {
+    Stack::new(CENTRAL, &[("MemberAccountIds", json!(MEMBERS))])
+}
+
+fn central_for_organisation() -> Stack {
+    Stack::new(CENTRAL, &[("OrganizationId", json!("o-abcdefghij"))])
+}
+
+fn central_function_grants() -> Grants {
+    let stream = "{RawEventsStream.Arn}";
+    let sanitized = logs_arn("log-group:{SanitizedLogGroup}:*");
+    let own = logs_arn("log-group:{FunctionLogGroup}:*");
+    grants(&[
+        ("kinesis:DescribeStream", stream),
+        ("kinesis:DescribeStreamSummary", stream),
+        ("kinesis:GetRecords", stream),
+        ("kinesis:GetShardIterator", stream),
+        ("kinesis:ListShards", stream),
+        ("logs:CreateLogStream", &sanitized),
+        ("logs:PutLogEvents", &sanitized),
+        ("logs:CreateLogStream", &own),
+        ("logs:PutLogEvents", &own),
+        ("secretsmanager:GetSecretValue", "{PseudonymKeySecret}"),
+        ("sqs:SendMessage", "{FailureQueue.Arn}"),
+    ])
+}
+
+#[test]
+fn central_roles_grant_exactly_what_they_are_for() {
+    for stack in [central_for_accounts(), central_for_organisation()] {
+        assert_eq!(identities(&stack), BTreeSet::from(["SanitizerRole".to_string(), "LogsToStreamRole".to_string()]));
+        assert_exact(&stack, "SanitizerRole", &central_function_grants());
+        assert_exact(&stack, "LogsToStreamRole", &grants(&[("kinesis:PutRecord", "{RawEventsStream.Arn}")]));
+        assert_eq!(trust(&stack, "SanitizerRole")["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+        assert_eq!(trust(&stack, "LogsToStreamRole")["Principal"], json!({"Service": "logs.amazonaws.com"}));
+
+        let function = stack.properties("SanitizerFunction");
+        assert_eq!(function["Role"], "{SanitizerRole.Arn}");
+        assert!(function["Policies"].is_null(), "permissions live in SanitizerRole");
+        assert_eq!(function["Environment"]["Variables"]["SANITIZED_LOG_GROUP"], "{SanitizedLogGroup}");
+        assert_eq!(function["Environment"]["Variables"]["PSEUDONYM_KEY_SECRET_ARN"], "{PseudonymKeySecret}");
+        assert_eq!(function["LoggingConfig"]["LogGroup"], "{FunctionLogGroup}");
+        assert_eq!(function["CodeUri"], "..", "the function is this crate, built as for template.yaml");
+    }
+}
+
+#[test]
+fn logs_role_is_trusted_only_for_this_account_and_the_members() {
+    let by_accounts = trust(&central_for_accounts(), "LogsToStreamRole");
+    let expected: Vec<String> =
+        std::iter::once(logs_arn("*")).chain(MEMBERS.iter().map(|m| format!("arn:*:logs:*:{m}:*"))).collect();
+    assert_eq!(by_accounts["Condition"], json!({"StringLike": {"aws:SourceArn": expected}}));
+    let by_org = trust(&central_for_organisation(), "LogsToStreamRole");
+    assert_eq!(by_org["Condition"], json!({"StringLike": {"aws:SourceArn": format!("arn:aws:logs:{REGION}:*:*")}}));
+}
+
+#[test]
+fn member_identities_grant_exactly_what_they_are_for() {
+    let destination = format!("arn:aws:logs:{REGION}:{ACCOUNT}:destination:claude-otel-sanitizer");
+    let raw_stream = logs_arn("log-group:{RawLogGroup}:log-stream:{RawLogStream}");
+    let writer = grants(&[("logs:PutLogEvents", &raw_stream), ("logs:CallWithBearerToken", "*")]);
+    for (role, scope) in [("false", "LOG_GROUP"), ("true", "LOG_GROUP"), ("false", "ACCOUNT"), ("true", "ACCOUNT")] {
+        let stack = Stack::new(
+            MEMBER,
+            &[
+                ("CentralDestinationArn", json!(destination)),
+                ("CreateSubscriptionRole", json!(role)),
+                ("SubscriptionScope", json!(scope)),
+            ],
+        );
+        let mut expected = BTreeSet::from(["OtelWriterUser".to_string()]);
+        if role == "true" {
+            expected.insert("SubscriptionRole".to_string());
+            assert_exact(&stack, "SubscriptionRole", &grants(&[("logs:PutLogEvents", &destination)]));
+            let t = trust(&stack, "SubscriptionRole");
+            assert_eq!(t["Principal"], json!({"Service": "logs.amazonaws.com"}));
+            assert_eq!(t["Condition"], json!({"StringLike": {"aws:SourceArn": logs_arn("*")}}));
+        }
+        assert_eq!(identities(&stack), expected, "identities for CreateSubscriptionRole={role}");
+        assert_exact(&stack, "OtelWriterUser", &writer);
+    }
+    let no_writer = Stack::new(
+        MEMBER,
+        &[("CentralDestinationArn", json!(destination)), ("EnableBearerTokenWriter", json!("false"))],
+    );
+    assert!(identities(&no_writer).is_empty());
+}
+
+/// The exact check fails on each kind of widening (so it is not vacuous).
+#[test]
+fn iam_check_rejects_widening() {
+    let widen = |edit: &dyn Fn(&mut Value)| {
+        let mut stack = central_for_accounts();
+        edit(&mut stack.t);
+        check_exact(&stack, "SanitizerRole", &central_function_grants()).expect_err("the check must reject this")
+    };
+    let p = widen(&|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"]
+            .as_array_mut()
+            .expect("actions")
+            .push(json!("kinesis:*"))
+    });
+    assert!(p.iter().any(|m| m.contains("wildcard action kinesis:*")), "{p:?}");
+    let p = widen(&|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"] =
+            json!("*")
+    });
+    assert!(p.iter().any(|m| m.contains("on resource *")), "{p:?}");
+    let p = widen(&|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Action"]
+            .as_array_mut()
+            .expect("actions")
+            .push(json!("logs:DeleteLogGroup"))
+    });
+    assert!(p.iter().any(|m| m.contains("logs:DeleteLogGroup")), "{p:?}");
+    let p = widen(&|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["ManagedPolicyArns"] =
+            json!(["arn:aws:iam::aws:policy/AdministratorAccess"])
+    });
+    assert!(p.iter().any(|m| m.contains("ManagedPolicyArns")), "{p:?}");
+    let p = widen(&|t| {
+        t["Resources"]["Sneaky"] = json!({"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": "sneaky", "Roles": [{"Ref": "SanitizerRole"}],
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}}})
+    });
+    assert!(p.iter().any(|m| m.contains("Sneaky attaches")), "{p:?}");
+    let p = widen(&|t| {
+        t["Resources"]["SanitizerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"] =
+            json!("arn:aws:kinesis:eu-west-1:999999999999:stream/other")
+    });
+    assert!(p.iter().any(|m| m.contains("beyond the allowed set") && m.contains("stream/other")), "{p:?}");
+}
+
+// ------------------------------------------------------------------ wiring
+
+#[test]
+fn event_source_mapping_reports_partial_failures_with_bounded_retries() {
+    let stack = central_for_accounts();
+    let esm = stack.properties("StreamEventSourceMapping");
+    assert_eq!(esm["EventSourceArn"], "{RawEventsStream.Arn}");
+    assert_eq!(esm["FunctionName"], "{SanitizerFunction}");
+    assert_eq!(esm["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+    assert_eq!(esm["BisectBatchOnFunctionError"], true);
+    assert_eq!(esm["DestinationConfig"]["OnFailure"]["Destination"], "{FailureQueue.Arn}");
+    assert_eq!(esm["StartingPosition"], "TRIM_HORIZON", "records written before the mapping existed are read");
+    let raw = &resources(&stack.t)["StreamEventSourceMapping"]["Properties"];
+    let params = &stack.t["Parameters"];
+    assert_eq!(raw["ParallelizationFactor"], json!({"Ref": "ParallelizationFactor"}));
+    assert_eq!(
+        (params["ParallelizationFactor"]["MinValue"].as_i64(), params["ParallelizationFactor"]["MaxValue"].as_i64()),
+        (Some(1), Some(10))
+    );
+    // Bounded: no "-1" (infinite) retries or age.
+    for (property, parameter, max) in [
+        ("MaximumRetryAttempts", "MaximumRetryAttempts", 10_000),
+        ("MaximumRecordAgeInSeconds", "MaximumRecordAgeInSeconds", 604_800),
+    ] {
+        assert_eq!(raw[property], json!({"Ref": parameter}));
+        let p = &params[parameter];
+        let (min, max_value) = (p["MinValue"].as_i64().expect("MinValue"), p["MaxValue"].as_i64().expect("MaxValue"));
+        assert!(min >= 0 && max_value <= max, "{parameter} is bounded: {min}..={max_value}");
+        let default = p["Default"].as_i64().expect("Default");
+        assert!((min..=max_value).contains(&default));
+    }
+    let stream = stack.properties("RawEventsStream");
+    assert_eq!(stream["StreamModeDetails"]["StreamMode"], "ON_DEMAND", "on-demand by default");
+    assert!(stream["ShardCount"].is_null(), "an on-demand stream has no shard count");
+    assert_eq!(stream["StreamEncryption"]["EncryptionType"], "KMS");
+    let provisioned =
+        Stack::new(CENTRAL, &[("MemberAccountIds", json!(MEMBERS)), ("StreamMode", json!("PROVISIONED"))]);
+    assert_eq!(provisioned.properties("RawEventsStream")["ShardCount"], 2);
+}
+
+#[test]
+fn destination_policy_is_valid_json_naming_the_senders() {
+    let destination_arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:destination:claude-otel-sanitizer");
+    for (stack, by_org) in [(central_for_accounts(), false), (central_for_organisation(), true)] {
+        let d = stack.properties("OrgDestination");
+        assert_eq!(d["TargetArn"], "{RawEventsStream.Arn}");
+        assert_eq!(d["RoleArn"], "{LogsToStreamRole.Arn}");
+        assert_eq!(
+            format!("arn:aws:logs:{REGION}:{ACCOUNT}:destination:{}", d["DestinationName"].as_str().unwrap()),
+            destination_arn
+        );
+        let policy: Value = serde_json::from_str(d["DestinationPolicy"].as_str().expect("policy string"))
+            .unwrap_or_else(|e| panic!("DestinationPolicy is not JSON once substituted: {e}"));
+        let statements = policy["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1);
+        let s = &statements[0];
+        assert_eq!(s["Effect"], "Allow");
+        assert_eq!(s["Action"], json!(["logs:PutSubscriptionFilter", "logs:PutAccountPolicy"]));
+        assert_eq!(s["Resource"], destination_arn.as_str());
+        if by_org {
+            assert_eq!(s["Principal"], "*");
+            assert_eq!(s["Condition"], json!({"StringEquals": {"aws:PrincipalOrgID": ["o-abcdefghij"]}}));
+        } else {
+            assert_eq!(s["Principal"], json!({"AWS": MEMBERS}));
+            assert!(s["Condition"].is_null());
+        }
+    }
+}
+
+fn member(scope: &str, role: &str) -> Stack {
+    Stack::new(
+        MEMBER,
+        &[
+            (
+                "CentralDestinationArn",
+                json!(format!("arn:aws:logs:{REGION}:{ACCOUNT}:destination:claude-otel-sanitizer")),
+            ),
+            ("SubscriptionScope", json!(scope)),
+            ("CreateSubscriptionRole", json!(role)),
+        ],
+    )
+}
+
+#[test]
+fn member_log_group_scope_subscribes_the_raw_group_with_an_empty_pattern() {
+    for role in ["false", "true"] {
+        let stack = member("LOG_GROUP", role);
+        assert!(!stack.exists("AccountSubscriptionPolicy"));
+        let f = stack.properties("RawSubscription");
+        assert_eq!(f["LogGroupName"], "{RawLogGroup}");
+        assert_eq!(f["FilterPattern"], "", "every raw event must reach the sanitizer");
+        assert_eq!(f["DestinationArn"], stack.params["CentralDestinationArn"]);
+        assert_eq!(f["RoleArn"], if role == "true" { json!("{SubscriptionRole.Arn}") } else { Value::Null });
+    }
+    let raw = member("LOG_GROUP", "false").properties("RawLogGroup");
+    assert_eq!(raw["RetentionInDays"], 1, "the raw group keeps events one day by default");
+}
+
+/// The central stack's sanitized and function log group names for a project name.
+fn central_group_names(project: &str) -> [String; 2] {
+    let stack = Stack::new(CENTRAL, &[("MemberAccountIds", json!(MEMBERS)), ("ProjectName", json!(project))]);
+    [
+        stack.properties("SanitizedLogGroup")["LogGroupName"].as_str().unwrap().to_string(),
+        stack.properties("FunctionLogGroup")["LogGroupName"].as_str().unwrap().to_string(),
+    ]
+}
+
+#[test]
+fn member_account_scope_excludes_the_loop_groups_and_sends_only_claude_code_events() {
+    for role in ["false", "true"] {
+        let stack = member("ACCOUNT", role);
+        assert!(!stack.exists("RawSubscription"), "one subscription path, not two");
+        let p = stack.properties("AccountSubscriptionPolicy");
+        assert_eq!(p["PolicyType"], "SUBSCRIPTION_FILTER_POLICY");
+        assert_eq!(p["Scope"], "ALL");
+        let [sanitized, function] = central_group_names("claude-otel");
+        assert_eq!(p["SelectionCriteria"], format!(r#"LogGroupName NOT IN ["{sanitized}", "{function}"]"#));
+        let doc: Value = serde_json::from_str(p["PolicyDocument"].as_str().expect("document string"))
+            .unwrap_or_else(|e| panic!("PolicyDocument is not JSON once substituted: {e}"));
+        assert_eq!(doc["DestinationArn"], stack.params["CentralDestinationArn"]);
+        assert_eq!(doc["FilterPattern"], stack.params["AccountPolicyFilterPattern"], "the pattern survives escaping");
+        assert!(doc["FilterPattern"].as_str().unwrap().contains("claude_code"));
+        assert_eq!(doc["RoleArn"], if role == "true" { json!("{SubscriptionRole.Arn}") } else { Value::Null });
+    }
+}
+
+#[test]
+fn alarms_watch_the_stream_the_function_and_the_delivery() {
+    let stack = central_for_accounts();
+    let mut watched = BTreeSet::new();
+    for (name, r) in resources(&stack.t) {
+        if r["Type"] == "AWS::CloudWatch::Alarm" {
+            let p = stack.properties(name);
+            assert_eq!(p["AlarmActions"], json!(["{AlarmTopic}"]), "{name} notifies the alarm topic");
+            watched.insert(p["MetricName"].as_str().unwrap_or("(math)").to_string());
+        }
+    }
+    for metric in [
+        "IteratorAge",
+        "WriteProvisionedThroughputExceeded",
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "PayloadErrors",
+        "EventsRejected",
+        "EventsDropped",
+    ] {
+        assert!(watched.contains(metric), "no central alarm watches {metric}");
+    }
+    let age = stack.properties("IteratorAgeAlarm");
+    assert_eq!(age["Dimensions"], json!([{"Name": "FunctionName", "Value": "{SanitizerFunction}"}]));
+    let m = member("LOG_GROUP", "false");
+    let mut expressions = Vec::new();
+    for (name, r) in resources(&m.t) {
+        if r["Type"] == "AWS::CloudWatch::Alarm" {
+            expressions.push(m.properties(name)["Metrics"][0]["Expression"].as_str().unwrap_or("").to_string());
+        }
+    }
+    for metric in ["DeliveryErrors", "DeliveryThrottling"] {
+        assert!(
+            expressions.iter().any(|e| e.contains(metric) && e.contains("AWS/Logs")),
+            "no member alarm on {metric}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ central queries
+
+fn referenced_fields(query: &str) -> BTreeSet<String> {
+    let re = regex::Regex::new(r"(?:\bresource\.)?\battributes(?:\.[A-Za-z0-9_]+)+").expect("regex");
+    re.find_iter(query).map(|m| m.as_str().to_string()).collect()
+}
+
+fn leaf_paths(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                leaf_paths(&p, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            fixture_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| n != "inventory.json")
+        {
+            out.push(path);
+        }
+    }
+}
+
+fn sanitizer_output_paths() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = Vec::new();
+    fixture_files(&dir, &mut files);
+    let key = PseudonymKey::new(b"deploy-org-test key, 32 bytes or more....").expect("test key");
+    let sanitizer = Sanitizer::new(Allowlist::embedded(), Some(key));
+    let mut paths = BTreeSet::new();
+    for file in &files {
+        let Ok(payload) = decode_envelope(&std::fs::read(file).expect("fixture"), DEFAULT_MAX_DECOMPRESSED_BYTES)
+        else {
+            continue;
+        };
+        for e in sanitizer.sanitize_payload(&payload).events {
+            leaf_paths("", &serde_json::from_str(&e.message).expect("JSON message"), &mut paths);
+        }
+    }
+    assert!(paths.iter().any(|p| p.starts_with("attributes.")), "the fixtures produced no output");
+    paths
+}
+
+#[test]
+fn central_dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {
+    let stack = central_for_accounts();
+    let mut queries = Vec::new();
+    for (name, r) in resources(&stack.t) {
+        match r["Type"].as_str() {
+            Some("AWS::Logs::QueryDefinition") => {
+                let p = stack.properties(name);
+                assert_eq!(p["LogGroupNames"], json!(["{SanitizedLogGroup}"]), "{name} reads the sanitized group only");
+                queries.push((name.clone(), p["QueryString"].as_str().expect("query").to_string()));
+            }
+            Some("AWS::CloudWatch::Dashboard") => {
+                let body: Value = serde_json::from_str(stack.properties(name)["DashboardBody"].as_str().expect("body"))
+                    .unwrap_or_else(|e| panic!("{name}: DashboardBody is not JSON once substituted: {e}"));
+                for w in body["widgets"].as_array().expect("widgets") {
+                    if w["type"] == "log" {
+                        let q = w["properties"]["query"].as_str().expect("query");
+                        let q =
+                            q.strip_prefix("SOURCE '{SanitizedLogGroup}' | ").expect("reads the sanitized group only");
+                        queries.push((name.clone(), q.to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(queries.len() >= 10, "the central stack keeps today's dashboard and saved queries");
+    let written = sanitizer_output_paths();
+    let mut read = BTreeSet::new();
+    for (origin, q) in &queries {
+        for f in referenced_fields(q) {
+            assert!(written.contains(&f), "{origin} reads {f}, which the sanitizer never writes for the fixtures");
+            read.insert(f);
+        }
+    }
+    for f in ["attributes.cost_usd", "attributes.user.pseudonym", "attributes.model"] {
+        assert!(read.contains(f), "no central query reads {f}");
+    }
+}
+
+// ------------------------------------------------------------------ the copy from template.yaml
+
+const SINGLE_ACCOUNT: &str = include_str!("../template.yaml");
+
+/// Central shows the single-account dashboard: its Mappings, usage dashboard, saved queries and
+/// spend alarms (with their parameters and condition) are template.yaml's, as
+/// `deploy/sync-from-template.py` copies them. Fails when template.yaml changed without a sync.
+#[test]
+fn central_copies_the_dashboard_queries_and_spend_alarms_of_template_yaml() {
+    let central = parse_template(CENTRAL);
+    let single = parse_template(SINGLE_ACCOUNT);
+    let fix = "out of date: run deploy/sync-from-template.py";
+    assert_eq!(central["Mappings"], single["Mappings"], "deploy/central.yaml Mappings {fix}");
+    let copied = |section: &str, name: &str| {
+        name.ends_with("QueryDefinition")
+            || name == "UsageDashboard"
+            || (name.starts_with("DailyBudget") && name.ends_with("Alarm"))
+            || (section == "Parameters" && ["DailyBudgetUSD", "MinGroupUsers"].contains(&name))
+            || (section == "Conditions" && name == "HasBudget")
+    };
+    let mut count = 0;
+    for section in ["Parameters", "Conditions", "Resources"] {
+        for (name, value) in single[section].as_object().expect("section") {
+            if copied(section, name) {
+                assert_eq!(&central[section][name], value, "deploy/central.yaml {section}.{name} {fix}");
+                count += 1;
+            }
+        }
+        for name in central[section].as_object().expect("section").keys() {
+            if copied(section, name) {
+                assert!(
+                    single[section].get(name).is_some(),
+                    "deploy/central.yaml {section}.{name} is not in template.yaml: {fix}"
+                );
+            }
+        }
+    }
+    assert!(count >= 10, "the dashboard, the saved queries and the spend alarms are copied");
+}
