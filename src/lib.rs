@@ -19,6 +19,7 @@ mod allowlist;
 pub mod config;
 mod counts;
 mod decode;
+pub mod digest;
 mod explain;
 pub mod handler;
 mod kind;
