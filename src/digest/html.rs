@@ -223,10 +223,11 @@ fn columns(title: &str, labels: &[String], values: &[f64], color: RGBColor) -> S
             .margin(8)
             .x_label_area_size(28)
             .y_label_area_size(52)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..axis_max(values.iter().copied()))?;
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..axis_max(values.iter().copied()))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels(n)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -235,9 +236,14 @@ fn columns(title: &str, labels: &[String], values: &[f64], color: RGBColor) -> S
             .y_label_formatter(&|v| label_value(*v))
             .label_style(("sans-serif", 12))
             .draw()?;
-        chart.draw_series(
-            Histogram::vertical(&chart).style(color.filled()).margin(6).data(values.iter().copied().enumerate()),
-        )?;
+        // Rectangles drawn in data order (plotters' Histogram aggregates through a HashMap,
+        // so its output order would change from run to run).
+        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            let mut bar =
+                Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], color.filled());
+            bar.set_margin(0, 0, 6, 6);
+            bar
+        }))?;
         root.present()?;
         Ok(())
     })()
@@ -261,10 +267,11 @@ fn bars(title: &str, rows: &[(String, f64)]) -> String {
             .margin(8)
             .x_label_area_size(24)
             .y_label_area_size(150)
-            .build_cartesian_2d(0.0..axis_max(rows.iter().map(|r| r.1)), (0..n).into_segmented())?;
+            .build_cartesian_2d(0.0..axis_max(rows.iter().map(|r| r.1)), (0..n - 1).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(WHITE)
             .y_labels(n)
             .y_label_formatter(&|v| match v {
                 // Largest at the top: row 0 is drawn at the highest segment.
@@ -275,12 +282,13 @@ fn bars(title: &str, rows: &[(String, f64)]) -> String {
             .x_label_formatter(&|v| label_value(*v))
             .label_style(("sans-serif", 12))
             .draw()?;
-        chart.draw_series(
-            Histogram::horizontal(&chart)
-                .style(BAR.filled())
-                .margin(5)
-                .data(rows.iter().enumerate().map(|(i, r)| (n - 1 - i, r.1))),
-        )?;
+        chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let row = n - 1 - i;
+            let mut bar =
+                Rectangle::new([(0.0, SegmentValue::Exact(row)), (r.1, SegmentValue::Exact(row + 1))], BAR.filled());
+            bar.set_margin(5, 5, 0, 0);
+            bar
+        }))?;
         root.present()?;
         Ok(())
     })()
