@@ -23,7 +23,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
+#[allow(clippy::disallowed_types, reason = "the benchmark's reference decoding (floor, gunzip)")]
+use flate2::read::MultiGzDecoder;
+use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::RngExt as _;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde::Deserialize;
@@ -69,6 +71,7 @@ fn base64_of(envelope: &[u8]) -> Vec<u8> {
     STANDARD.decode(v["awslogs"]["data"].as_str().unwrap()).unwrap()
 }
 
+#[allow(clippy::disallowed_types, reason = "reads back the benchmark's own workloads")]
 fn gunzip(compressed: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     MultiGzDecoder::new(compressed).read_to_end(&mut out).unwrap();
@@ -181,6 +184,7 @@ struct AwsLogs<'a> {
 
 /// (b) The decode floor: the same decoding, then only validate each message.
 #[inline(never)]
+#[allow(clippy::disallowed_types, reason = "the floor is the uncapped decoding the product's is measured against")]
 fn floor(envelope: &[u8]) -> usize {
     let envelope: Envelope<'_> = serde_json::from_slice(envelope).unwrap();
     let compressed = STANDARD.decode(envelope.awslogs.data.as_bytes()).unwrap();

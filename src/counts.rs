@@ -98,7 +98,11 @@ impl Counts {
     }
 
     pub fn drop_attribute(&mut self, reason: AttributeDrop) {
-        self.attributes_dropped[reason as usize] += 1;
+        self.drop_attributes(reason, 1);
+    }
+
+    pub fn drop_attributes(&mut self, reason: AttributeDrop, count: u64) {
+        self.attributes_dropped[reason as usize] += count;
     }
 
     pub fn dropped(&self, reason: EventDrop) -> u64 {

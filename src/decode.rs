@@ -4,7 +4,6 @@
 //! (the gzip stream is read through `Read::take(cap + 1)` and refused, not truncated, past the
 //! cap); errors name a kind and a byte or line/column position, never input content.
 
-use aws_lambda_events::event::cloudwatch_logs::LogData;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::fmt;
@@ -46,22 +45,43 @@ fn json_position(e: &serde_json::Error) -> (&'static str, usize, usize) {
 /// A decoded subscription payload. Holds raw log events, so its `Debug` prints shape only and it
 /// has no `Serialize`: it cannot reach a sink by mistake.
 pub struct Payload {
-    pub(crate) data: LogData,
+    pub(crate) message_type: String,
+    pub(crate) log_group: String,
+    pub(crate) log_stream: String,
+    pub(crate) events: Vec<LogEvent>,
 }
 
-impl Payload {
-    /// Wraps an already-decoded payload (for callers that decoded it another way).
-    pub fn from_log_data(data: LogData) -> Self {
-        Payload { data }
-    }
+/// One `logEvents[]` entry. Its message is decoded on its own: one that no Rust string can hold
+/// (a lone UTF-16 surrogate escape, invalid UTF-8) is [`Unreadable`], and only that event is
+/// dropped (`unparseable`).
+pub(crate) struct LogEvent {
+    pub(crate) id: String,
+    pub(crate) timestamp: i64,
+    pub(crate) message: Result<String, Unreadable>,
+}
 
+/// A `message` that is valid JSON text but not a Unicode string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unreadable;
+
+impl Payload {
     /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
     pub fn is_control_message(&self) -> bool {
-        self.data.message_type == "CONTROL_MESSAGE"
+        self.message_type == "CONTROL_MESSAGE"
     }
 
     pub fn event_count(&self) -> usize {
-        self.data.log_events.len()
+        self.events.len()
+    }
+
+    /// The source log group (never printed: it may name a person or a project).
+    pub fn log_group(&self) -> &str {
+        &self.log_group
+    }
+
+    /// The source log stream (never printed, as the group).
+    pub fn log_stream(&self) -> &str {
+        &self.log_stream
     }
 }
 
@@ -69,8 +89,51 @@ impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Payload")
             .field("control_message", &self.is_control_message())
-            .field("log_events", &self.data.log_events.len())
+            .field("log_events", &self.events.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The subscription payload as sent (other fields, such as `owner`, are ignored).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePayload {
+    message_type: String,
+    log_group: String,
+    log_stream: String,
+    log_events: Vec<WireEvent>,
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    id: String,
+    timestamp: i64,
+    message: Message,
+}
+
+/// A JSON string read as bytes (serde_json then accepts lone surrogates, as WTF-8) and checked
+/// as UTF-8 on its own.
+struct Message(Result<String, Unreadable>);
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+            type Value = Message;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Message, E> {
+                Ok(Message(std::str::from_utf8(v).map(str::to_owned).map_err(|_| Unreadable)))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Message, E> {
+                Ok(Message(String::from_utf8(v).map_err(|_| Unreadable)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Message, E> {
+                Ok(Message(Ok(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_bytes(BytesVisitor)
     }
 }
 
@@ -95,12 +158,22 @@ pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Paylo
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(envelope.awslogs.data.as_bytes())
         .map_err(|e| DecodeError::Base64 { offset: base64_offset(&e) })?;
-    let json = gunzip_capped(&compressed, max_decompressed)?;
-    let data: LogData = serde_json::from_slice(&json).map_err(|e| {
+    decode_compressed(&compressed, max_decompressed)
+}
+
+/// Decodes the gzip-compressed payload itself (what a Kinesis record holds).
+pub fn decode_compressed(compressed: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
+    let json = gunzip_capped(compressed, max_decompressed)?;
+    let wire: WirePayload = serde_json::from_slice(&json).map_err(|e| {
         let (category, line, column) = json_position(&e);
         DecodeError::Payload { category, line, column }
     })?;
-    Ok(Payload { data })
+    let events = wire
+        .log_events
+        .into_iter()
+        .map(|e| LogEvent { id: e.id, timestamp: e.timestamp, message: e.message.0 })
+        .collect();
+    Ok(Payload { message_type: wire.message_type, log_group: wire.log_group, log_stream: wire.log_stream, events })
 }
 
 fn base64_offset(e: &base64::DecodeError) -> usize {
@@ -113,7 +186,9 @@ fn base64_offset(e: &base64::DecodeError) -> usize {
 }
 
 /// Gunzips `compressed`, refusing (not truncating) output larger than `cap` bytes.
-/// This is the only place the crate decompresses anything.
+/// This is the only place the crate decompresses anything: `clippy.toml` bans flate2's decoders
+/// everywhere else.
+#[allow(clippy::disallowed_types, reason = "the one capped decompression the clippy.toml ban points to")]
 pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
     let decoder = flate2::read::MultiGzDecoder::new(compressed);
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
@@ -163,7 +238,7 @@ mod tests {
         let p = decode_envelope(&encode(&payload_json(r#"{"id":"1","timestamp":5,"message":"{}"}"#)), 1 << 20).unwrap();
         assert!(!p.is_control_message());
         assert_eq!(p.event_count(), 1);
-        assert_eq!(p.data.log_events[0].timestamp, 5);
+        assert_eq!(p.events[0].timestamp, 5);
     }
 
     #[test]
@@ -231,8 +306,24 @@ mod tests {
         let mut invalid_utf8 = payload_json(r#"{"id":"1","timestamp":5,"message":"XX"}"#).into_bytes();
         let at = invalid_utf8.windows(2).position(|w| w == b"XX").unwrap();
         invalid_utf8[at] = 0xff;
-        let err = decode_envelope(&envelope(&STANDARD.encode(gzip(&invalid_utf8))), 1 << 20).unwrap_err();
+        // Inside a message: that message is unreadable, the payload is not.
+        let p = decode_envelope(&envelope(&STANDARD.encode(gzip(&invalid_utf8))), 1 << 20).unwrap();
+        assert_eq!(p.events[0].message, Err(Unreadable));
+        // Elsewhere (here in logGroup): the payload is refused.
+        let mut bad_group = payload_json("").into_bytes();
+        let at = bad_group.windows(3).position(|w| w == br#""g""#).unwrap();
+        bad_group[at + 1] = 0xff;
+        let err = decode_envelope(&envelope(&STANDARD.encode(gzip(&bad_group))), 1 << 20).unwrap_err();
         assert!(matches!(err, DecodeError::Payload { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn each_message_is_decoded_on_its_own() {
+        let events = r#"{"id":"1","timestamp":5,"message":"a\ud800b"},{"id":"2","timestamp":6,"message":"ok \u00e9 \"q\""},{"id":"3","timestamp":7,"message":"\ud83d\ude00"}"#;
+        let p = decode_envelope(&encode(&payload_json(events)), 1 << 20).unwrap();
+        assert_eq!(p.events[0].message, Err(Unreadable));
+        assert_eq!(p.events[1].message.as_deref(), Ok("ok \u{e9} \"q\""));
+        assert_eq!(p.events[2].message.as_deref(), Ok("\u{1f600}"));
     }
 
     #[test]

@@ -41,7 +41,15 @@ impl Sanitizer {
         if payload.is_control_message() {
             return Vec::new();
         }
-        payload.data.log_events.iter().enumerate().map(|(i, e)| self.explain_one(i, Some(&e.id), &e.message)).collect()
+        payload
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match &e.message {
+                Ok(message) => self.explain_one(i, Some(&e.id), message),
+                Err(_) => Explanation { index: i, event: None, outcome: Err(EventDrop::Unparseable), keys: Vec::new() },
+            })
+            .collect()
     }
 
     /// Explains raw stored messages, one per line (blank lines skipped, as `sanitize_ndjson`).
@@ -59,7 +67,7 @@ impl Sanitizer {
 
     fn explain_one(&self, index: usize, id: Option<&str>, message: &str) -> Explanation {
         let mut audit = Collect::default();
-        let outcome = self.sanitize_message(id, message, &mut audit).map(|_| ());
+        let outcome = self.sanitize_message(crate::Origin { id, timestamp_ms: None }, message, &mut audit).map(|_| ());
         Explanation { index, event: audit.event, outcome, keys: audit.keys }
     }
 }

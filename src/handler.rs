@@ -55,7 +55,7 @@ impl StreamNamer {
 
     /// The destination stream for a decoded payload's events.
     pub fn for_payload(&self, payload: &crate::Payload) -> String {
-        self.name(&payload.data.log_group, &payload.data.log_stream)
+        self.name(payload.log_group(), payload.log_stream())
     }
 
     /// The destination stream for events from `source_group` / `source_stream`.
@@ -205,7 +205,7 @@ impl<S: Sink> Handler<S> {
     /// Plans and writes already-sanitized events to `stream` (the CLI's `--ndjson` path).
     pub async fn write(&self, stream: &str, sanitized: SanitizedPayload, deadline: Option<Instant>) -> Report {
         let started = Instant::now();
-        let SanitizedPayload { events, counts } = sanitized;
+        let SanitizedPayload { events, counts, .. } = sanitized;
         let plan: Plan = plan(events);
         let (too_large, empty) = (plan.too_large, plan.empty);
         let write = write_plan(

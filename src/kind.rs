@@ -5,145 +5,13 @@
 //! listed set), so an allowed key cannot carry free text, nested data or an over-long string.
 
 use crate::AttributeDrop;
+use crate::value::{MAX_NUMERIC_STRING, Scalar, parse_integer};
 use regex::Regex;
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
-/// Longest numeric string considered at all (digits, sign, point, exponent).
-const MAX_NUMERIC_STRING: usize = 40;
-
 /// Integers that a JSON double represents exactly: ±2^53.
 const MAX_EXACT_INTEGER_F64: f64 = 9_007_199_254_740_992.0;
-
-/// A JSON value as found in a stored event, after unwrapping OTLP AnyValue wrappers
-/// (`{"stringValue":..}`, `{"intValue":..}`, `{"doubleValue":..}`, `{"boolValue":..}`).
-#[derive(Clone, PartialEq)]
-pub(crate) enum Scalar<'a> {
-    Str(Cow<'a, str>),
-    Int(i64),
-    /// An integer outside `i64` (only `u64` above `i64::MAX`).
-    BigInt,
-    Float(f64),
-    Bool(bool),
-    Null,
-    /// An array, an object that is not an AnyValue wrapper, `arrayValue`, `kvlistValue`, `bytesValue`.
-    Compound,
-}
-
-/// Shape only: a `Scalar` holds payload content.
-impl fmt::Debug for Scalar<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scalar::Str(_) => "Str(..)",
-            Scalar::Int(_) => "Int(..)",
-            Scalar::BigInt => "BigInt",
-            Scalar::Float(_) => "Float(..)",
-            Scalar::Bool(_) => "Bool(..)",
-            Scalar::Null => "Null",
-            Scalar::Compound => "Compound",
-        })
-    }
-}
-
-impl<'a> Scalar<'a> {
-    /// Reads one JSON value. Never fails on well-formed JSON; malformed JSON gives `Compound`.
-    pub(crate) fn from_json(json: &'a str) -> Scalar<'a> {
-        serde_json::from_str(json).unwrap_or(Scalar::Compound)
-    }
-}
-
-/// The AnyValue field names of OTLP/JSON.
-pub(crate) const ANY_VALUE_FIELDS: [&str; 7] =
-    ["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue", "bytesValue"];
-
-impl<'de> Deserialize<'de> for Scalar<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
-
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(i64::try_from(v).map_or(Scalar::BigInt, Scalar::Int))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Scalar::Float(v))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Bool(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Compound)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let Some(crate::parse::Key(key)) = map.next_key::<crate::parse::Key<'de>>()? else {
-            return Ok(Scalar::Compound);
-        };
-        // Typed as OTLP defines them: intValue is an integer (JSON-encoded as a decimal string),
-        // doubleValue a number, boolValue a boolean, stringValue a string. Anything else inside
-        // a wrapper is not a scalar.
-        let inner = match key.as_ref() {
-            "stringValue" => match map.next_value::<Scalar<'de>>()? {
-                s @ Scalar::Str(_) => s,
-                _ => Scalar::Compound,
-            },
-            "intValue" => match map.next_value::<Scalar<'de>>()? {
-                Scalar::Int(n) => Scalar::Int(n),
-                Scalar::BigInt => Scalar::BigInt,
-                Scalar::Str(s) => match parse_integer(&s) {
-                    Ok(n) => Scalar::Int(n),
-                    Err(AttributeDrop::OutOfRange) => Scalar::BigInt,
-                    Err(_) => Scalar::Compound,
-                },
-                _ => Scalar::Compound,
-            },
-            "doubleValue" => match map.next_value::<Scalar<'de>>()? {
-                Scalar::Float(x) => Scalar::Float(x),
-                Scalar::Int(n) => Scalar::Float(n as f64),
-                _ => Scalar::Compound,
-            },
-            "boolValue" => match map.next_value::<Scalar<'de>>()? {
-                b @ Scalar::Bool(_) => b,
-                _ => Scalar::Compound,
-            },
-            _ => {
-                map.next_value::<IgnoredAny>()?;
-                Scalar::Compound
-            }
-        };
-        // A wrapper has exactly one field; anything more is a nested object.
-        if map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value::<IgnoredAny>()?;
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Scalar::Compound);
-        }
-        Ok(inner)
-    }
-}
 
 /// A value that passed its kind check, in normalised form.
 #[derive(Clone, PartialEq)]
@@ -273,18 +141,6 @@ fn string(value: Scalar<'_>, max_len: usize) -> Result<Cow<'_, str>, AttributeDr
         Scalar::Str(s) => Ok(s),
         _ => Err(AttributeDrop::WrongKind),
     }
-}
-
-/// A decimal integer string: optional `-`, digits only.
-fn parse_integer(s: &str) -> Result<i64, AttributeDrop> {
-    if s.len() > MAX_NUMERIC_STRING {
-        return Err(AttributeDrop::TooLong);
-    }
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AttributeDrop::WrongKind);
-    }
-    s.parse::<i64>().map_err(|_| AttributeDrop::OutOfRange)
 }
 
 /// A decimal number string in JSON's number grammar (no `NaN`, `inf`, hex, `+`, or spaces),

@@ -29,10 +29,13 @@ pub mod plan;
 mod pseudonym;
 mod sanitize;
 pub mod sink;
+mod spend;
+mod value;
 
-pub use allowlist::{Allowlist, AllowlistError, EMBEDDED_ALLOWLIST};
+pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
-pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_envelope};
+pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_compressed, decode_envelope};
 pub use explain::Explanation;
 pub use pseudonym::{KeyError, PseudonymKey};
-pub use sanitize::{Audit, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
+pub use sanitize::{Audit, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
+pub use spend::Spend;

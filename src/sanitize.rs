@@ -3,16 +3,23 @@
 //! Trusts the compiled [`Allowlist`]; trusts nothing in the events. Guarantees: pure and
 //! infallible; the output of an event is written by iterating the allowlist's outputs, so a key
 //! the allowlist does not name cannot appear, and every written value passed its kind check.
-//! Every received event is either written or counted as dropped with a reason.
+//! Every received event is either written or counted as dropped with a reason. Events come out
+//! in input order: [`crate::plan`] is the one stage that sorts.
+//!
+//! Memory: each event is parsed and checked in a per-call arena that is reset between events, so
+//! the work of one event is freed before the next and never grows with the payload.
 
-use crate::allowlist::{Output, Rule, Slots};
-use crate::kind::{Kept, Scalar};
-use crate::parse::{self, Attributes, RawEvent};
+use crate::allowlist::{Output, Rule};
+use crate::kind::Kept;
+use crate::parse::{self, Entry, Found, Indexes, KeyIndex, RawEvent};
+use crate::spend::{Spend, SpendField};
+use crate::value::Scalar;
 use crate::{Allowlist, AttributeDrop, Counts, EventDrop, Payload, PseudonymKey};
+use bumpalo::Bump;
+use bumpalo::collections::Vec as BumpVec;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::cell::OnceCell;
 
 /// The prefix of every Claude Code event `body`.
 const BODY_PREFIX: &str = "claude_code.";
@@ -23,6 +30,9 @@ const MAX_PSEUDONYM_SOURCE_LEN: usize = 256;
 /// Longest source event id carried as it is; others are carried as a digest.
 const MAX_PLAIN_SOURCE_ID_LEN: usize = 64;
 
+/// Longest `timeUnixNano` string read: `u64::MAX` has 20 digits.
+const MAX_TIME_DIGITS: usize = 20;
+
 /// One event to write to the sanitized group: the source event's timestamp and the compact JSON
 /// message built from allowlisted values only.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,12 +42,13 @@ pub struct SanitizedEvent {
     pub message: String,
 }
 
-/// The result of sanitizing one payload: events in write order (stable-sorted by timestamp),
-/// and the counts. Invariant: `counts.written == events.len()`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The result of sanitizing one payload: events in input order, the counts, and the sums of the
+/// cost and token values written. Invariant: `counts.written == events.len()`.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SanitizedPayload {
     pub events: Vec<SanitizedEvent>,
     pub counts: Counts,
+    pub spend: Spend,
 }
 
 /// Where a key was found.
@@ -73,8 +84,15 @@ pub enum Verdict {
 
 /// Receives what happened to each input key of a kept event. [`Counts`] counts the drops; the
 /// CLI's `explain` collects key names.
+///
+/// `attribute` is only ever called with a top-level input key of `attributes` or
+/// `resource.attributes`, or with an allowlisted key name (a nested allowlisted key, or an
+/// allowlisted `tool_parameters` sub-key). Keys found inside a value that name nothing are never
+/// named: they arrive as counts through `hidden`.
 pub trait Audit {
     fn attribute(&mut self, scope: Scope, key: &str, verdict: Verdict);
+    /// `count` keys found inside values of `scope`, dropped for `reason`, names not given.
+    fn hidden(&mut self, _scope: Scope, _count: u64, _reason: AttributeDrop) {}
     /// The event name found in an event (syntactically valid, not necessarily allowlisted).
     fn event_name(&mut self, _name: &str) {}
 }
@@ -84,6 +102,9 @@ impl Audit for Counts {
         if let Verdict::Dropped(reason) = verdict {
             self.drop_attribute(reason);
         }
+    }
+    fn hidden(&mut self, _scope: Scope, count: u64, reason: AttributeDrop) {
+        self.drop_attributes(reason, count);
     }
 }
 
@@ -96,35 +117,8 @@ pub struct Sanitizer {
     resource_index: KeyIndex,
     tool_parameter_index: KeyIndex,
     tool_parameters_slot: Option<usize>,
-}
-
-/// Allowlisted keys grouped by length: the slot of an input key without hashing it. Most input
-/// keys are not allowlisted and are rejected by their length or one or two short comparisons
-/// (measured: about a tenth of the sanitizing time went to SipHash lookups).
-#[derive(Debug, Default)]
-struct KeyIndex {
-    by_len: Vec<Vec<(Box<str>, usize)>>,
-}
-
-impl KeyIndex {
-    fn new<'k>(keys: impl IntoIterator<Item = (&'k str, usize)>) -> Self {
-        let mut index = KeyIndex::default();
-        for (key, slot) in keys {
-            if index.by_len.len() <= key.len() {
-                index.by_len.resize_with(key.len() + 1, Vec::new);
-            }
-            index.by_len[key.len()].push((key.into(), slot));
-        }
-        index
-    }
-
-    fn get(&self, key: &str) -> Option<usize> {
-        self.by_len.get(key.len())?.iter().find(|(k, _)| **k == *key).map(|&(_, slot)| slot)
-    }
-}
-
-fn index_of(slots: &Slots) -> KeyIndex {
-    KeyIndex::new(slots.keys.iter().enumerate().map(|(slot, key)| (&**key, slot)))
+    /// Per `allowlist.outputs`: the spend figure its written values add to.
+    spend_fields: Vec<Option<SpendField>>,
 }
 
 /// A slot's input value.
@@ -135,57 +129,66 @@ enum SlotValue<'a> {
     Dup,
 }
 
-/// The vectors that one event is sanitized with. A [`Scratch`] keeps one set per call and lends
-/// it to each event in turn, so that an event allocates only its output line (measured with the
-/// pseudonym cache: 2.5 % fewer instructions on the 1 MB benchmark). Between events every vector
-/// is empty.
-#[derive(Default)]
-struct Work<'e> {
-    event: RawEvent<'e>,
-    tool_pairs: Attributes<'e>,
-    slots: Vec<SlotValue<'e>>,
-    pair_slots: Vec<Option<usize>>,
-    tool_pair_slots: Vec<Option<usize>>,
-    verdicts: Vec<Option<Verdict>>,
-    resource_slots: Vec<SlotValue<'e>>,
-    resource_pair_slots: Vec<Option<usize>>,
-    resource_verdicts: Vec<Option<Verdict>>,
+/// The slots of one scope (attributes, or resource attributes) and the verdict of each.
+struct Slots<'b, 'a> {
+    values: BumpVec<'b, SlotValue<'a>>,
+    verdicts: BumpVec<'b, Option<Verdict>>,
 }
 
-impl Work<'_> {
-    /// Empties every vector and hands its allocation on, for an event of another lifetime.
-    fn recycle<'b>(self) -> Work<'b> {
-        Work {
-            event: RawEvent {
-                attributes: relifetime(self.event.attributes),
-                resource_attributes: relifetime(self.event.resource_attributes),
-                ..RawEvent::default()
-            },
-            tool_pairs: relifetime(self.tool_pairs),
-            slots: relifetime(self.slots),
-            pair_slots: relifetime(self.pair_slots),
-            tool_pair_slots: relifetime(self.tool_pair_slots),
-            verdicts: relifetime(self.verdicts),
-            resource_slots: relifetime(self.resource_slots),
-            resource_pair_slots: relifetime(self.resource_pair_slots),
-            resource_verdicts: relifetime(self.resource_verdicts),
+impl<'b, 'a> Slots<'b, 'a> {
+    fn new_in(bump: &'b Bump, len: usize) -> Self {
+        let mut values = BumpVec::with_capacity_in(len, bump);
+        values.resize(len, SlotValue::Empty);
+        let mut verdicts = BumpVec::with_capacity_in(len, bump);
+        verdicts.resize(len, None);
+        Slots { values, verdicts }
+    }
+
+    /// Fills the slots named by `found`; a slot named twice is a duplicate.
+    fn fill(&mut self, found: &Found<'_, 'a>) {
+        for entry in &found.entries {
+            if let Entry::Slot(s, value) = *entry {
+                self.values[s] = match self.values[s] {
+                    SlotValue::Empty => SlotValue::One(value),
+                    _ => SlotValue::Dup,
+                };
+            }
+        }
+    }
+
+    /// The verdict of the key `found` names at slot `s`.
+    fn verdict(&self, s: usize) -> Verdict {
+        match self.values[s] {
+            SlotValue::Dup => Verdict::Dropped(AttributeDrop::Duplicate),
+            _ => self.verdicts[s].unwrap_or(Verdict::Dropped(AttributeDrop::NotAllowlisted)),
         }
     }
 }
 
-/// An empty vector with `v`'s allocation, for elements that differ from `T` at most in lifetimes.
-/// (The standard library collects in place when the element layouts match, which the assertion
-/// checks at compile time; a test checks that the allocation is kept.)
-fn relifetime<T, U>(mut v: Vec<T>) -> Vec<U> {
-    const { assert!(size_of::<T>() == size_of::<U>() && align_of::<T>() == align_of::<U>()) };
-    v.clear();
-    v.into_iter().map(|_| unreachable!("the vector was emptied")).collect()
+/// Where a record's event time comes from when it has none of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'s> {
+    /// The CloudWatch event id (carried as `sourceEventId`).
+    pub id: Option<&'s str>,
+    /// The CloudWatch timestamp (ms), the time written when the record has none.
+    pub timestamp_ms: Option<i64>,
 }
 
-/// What one call keeps from event to event: the [`Work`] vectors and the pseudonyms computed.
+impl Origin<'_> {
+    /// No CloudWatch event behind the record (a raw stored message on its own).
+    pub const NONE: Origin<'static> = Origin { id: None, timestamp_ms: None };
+}
+
+/// One sanitized record: the output message and the record's event time in nanoseconds.
+struct Written {
+    message: String,
+    time_unix_nano: Option<u64>,
+}
+
+/// What one call keeps from event to event: the arena (reset per event) and the pseudonyms.
 #[derive(Default)]
 struct Scratch {
-    work: Work<'static>,
+    bump: Bump,
     pseudonyms: Pseudonyms,
 }
 
@@ -213,139 +216,196 @@ impl Pseudonyms {
     }
 }
 
+/// Collects a payload's written events, counts and spend.
+struct Collector {
+    out: SanitizedPayload,
+}
+
+impl Collector {
+    fn new(capacity: usize) -> Self {
+        let mut out = SanitizedPayload { events: Vec::with_capacity(capacity), ..SanitizedPayload::default() };
+        out.counts.payloads = 1;
+        Collector { out }
+    }
+
+    fn finish(mut self) -> SanitizedPayload {
+        self.out.counts.written = self.out.events.len() as u64;
+        self.out
+    }
+}
+
 impl Sanitizer {
     pub fn new(allowlist: Allowlist, key: Option<PseudonymKey>) -> Self {
+        let index_of = |slots: &crate::allowlist::Slots| {
+            KeyIndex::new(slots.keys.iter().enumerate().map(|(slot, key)| (&**key, slot)))
+        };
         let attribute_index = index_of(&allowlist.attribute_slots);
         let resource_index = index_of(&allowlist.resource_slots);
         let tool_parameter_index =
             KeyIndex::new(allowlist.tool_parameter_subkeys.iter().map(|(key, &slot)| (&**key, slot)));
         let tool_parameters_slot = allowlist.attribute_slots.get(crate::allowlist::TOOL_PARAMETERS_KEY);
-        Sanitizer { allowlist, key, attribute_index, resource_index, tool_parameter_index, tool_parameters_slot }
+        let spend_fields = allowlist.outputs.iter().map(|o| SpendField::of_output(&o.key)).collect();
+        Sanitizer {
+            allowlist,
+            key,
+            attribute_index,
+            resource_index,
+            tool_parameter_index,
+            tool_parameters_slot,
+            spend_fields,
+        }
     }
 
     pub fn allowlist(&self) -> &Allowlist {
         &self.allowlist
     }
 
-    /// Sanitizes every event of a decoded payload. Infallible.
+    fn indexes(&self) -> Indexes<'_> {
+        Indexes { attributes: &self.attribute_index, resource: &self.resource_index }
+    }
+
+    /// Sanitizes every event of a decoded payload, in input order. Infallible.
     pub fn sanitize_payload(&self, payload: &Payload) -> SanitizedPayload {
-        let mut counts = Counts::default();
-        counts.payloads = 1;
+        let mut collector = Collector::new(payload.events.len());
         if payload.is_control_message() {
-            counts.control_messages = 1;
-            return SanitizedPayload { events: Vec::new(), counts };
+            collector.out.counts.control_messages = 1;
+            return collector.finish();
         }
         let mut scratch = Scratch::default();
-        let mut events = Vec::with_capacity(payload.data.log_events.len());
-        for entry in &payload.data.log_events {
-            counts.received += 1;
-            match self.sanitize_one(&mut scratch, Some(&entry.id), &entry.message, &mut counts) {
-                Ok((message, _)) => events.push(SanitizedEvent { timestamp: entry.timestamp, message }),
-                Err(reason) => counts.drop_event(reason),
-            }
+        for event in &payload.events {
+            let origin = Origin { id: Some(&event.id), timestamp_ms: Some(event.timestamp) };
+            let result = match &event.message {
+                Ok(message) => self.sanitize_one(&mut scratch, origin, message, &mut collector),
+                Err(_) => Err(EventDrop::Unparseable),
+            };
+            collector.record(event.timestamp, result);
         }
-        finish(events, counts)
+        collector.finish()
     }
 
     /// Sanitizes raw stored messages, one per line (blank lines skipped; a line that is not
-    /// UTF-8 is counted `unparseable`). Each event's timestamp is its `timeUnixNano` (else
-    /// `observedTimeUnixNano`) in milliseconds, else `default_timestamp`.
+    /// UTF-8 is counted `unparseable`), in input order. Each event's timestamp is its
+    /// `timeUnixNano` (else `observedTimeUnixNano`) in milliseconds, else `default_timestamp`.
     pub fn sanitize_ndjson(&self, input: &[u8], default_timestamp: i64) -> SanitizedPayload {
-        let mut counts = Counts::default();
-        counts.payloads = 1;
+        let mut collector = Collector::new(0);
         let mut scratch = Scratch::default();
-        let mut events = Vec::new();
         for line in ndjson_lines(input) {
-            counts.received += 1;
+            let origin = Origin { id: None, timestamp_ms: Some(default_timestamp) };
             let result = match line {
-                Ok(line) => self.sanitize_one(&mut scratch, None, line, &mut counts),
+                Ok(line) => self.sanitize_one(&mut scratch, origin, line, &mut collector),
                 Err(()) => Err(EventDrop::Unparseable),
             };
-            match result {
-                Ok((message, time)) => {
-                    events.push(SanitizedEvent { timestamp: time.unwrap_or(default_timestamp), message })
-                }
-                Err(reason) => counts.drop_event(reason),
-            }
+            let timestamp = match &result {
+                Ok(written) => written.time_unix_nano.map_or(default_timestamp, nanos_to_ms),
+                Err(_) => default_timestamp,
+            };
+            collector.record(timestamp, result);
         }
-        finish(events, counts)
+        collector.finish()
     }
 
     /// Sanitizes one stored message. Returns the output message and the record's own time (ms),
     /// or why the whole event is dropped. `audit` hears about every key of a kept event.
     pub fn sanitize_message<A: Audit>(
         &self,
-        source_id: Option<&str>,
+        origin: Origin<'_>,
         message: &str,
         audit: &mut A,
     ) -> Result<(String, Option<i64>), EventDrop> {
-        self.sanitize_one(&mut Scratch::default(), source_id, message, audit)
+        let mut sink = AuditOnly(audit);
+        self.sanitize_one(&mut Scratch::default(), origin, message, &mut sink)
+            .map(|w| (w.message, w.time_unix_nano.map(nanos_to_ms)))
     }
 
-    /// [`Self::sanitize_message`] with the vectors and pseudonyms that `scratch` keeps between
-    /// the events of one call.
-    fn sanitize_one<A: Audit>(
+    /// One event, in `scratch`'s arena (reset first, so the previous event's work is freed).
+    fn sanitize_one<R: Record>(
         &self,
         scratch: &mut Scratch,
-        source_id: Option<&str>,
+        origin: Origin<'_>,
         message: &str,
-        audit: &mut A,
-    ) -> Result<(String, Option<i64>), EventDrop> {
-        // The unescaped `tool_parameters` text, declared before the work that may borrow from it.
-        let tool_text = OnceCell::new();
-        let mut work = std::mem::take(&mut scratch.work).recycle();
-        let result = self.sanitize_into(&mut work, &tool_text, &mut scratch.pseudonyms, source_id, message, audit);
-        scratch.work = work.recycle();
-        result
-    }
-
-    fn sanitize_into<'e, A: Audit>(
-        &self,
-        work: &mut Work<'e>,
-        tool_text: &'e OnceCell<String>,
-        pseudonyms: &mut Pseudonyms,
-        source_id: Option<&str>,
-        message: &'e str,
-        audit: &mut A,
-    ) -> Result<(String, Option<i64>), EventDrop> {
-        let Work {
-            event,
-            tool_pairs,
-            slots,
-            pair_slots,
-            tool_pair_slots,
-            verdicts,
-            resource_slots,
-            resource_pair_slots,
-            resource_verdicts,
-        } = work;
-        parse::parse_event_into(message, event).map_err(|_| EventDrop::Unparseable)?;
+        record: &mut R,
+    ) -> Result<Written, EventDrop> {
+        scratch.bump.reset();
+        let bump = &scratch.bump;
         let al = &self.allowlist;
 
-        slots.resize(al.attribute_slots.len(), SlotValue::Empty);
-        fill(&self.attribute_index, slots, pair_slots, &event.attributes);
+        // 1. Parse, matching keys against the allowlist; fill the slots; find the event name.
+        let mut event = RawEvent::new_in(bump);
+        parse::parse_event_into(message, self.indexes(), &mut event).map_err(|_| EventDrop::Unparseable)?;
+        let mut attributes = Slots::new_in(bump, al.attribute_slots.len());
+        attributes.fill(&event.attributes);
+        let name = self.event_name(&event, &attributes, record.audit())?;
 
-        let name = self.event_name(event, slots, audit)?;
+        // 2. The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
+        let mut tool = Found::new_in(bump);
+        let tool_verdict = self.tool_parameters(bump, &attributes, &mut tool);
+        attributes.fill(&tool);
 
-        // The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
-        let mut tool_verdict = Verdict::Extracted;
-        if let Some(tp) = self.tool_parameters_slot {
-            if let SlotValue::One(raw) = slots[tp] {
-                let text = match Scalar::from_json(raw.get()) {
-                    Scalar::Str(Cow::Borrowed(text)) => Some(text),
-                    Scalar::Str(Cow::Owned(text)) => Some(tool_text.get_or_init(|| text).as_str()),
-                    _ => None,
-                };
-                if text.is_none_or(|text| parse::parse_object_into(text, tool_pairs).is_err()) {
-                    tool_pairs.clear();
-                    tool_verdict = Verdict::Dropped(AttributeDrop::WrongKind);
-                }
-            }
+        // 3. Build the output from the allowlist.
+        let mut resource = Slots::new_in(bump, al.resource_slots.len());
+        resource.fill(&event.resource);
+        let time_unix_nano = time_nanos(event.time_unix_nano)
+            .or_else(|| time_nanos(event.observed_time_unix_nano))
+            .or_else(|| origin.timestamp_ms.and_then(ms_to_nanos));
+        let message = self.write(
+            name,
+            &mut attributes,
+            &mut resource,
+            time_unix_nano,
+            origin.id,
+            &mut scratch.pseudonyms,
+            record,
+        );
+
+        // 4. Tell the audit what happened to every input key.
+        if let (Some(tp), Some(verdict)) = (self.tool_parameters_slot, tool_verdict) {
+            attributes.verdicts[tp] = Some(verdict);
         }
-        fill(&self.tool_parameter_index, slots, tool_pair_slots, tool_pairs);
+        attributes.verdicts[0] = Some(Verdict::Kept); // event.name
+        let audit = record.audit();
+        self.report(audit, Scope::Attributes, &event.attributes, &attributes);
+        self.report(audit, Scope::ToolParameters, &tool, &attributes);
+        self.report(audit, Scope::Resource, &event.resource, &resource);
+        Ok(Written { message, time_unix_nano })
+    }
 
-        // Build the output from the allowlist.
-        verdicts.resize(slots.len(), None);
+    /// Parses the `tool_parameters` string into `tool`; its verdict, if the event has one.
+    fn tool_parameters<'b>(
+        &self,
+        bump: &'b Bump,
+        attributes: &Slots<'b, 'b>,
+        tool: &mut Found<'b, 'b>,
+    ) -> Option<Verdict> {
+        let SlotValue::One(raw) = attributes.values[self.tool_parameters_slot?] else {
+            return None;
+        };
+        let text = match Scalar::from_json(raw.get()) {
+            Scalar::Str(Cow::Borrowed(text)) => Some(text),
+            Scalar::Str(Cow::Owned(text)) => Some(&*bump.alloc_str(&text)),
+            _ => None,
+        };
+        if text.is_some_and(|text| parse::parse_object_into(text, &self.tool_parameter_index, tool).is_ok()) {
+            Some(Verdict::Extracted)
+        } else {
+            tool.entries.clear();
+            tool.hidden = 0;
+            Some(Verdict::Dropped(AttributeDrop::WrongKind))
+        }
+    }
+
+    /// The output message: body, attributes (allowlist order), resource, time, source id.
+    #[allow(clippy::too_many_arguments)]
+    fn write<R: Record>(
+        &self,
+        name: &str,
+        attributes: &mut Slots<'_, '_>,
+        resource: &mut Slots<'_, '_>,
+        time_unix_nano: Option<u64>,
+        source_id: Option<&str>,
+        pseudonyms: &mut Pseudonyms,
+        record: &mut R,
+    ) -> String {
+        let al = &self.allowlist;
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"body\":\"");
         out.extend_from_slice(BODY_PREFIX.as_bytes());
@@ -353,19 +413,25 @@ impl Sanitizer {
         out.extend_from_slice(b"\",\"attributes\":{\"event.name\":\"");
         out.extend_from_slice(name.as_bytes());
         out.push(b'"');
-        for output in &al.outputs {
-            if let Some(value) = self.evaluate(output, slots, verdicts, pseudonyms) {
-                write_member(&mut out, &output.key, &value);
+        let mut spend = Spend::default();
+        for (output, field) in al.outputs.iter().zip(&self.spend_fields) {
+            if let Some(value) = self.evaluate(output, attributes, pseudonyms) {
+                out.push(b',');
+                write_key(&mut out, &output.key);
+                value.write_json(&mut out);
+                if let Some(field) = *field {
+                    match value {
+                        Kept::Float(x) => spend.add(field, x),
+                        Kept::Int(n) => spend.add(field, n as f64),
+                        _ => {}
+                    }
+                }
             }
         }
         out.push(b'}');
-
-        resource_slots.resize(al.resource_slots.len(), SlotValue::Empty);
-        fill(&self.resource_index, resource_slots, resource_pair_slots, &event.resource_attributes);
-        resource_verdicts.resize(resource_slots.len(), None);
         let mut first = true;
         for output in &al.resource_outputs {
-            if let Some(value) = self.evaluate(output, resource_slots, resource_verdicts, pseudonyms) {
+            if let Some(value) = self.evaluate(output, resource, pseudonyms) {
                 out.extend_from_slice(if first { b",\"resource\":{\"attributes\":{" } else { b"," });
                 first = false;
                 write_key(&mut out, &output.key);
@@ -375,39 +441,50 @@ impl Sanitizer {
         if !first {
             out.extend_from_slice(b"}}");
         }
+        if let Some(nanos) = time_unix_nano {
+            out.extend_from_slice(b",\"timeUnixNano\":\"");
+            out.extend_from_slice(nanos.to_string().as_bytes());
+            out.push(b'"');
+        }
         if let Some(id) = source_id {
             out.extend_from_slice(b",\"sourceEventId\":");
             Kept::Str(carried_id(id)).write_json(&mut out);
         }
         out.push(b'}');
+        record.spend(&spend);
+        // Every byte written is ASCII punctuation, allowlist text, digits, or serde_json output.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 
-        // Tell the audit what happened to every input key.
-        if let Some(tp) = self.tool_parameters_slot {
-            verdicts[tp] = Some(tool_verdict);
+    /// Tells `audit` the verdict of every key `found` holds, and the count of hidden ones.
+    fn report<A: Audit>(&self, audit: &mut A, scope: Scope, found: &Found<'_, '_>, slots: &Slots<'_, '_>) {
+        let names = match scope {
+            Scope::Resource => &self.allowlist.resource_slots,
+            Scope::Attributes | Scope::ToolParameters => &self.allowlist.attribute_slots,
+        };
+        for entry in &found.entries {
+            match entry {
+                Entry::Slot(s, _) => {
+                    let name = &*names.keys[*s];
+                    let name = match scope {
+                        Scope::ToolParameters => name.strip_prefix("tool_parameters.").unwrap_or(name),
+                        _ => name,
+                    };
+                    audit.attribute(scope, name, slots.verdict(*s));
+                }
+                Entry::Other(key) => audit.attribute(scope, key, Verdict::Dropped(AttributeDrop::NotAllowlisted)),
+            }
         }
-        verdicts[0] = Some(Verdict::Kept); // event.name
-        report(audit, Scope::Attributes, &event.attributes, pair_slots, slots, verdicts);
-        report(audit, Scope::ToolParameters, tool_pairs, tool_pair_slots, slots, verdicts);
-        report(
-            audit,
-            Scope::Resource,
-            &event.resource_attributes,
-            resource_pair_slots,
-            resource_slots,
-            resource_verdicts,
-        );
-
-        let time = time_ms(event.time_unix_nano).or_else(|| time_ms(event.observed_time_unix_nano));
-        // Every byte written is ASCII punctuation, allowlist text, or serde_json output.
-        let message = String::from_utf8(out).map_err(|_| EventDrop::Unparseable)?;
-        Ok((message, time))
+        if found.hidden > 0 {
+            audit.hidden(scope, found.hidden, AttributeDrop::NotAllowlisted);
+        }
     }
 
     /// The event name, agreed by every source present, and kept by the allowlist.
     fn event_name<'e, A: Audit>(
         &self,
-        event: &RawEvent<'e>,
-        slots: &[SlotValue<'e>],
+        event: &RawEvent<'_, 'e>,
+        attributes: &Slots<'_, 'e>,
         audit: &mut A,
     ) -> Result<&str, EventDrop> {
         let mut found: Option<Cow<'e, str>> = None;
@@ -422,7 +499,7 @@ impl Sanitizer {
                 }
             }
         };
-        match slots[0] {
+        match attributes.values[0] {
             SlotValue::Empty => {}
             SlotValue::Dup => return Err(EventDrop::AmbiguousEventName),
             SlotValue::One(raw) => agree(string_of(raw))?,
@@ -453,28 +530,28 @@ impl Sanitizer {
     fn evaluate<'a>(
         &self,
         output: &Output,
-        slots: &[SlotValue<'a>],
-        verdicts: &mut [Option<Verdict>],
+        slots: &mut Slots<'_, 'a>,
         pseudonyms: &mut Pseudonyms,
     ) -> Option<Kept<'a>> {
+        let (values, verdicts) = (&slots.values, &mut slots.verdicts);
         match &output.rule {
-            Rule::Copy { slot, kind } => checked(kind, slots[*slot], &mut verdicts[*slot]),
+            Rule::Copy { slot, kind } => checked(kind, values[*slot], &mut verdicts[*slot]),
             Rule::Extract { slot, passthrough, kind } => {
-                let extracted = checked(kind, slots[*slot], &mut verdicts[*slot]);
+                let extracted = checked(kind, values[*slot], &mut verdicts[*slot]);
                 if extracted.is_some() {
-                    supersede(slots[*passthrough], &mut verdicts[*passthrough]);
+                    supersede(values[*passthrough], &mut verdicts[*passthrough]);
                     return extracted;
                 }
-                checked(kind, slots[*passthrough], &mut verdicts[*passthrough])
+                checked(kind, values[*passthrough], &mut verdicts[*passthrough])
             }
             Rule::Pseudonym { sources, passthrough, hex_chars, passthrough_kind } => {
                 let mut result = None;
                 for &source in sources {
                     if result.is_some() {
-                        supersede(slots[source], &mut verdicts[source]);
+                        supersede(values[source], &mut verdicts[source]);
                         continue;
                     }
-                    let SlotValue::One(raw) = slots[source] else {
+                    let SlotValue::One(raw) = values[source] else {
                         continue;
                     };
                     let verdict = match (Scalar::from_json(raw.get()), &self.key) {
@@ -492,13 +569,51 @@ impl Sanitizer {
                     verdicts[source] = Some(verdict);
                 }
                 if result.is_some() {
-                    supersede(slots[*passthrough], &mut verdicts[*passthrough]);
+                    supersede(values[*passthrough], &mut verdicts[*passthrough]);
                     return result;
                 }
-                checked(passthrough_kind, slots[*passthrough], &mut verdicts[*passthrough])
+                checked(passthrough_kind, values[*passthrough], &mut verdicts[*passthrough])
             }
         }
     }
+}
+
+/// Where one event's results go: the audit of its keys, and the spend it wrote.
+trait Record {
+    type Audit: Audit;
+    fn audit(&mut self) -> &mut Self::Audit;
+    fn spend(&mut self, spend: &Spend);
+}
+
+impl Collector {
+    fn record(&mut self, timestamp: i64, result: Result<Written, EventDrop>) {
+        self.out.counts.received += 1;
+        match result {
+            Ok(written) => self.out.events.push(SanitizedEvent { timestamp, message: written.message }),
+            Err(reason) => self.out.counts.drop_event(reason),
+        }
+    }
+}
+
+impl Record for Collector {
+    type Audit = Counts;
+    fn audit(&mut self) -> &mut Counts {
+        &mut self.out.counts
+    }
+    fn spend(&mut self, spend: &Spend) {
+        self.out.spend.merge(spend);
+    }
+}
+
+/// A single message's audit, without spend.
+struct AuditOnly<'a, A>(&'a mut A);
+
+impl<A: Audit> Record for AuditOnly<'_, A> {
+    type Audit = A;
+    fn audit(&mut self) -> &mut A {
+        self.0
+    }
+    fn spend(&mut self, _spend: &Spend) {}
 }
 
 /// The non-blank lines of `input`, each as UTF-8 or `Err(())`.
@@ -507,36 +622,6 @@ pub(crate) fn ndjson_lines(input: &[u8]) -> impl Iterator<Item = Result<&str, ()
         .split(|&b| b == b'\n')
         .filter(|line| !line.trim_ascii().is_empty())
         .map(|line| std::str::from_utf8(line).map_err(|_| ()))
-}
-
-fn finish(mut events: Vec<SanitizedEvent>, mut counts: Counts) -> SanitizedPayload {
-    // PutLogEvents needs chronological order; a stable sort keeps arrival order within a ms.
-    events.sort_by_key(|e| e.timestamp);
-    counts.written = events.len() as u64;
-    SanitizedPayload { events, counts }
-}
-
-/// Fills `slots` from `pairs`, and `pair_slots` with each pair's slot (None: not allowlisted).
-fn fill<'a>(
-    table: &KeyIndex,
-    slots: &mut [SlotValue<'a>],
-    pair_slots: &mut Vec<Option<usize>>,
-    pairs: &Attributes<'a>,
-) {
-    pair_slots.extend(pairs.iter().map(|(key, value)| {
-        let slot = table.get(key);
-        if let Some(s) = slot {
-            occupy(&mut slots[s], value);
-        }
-        slot
-    }));
-}
-
-fn occupy<'a>(slot: &mut SlotValue<'a>, value: &'a RawValue) {
-    *slot = match *slot {
-        SlotValue::Empty => SlotValue::One(value),
-        _ => SlotValue::Dup,
-    };
 }
 
 fn checked<'a>(kind: &crate::kind::Kind, slot: SlotValue<'a>, verdict: &mut Option<Verdict>) -> Option<Kept<'a>> {
@@ -567,24 +652,6 @@ fn supersede(slot: SlotValue<'_>, verdict: &mut Option<Verdict>) {
     };
 }
 
-fn report<A: Audit>(
-    audit: &mut A,
-    scope: Scope,
-    pairs: &Attributes<'_>,
-    pair_slots: &[Option<usize>],
-    slots: &[SlotValue<'_>],
-    verdicts: &[Option<Verdict>],
-) {
-    for ((key, _), slot) in pairs.iter().zip(pair_slots) {
-        let verdict = match *slot {
-            None => Verdict::Dropped(AttributeDrop::NotAllowlisted),
-            Some(s) if matches!(slots[s], SlotValue::Dup) => Verdict::Dropped(AttributeDrop::Duplicate),
-            Some(s) => verdicts[s].unwrap_or(Verdict::Dropped(AttributeDrop::NotAllowlisted)),
-        };
-        audit.attribute(scope, key, verdict);
-    }
-}
-
 fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
     match Scalar::from_json(raw.get()) {
         Scalar::Str(s) => Some(s),
@@ -600,13 +667,7 @@ fn without_body_prefix(s: Cow<'_, str>) -> Result<Cow<'_, str>, Cow<'_, str>> {
     }
 }
 
-/// `,"key":value` (keys are allowlist text of `[A-Za-z0-9._:-]`; serde_json escapes anyway).
-fn write_member(out: &mut Vec<u8>, key: &str, value: &Kept<'_>) {
-    out.push(b',');
-    write_key(out, key);
-    value.write_json(out);
-}
-
+/// `"key":` (keys are allowlist text of `[A-Za-z0-9._:-]`; serde_json escapes anyway).
 fn write_key(out: &mut Vec<u8>, key: &str) {
     Kept::Str(Cow::Borrowed(key)).write_json(out);
     out.push(b':');
@@ -623,14 +684,24 @@ fn carried_id(id: &str) -> Cow<'_, str> {
     }
 }
 
-/// A nanosecond timestamp (number or decimal string) in milliseconds.
-fn time_ms(raw: Option<&RawValue>) -> Option<i64> {
+/// A positive nanosecond timestamp (JSON number, decimal string, or AnyValue of either).
+fn time_nanos(raw: Option<&RawValue>) -> Option<u64> {
     let nanos = match Scalar::from_json(raw?.get()) {
-        Scalar::Int(n) => n,
-        Scalar::Str(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok()?,
+        Scalar::Int(n) => u64::try_from(n).ok()?,
+        Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_TIME_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()?
+        }
         _ => return None,
     };
-    (nanos > 0).then_some(nanos / 1_000_000)
+    (nanos > 0).then_some(nanos)
+}
+
+fn nanos_to_ms(nanos: u64) -> i64 {
+    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn ms_to_nanos(ms: i64) -> Option<u64> {
+    u64::try_from(ms).ok().filter(|&ms| ms > 0)?.checked_mul(1_000_000)
 }
 
 #[cfg(test)]
@@ -657,7 +728,7 @@ hex_chars = 16
     }
 
     fn one(message: &str) -> Result<String, EventDrop> {
-        sanitizer(true).sanitize_message(None, message, &mut Counts::default()).map(|(m, _)| m)
+        sanitizer(true).sanitize_message(Origin::NONE, message, &mut Counts::default()).map(|(m, _)| m)
     }
 
     #[test]
@@ -721,26 +792,9 @@ hex_chars = 16
         assert!(email_only.contains(p));
 
         let mut counts = Counts::default();
-        let without_key = sanitizer(false).sanitize_message(None, m, &mut counts).unwrap().0;
+        let without_key = sanitizer(false).sanitize_message(Origin::NONE, m, &mut counts).unwrap().0;
         assert_eq!(without_key, r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request"}}"#);
         assert_eq!(counts.attributes_dropped(AttributeDrop::NoPseudonymKey), 2);
-    }
-
-    #[test]
-    fn recycled_work_keeps_its_allocations() {
-        let mut work = Work::default();
-        work.event.attributes.reserve(32);
-        work.slots.reserve(16);
-        work.verdicts.reserve(16);
-        work.verdicts.push(Some(Verdict::Kept));
-        let (attributes, slots, verdicts) =
-            (work.event.attributes.as_ptr() as usize, work.slots.as_ptr() as usize, work.verdicts.as_ptr() as usize);
-        let recycled: Work<'_> = work.recycle();
-        assert_eq!(recycled.event.attributes.as_ptr() as usize, attributes);
-        assert_eq!(recycled.slots.as_ptr() as usize, slots);
-        assert_eq!(recycled.verdicts.as_ptr() as usize, verdicts);
-        assert!(recycled.event.attributes.capacity() >= 32 && recycled.verdicts.capacity() >= 16);
-        assert!(recycled.event.attributes.is_empty() && recycled.slots.is_empty() && recycled.verdicts.is_empty());
     }
 
     #[test]
@@ -775,9 +829,12 @@ hex_chars = 16
     fn the_source_id_is_carried_or_digested() {
         let s = sanitizer(true);
         let m = r#"{"body":"claude_code.api_request"}"#;
-        let (out, _) = s.sanitize_message(Some("3462123"), m, &mut Counts::default()).unwrap();
+        let (out, _) =
+            s.sanitize_message(Origin { id: Some("3462123"), timestamp_ms: None }, m, &mut Counts::default()).unwrap();
         assert!(out.ends_with(r#","sourceEventId":"3462123"}"#), "{out}");
-        let (out, _) = s.sanitize_message(Some("CANARY-id"), m, &mut Counts::default()).unwrap();
+        let (out, _) = s
+            .sanitize_message(Origin { id: Some("CANARY-id"), timestamp_ms: None }, m, &mut Counts::default())
+            .unwrap();
         assert!(!out.contains("CANARY") && out.contains(r#""sourceEventId":"sha256:"#), "{out}");
     }
 
@@ -785,7 +842,7 @@ hex_chars = 16
     fn ndjson_lines_with_their_own_times() {
         let input = b"{\"body\":\"claude_code.api_request\",\"timeUnixNano\":\"3000000000\"}\n\n\xff\xfe\n{\"body\":\"claude_code.api_request\",\"observedTimeUnixNano\":1000000000}\n{\"body\":\"claude_code.api_request\"}\n";
         let out = sanitizer(true).sanitize_ndjson(input, 2000);
-        assert_eq!(out.events.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [1000, 2000, 3000]);
+        assert_eq!(out.events.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [3000, 1000, 2000]);
         assert_eq!(out.counts.received, 4);
         assert_eq!(out.counts.dropped(Unparseable), 1);
         assert_eq!(out.counts.written, 3);
@@ -795,7 +852,7 @@ hex_chars = 16
     fn counts_every_dropped_attribute() {
         let mut counts = Counts::default();
         let m = r#"{"body":"claude_code.api_request","attributes":{"prompt":"x","model":"has space","input_tokens":-1,"user.email":"e","user.id":"i"},"resource":{"attributes":{"service.name":"other","os":"x"}}}"#;
-        sanitizer(true).sanitize_message(None, m, &mut counts).unwrap();
+        sanitizer(true).sanitize_message(Origin::NONE, m, &mut counts).unwrap();
         use AttributeDrop::*;
         let got: Vec<(AttributeDrop, u64)> = counts.attribute_drops().collect();
         assert_eq!(got, [(NotAllowlisted, 2), (WrongKind, 2), (OutOfRange, 1), (Superseded, 1)]);

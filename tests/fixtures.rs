@@ -152,8 +152,9 @@ fn recorded_values_of_kept_keys_have_the_right_kind() {
 
 #[test]
 fn inventory_lists_what_the_allowlist_does_not_keep() {
-    // Informational: the recorded keys the allowlist drops, printed for whoever reviews a
-    // re-recording (`cargo test --test fixtures -- --nocapture inventory`).
+    // The recorded keys the allowlist drops, as a golden file beside the inventory: a re-recording
+    // that brings a new key, or an allowlist change that starts or stops keeping one, shows up
+    // as a diff of `fixtures/recorded/inventory-not-kept.snap` for a person to review.
     let inventory: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/recorded/inventory.json")).unwrap())
             .unwrap();
@@ -168,6 +169,17 @@ fn inventory_lists_what_the_allowlist_does_not_keep() {
             }
         }
     }
-    assert!(!dropped.is_empty() && dropped.iter().any(|k| k.ends_with(".prompt")));
-    println!("recorded keys not kept ({}):\n  {}", dropped.len(), dropped.into_iter().collect::<Vec<_>>().join("\n  "));
+    assert!(dropped.iter().any(|k| k.ends_with(".prompt")), "the recordings hold prompts, which are never kept");
+    let listing = format!(
+        "recorded keys not kept ({}):\n{}",
+        dropped.len(),
+        dropped.into_iter().map(|k| format!("  {k}\n")).collect::<String>()
+    );
+    insta::with_settings!({
+        snapshot_path => root().join("fixtures/recorded"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("inventory-not-kept", listing);
+    });
 }

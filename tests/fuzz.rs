@@ -15,8 +15,9 @@
 //! allowlisted token: found with the seed of this file's generator, iteration 374,038); an
 //! error's text has no `CANARY` at all.
 //!
-//! `FUZZ_ITERATIONS` (default 600,000: 40 s to 2 min in a test build on one core) and
-//! `FUZZ_SEED` (default fixed, so CI is repeatable) set the run; a failure prints both.
+//! `FUZZ_ITERATIONS` (default 20,000, a few seconds, for a plain `cargo test`; `scripts/test.sh`,
+//! which CI runs, sets 600,000: 40 s to 2 min in a test build on one core) and `FUZZ_SEED`
+//! (default fixed, so CI is repeatable) set the run; a failure prints both.
 //! A long run: `FUZZ_ITERATIONS=2000000 FUZZ_SEED=$RANDOM cargo test --release --test fuzz`.
 
 mod common;
@@ -24,14 +25,13 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use claude_otel_sanitizer::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer, decode_envelope};
-use common::{payload_files, root, sanitizer};
-use flate2::{Compression, write::GzEncoder};
+use common::{envelope_of, gzip, payload, payload_files, payload_of, recorded_canaries, sanitizer};
 use proptest::prelude::{Rng as _, RngExt as _};
 use proptest::test_runner::{RngAlgorithm, TestRng};
-use serde_json::{Value, json};
-use std::io::Write as _;
+use serde_json::Value;
 
-const DEFAULT_ITERATIONS: u64 = 600_000;
+/// Iterations of a plain `cargo test`; CI's count is in `scripts/test.sh`.
+const DEFAULT_ITERATIONS: u64 = 20_000;
 const DEFAULT_SEED: u64 = 0x5eed_c1a0_de0f_f00d;
 
 /// Fragments a mutation may insert: JSON structure, AnyValue wrappers, allowlisted keys,
@@ -115,20 +115,10 @@ impl Rng {
 
 /// Every stored message of every fixture payload, with canaries rewritten (see the module doc).
 fn seeds() -> Vec<Vec<u8>> {
-    let canaries: Vec<String> = std::fs::read_to_string(root().join("fixtures/recorded/canaries.txt"))
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let canaries = recorded_canaries();
     let mut seeds = Vec::new();
     for file in payload_files() {
-        let envelope: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        let compressed = STANDARD.decode(envelope["awslogs"]["data"].as_str().unwrap()).unwrap();
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&compressed[..]), &mut json).unwrap();
-        let payload: Value = serde_json::from_slice(&json).unwrap();
+        let payload = payload_of(&std::fs::read(&file).unwrap());
         for event in payload["logEvents"].as_array().unwrap() {
             let mut message = event["message"].as_str().unwrap().to_owned();
             for (n, canary) in canaries.iter().enumerate() {
@@ -184,12 +174,6 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
 thread_local! {
     /// Events written over the run: the fuzzer must reach the writing code, not only errors.
     static WRITTEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -228,16 +212,13 @@ fn one_iteration(rng: &mut Rng, seeds: &[Vec<u8>], s: &Sanitizer, context: &dyn 
         }
         // A well-formed envelope of mutated messages.
         6..=8 => {
-            let events: Vec<Value> = messages
+            let events: Vec<(String, i64, String)> = messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| json!({"id": format!("{i}"), "timestamp": i, "message": String::from_utf8_lossy(m)}))
+                .map(|(i, m)| (i.to_string(), i as i64, String::from_utf8_lossy(m).into_owned()))
                 .collect();
-            let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
-                "subscriptionFilters": [], "logEvents": events});
-            let data = STANDARD.encode(gzip(payload.to_string().as_bytes()));
-            let envelope = json!({"awslogs": {"data": data}}).to_string();
-            let decoded = decode_envelope(envelope.as_bytes(), DEFAULT_MAX_DECOMPRESSED_BYTES)
+            let envelope = envelope_of(&payload("g", "s", &events));
+            let decoded = decode_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES)
                 .unwrap_or_else(|e| panic!("a well-formed envelope is refused ({e}): {}", context()));
             check(&s.sanitize_payload(&decoded), context);
         }

@@ -2,13 +2,13 @@
 //! group returns exactly the lines `claude-otel-sanitizer sanitize` prints for the same file, in
 //! order (the fixtures are re-timed to now first: CloudWatch rejects events older than 14 days).
 
-mod support;
+mod common;
 
 use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
 use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+use common::*;
 use std::path::PathBuf;
-use support::*;
 
 /// Every `*.json` envelope under fixtures/synthetic and fixtures/recorded (new recordings are
 /// picked up without editing this test).

@@ -4,17 +4,17 @@
 //! moto_server is read back. Also: the function's own output on every error path (with every
 //! log level turned up through the environment) holds no canary value from the payloads.
 
-mod support;
+mod common;
 
 use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
 use claude_otel_sanitizer::sink::StdoutSink;
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+use common::*;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::*;
 
 const CANARY: &str = "CANARY7f3a";
 

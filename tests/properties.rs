@@ -12,8 +12,8 @@
 mod common;
 
 use base64::Engine as _;
-use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, decode_envelope};
-use common::{FIXTURE_KEY, sanitizer};
+use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
+use common::sanitizer;
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
@@ -302,7 +302,11 @@ proptest! {
         for line in run(&messages).0 {
             let v: Value = serde_json::from_str(&line).unwrap();
             let top: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-            prop_assert!(top.is_subset(&["attributes", "body", "resource", "sourceEventId"].into()), "{:?}", top);
+            prop_assert!(top.is_subset(&["attributes", "body", "resource", "sourceEventId", "timeUnixNano"].into()), "{:?}", top);
+            // The event time is decimal digits only.
+            if let Some(t) = v.get("timeUnixNano") {
+                prop_assert!(t.as_str().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())), "{}", t);
+            }
             for key in v["attributes"].as_object().unwrap().keys() {
                 prop_assert!(attribute_keys.contains(key.as_str()), "unexpected attribute {}", key);
             }
@@ -340,8 +344,8 @@ proptest! {
         let data = base64::engine::general_purpose::STANDARD.encode(gzip(&bytes));
         let _ = decode_envelope(json!({"awslogs": {"data": data}}).to_string().as_bytes(), 1 << 16);
         let s = sanitizer();
-        let _ = s.sanitize_message(Some("1"), &text, &mut Counts::default());
-        let _ = s.sanitize_message(None, &String::from_utf8_lossy(&bytes), &mut Counts::default());
+        let _ = s.sanitize_message(Origin { id: Some("1"), timestamp_ms: Some(1) }, &text, &mut Counts::default());
+        let _ = s.sanitize_message(Origin::NONE, &String::from_utf8_lossy(&bytes), &mut Counts::default());
         let out = s.sanitize_ndjson(&bytes, 0);
         prop_assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total());
     }
@@ -382,7 +386,9 @@ proptest! {
         let mut lines = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             alone.received += 1;
-            match s.sanitize_message(Some(&format!("{:056}", i + 1)), m, &mut alone) {
+            let id = format!("{:056}", i + 1);
+            let origin = Origin { id: Some(&id), timestamp_ms: Some(1_793_491_200_000 + i as i64) };
+            match s.sanitize_message(origin, m, &mut alone) {
                 Ok((line, _)) => lines.push(line),
                 Err(reason) => alone.drop_event(reason),
             }
@@ -518,6 +524,59 @@ fn wrong_kind_value() -> impl Strategy<Value = (String, Value)> {
     ]
 }
 
+/// A decimal number text as a client may send it: up to 17 significant digits, an optional
+/// fraction and exponent, within the allowlist's `cost_usd` bounds once parsed.
+fn number_text() -> impl Strategy<Value = String> {
+    (1u64..100_000_000_000_000_000, 0usize..18, prop::option::of(-8i32..3)).prop_map(|(digits, point, exp)| {
+        let digits = digits.to_string();
+        let point = point.min(digits.len());
+        let (int, frac) = digits.split_at(digits.len() - point);
+        let mut text = if int.is_empty() { "0".to_owned() } else { int.to_owned() };
+        if !frac.is_empty() {
+            text.push('.');
+            text.push_str(frac);
+        }
+        if let Some(e) = exp {
+            text.push_str(&format!("e{e}"));
+        }
+        text
+    })
+}
+
+/// The number text written for `key` in an output line.
+fn written_number<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = &line[start..];
+    Some(&rest[..rest.find([',', '}'])?])
+}
+
+proptest! {
+    /// (g) Kept numbers are the raw numbers: whatever spelling a client used (JSON number,
+    /// decimal string, AnyValue), the written value parses, as an f64 or an integer, to exactly
+    /// the value the raw text denotes (correctly rounded, as `str::parse` does).
+    #[test]
+    fn kept_numbers_are_exactly_the_raw_numbers(
+        cost in number_text(), tokens in 0u64..100_000_000, spelling in 0usize..3,
+    ) {
+        let expected: f64 = cost.parse().unwrap();
+        prop_assume!(expected <= 10_000.0);
+        let (cost_value, tokens_value) = match spelling {
+            0 => (cost.clone(), tokens.to_string()),
+            1 => (format!("{cost:?}"), format!("\"{tokens}\"")),
+            _ => (format!(r#"{{"doubleValue":{cost}}}"#), format!(r#"{{"intValue":"{tokens}"}}"#)),
+        };
+        let message = format!(
+            r#"{{"body":"claude_code.api_request","attributes":{{"cost_usd":{cost_value},"input_tokens":{tokens_value}}}}}"#
+        );
+        let (lines, _) = run(&[message]);
+        prop_assert_eq!(lines.len(), 1);
+        let written = written_number(&lines[0], "cost_usd").expect("cost_usd is written");
+        prop_assert_eq!(written.parse::<f64>().unwrap().to_bits(), expected.to_bits(), "{} -> {}", cost, written);
+        let written = written_number(&lines[0], "input_tokens").expect("input_tokens is written");
+        prop_assert_eq!(written.parse::<u64>().unwrap(), tokens);
+    }
+}
+
 #[test]
 fn the_generators_produce_kept_events() {
     // Guards the properties against passing vacuously: generated events do get written.
@@ -528,5 +587,4 @@ fn the_generators_produce_kept_events() {
         written += run(&[message(&g)]).0.len();
     }
     assert!(written > 10, "only {written} of 50 generated events were written");
-    let _ = FIXTURE_KEY;
 }

@@ -2,12 +2,13 @@
 //! (throttling, 503, persistent 500, a `rejectedLogEventsInfo` answer, a response that never
 //! comes) and forwards the rest.
 
-mod support;
+mod common;
 
 use bytes::Bytes;
 use claude_otel_sanitizer::SanitizedEvent;
 use claude_otel_sanitizer::plan::plan;
 use claude_otel_sanitizer::sink::{CloudWatchSink, FailureKind, Rejected, RetrySettings, write_plan};
+use common::*;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -15,7 +16,6 @@ use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::*;
 
 /// What the stand-in does with one call.
 #[derive(Clone, Debug)]

@@ -1,12 +1,12 @@
 //! The CloudWatch sink against moto_server: stream creation, ordered content, and a plan large
 //! enough to need several batches arriving complete.
 
-mod support;
+mod common;
 
 use claude_otel_sanitizer::SanitizedEvent;
 use claude_otel_sanitizer::plan::plan;
 use claude_otel_sanitizer::sink::{CloudWatchSink, RetrySettings, write_plan};
-use support::*;
+use common::*;
 
 fn events(n: usize, start: i64, width: usize) -> Vec<SanitizedEvent> {
     (0..n)

@@ -1,80 +1,13 @@
-//! Shared by the integration tests: fixture discovery and the fixed test pseudonym key.
-#![allow(dead_code)]
+//! Shared by the integration tests (each test file declares `mod common;` and uses what it needs):
+//! fixtures and golden files, envelopes built and read back, and a moto_server with the
+//! CloudWatch Logs calls that read what a test wrote.
+// Each test binary uses a part: the rest would warn as unused there.
+#![allow(dead_code, unused_imports)]
 
-use claude_otel_sanitizer::{
-    Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
-};
-use std::path::{Path, PathBuf};
+mod envelope;
+mod fixtures;
+mod moto;
 
-/// The pseudonym key of the golden files (tests only; never a real key).
-pub const FIXTURE_KEY: &str = "fixture-pseudonym-key-0123456789";
-
-/// Separates the written lines from the counts in a golden file.
-pub const COUNTS_SEPARATOR: &str = "--- counts (stderr) ---";
-
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every subscription payload under `fixtures/synthetic/` and `fixtures/recorded/`: a new file
-/// dropped into either folder is picked up (and fails until its golden file is written).
-pub fn payload_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = ["fixtures/synthetic", "fixtures/recorded"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(root().join(dir)).expect("fixture folder exists"))
-        .map(|entry| entry.expect("readable folder").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|n| n != "inventory.json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "expected the fixture payloads, found {}", files.len());
-    files
-}
-
-pub fn recorded_files() -> Vec<PathBuf> {
-    payload_files().into_iter().filter(|p| p.parent().is_some_and(|d| d.ends_with("recorded"))).collect()
-}
-
-pub fn sanitizer() -> Sanitizer {
-    Sanitizer::new(Allowlist::embedded(), Some(PseudonymKey::new(FIXTURE_KEY.as_bytes()).expect("valid key")))
-}
-
-pub fn sanitize_file(sanitizer: &Sanitizer, path: &Path) -> SanitizedPayload {
-    let bytes = std::fs::read(path).expect("fixture readable");
-    let payload =
-        decode_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    sanitizer.sanitize_payload(&payload)
-}
-
-/// The golden file's content: the written lines, then the counts.
-pub fn golden_text(output: &SanitizedPayload) -> String {
-    let mut text = String::new();
-    for event in &output.events {
-        text.push_str(&event.message);
-        text.push('\n');
-    }
-    text.push_str(COUNTS_SEPARATOR);
-    text.push('\n');
-    text.push_str(&output.counts.to_string());
-    text
-}
-
-/// The golden file beside a payload: `fixtures/x/NAME.json` → `fixtures/x/NAME.snap`.
-pub fn golden_path(payload: &Path) -> PathBuf {
-    payload.with_extension("snap")
-}
-
-/// The body of an insta snapshot file (its `---` header removed).
-pub fn golden_body(payload: &Path) -> String {
-    let text = std::fs::read_to_string(golden_path(payload)).expect("golden file exists");
-    let rest = text.strip_prefix("---\n").expect("insta header");
-    let body = &rest[rest.find("\n---\n").expect("insta header end") + 5..];
-    body.trim_end_matches('\n').to_owned()
-}
-
-/// Canary strings planted in the recordings (`fixtures/recorded/canaries.txt`).
-pub fn recorded_canaries() -> Vec<String> {
-    let text = std::fs::read_to_string(root().join("fixtures/recorded/canaries.txt")).expect("canaries.txt");
-    let canaries: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-    assert!(canaries.len() >= 10, "canaries.txt lists the planted values");
-    canaries
-}
+pub use envelope::*;
+pub use fixtures::*;
+pub use moto::*;

@@ -1,12 +1,11 @@
-//! Shared test helpers: a moto_server started on a free loopback port (the test fails, never
-//! skips, when it cannot start), AWS SDK configuration pointing at it, and envelope builders.
-#![allow(dead_code)]
+//! A moto_server started on a free loopback port (the test fails, never skips, when it cannot
+//! start), AWS SDK configuration pointing at it, and CloudWatch Logs calls to read back what a
+//! test wrote.
 
-use base64::Engine as _;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long moto_server may take to answer its first request.
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -128,51 +127,5 @@ pub async fn read_stream(client: &aws_sdk_cloudwatchlogs::Client, group: &str, s
             return events;
         }
         token = next;
-    }
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-/// `{"awslogs":{"data": base64(gzip(payload))}}`.
-pub fn envelope_of(payload: &serde_json::Value) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&serde_json::to_vec(payload).unwrap()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    serde_json::to_vec(&serde_json::json!({"awslogs": {"data": data}})).unwrap()
-}
-
-/// The payload inside an envelope.
-pub fn payload_of(envelope: &[u8]) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_slice(envelope).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.decode(v["awslogs"]["data"].as_str().unwrap()).unwrap();
-    let mut json = Vec::new();
-    flate2::read::MultiGzDecoder::new(&data[..]).read_to_end(&mut json).unwrap();
-    serde_json::from_slice(&json).unwrap()
-}
-
-/// A data payload from one source group/stream.
-pub fn payload(group: &str, stream: &str, events: &[(String, i64, String)]) -> serde_json::Value {
-    serde_json::json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": group,
-        "logStream": stream,
-        "subscriptionFilters": ["sanitizer"],
-        "logEvents": events.iter().map(|(id, ts, m)| serde_json::json!({"id": id, "timestamp": ts, "message": m})).collect::<Vec<_>>(),
-    })
-}
-
-/// Moves the payload's events to end at about now (keeping their spacing and order), so that
-/// CloudWatch (and moto) accept them: events older than 14 days are rejected.
-pub fn retime_to_now(payload: &mut serde_json::Value) {
-    let Some(events) = payload["logEvents"].as_array_mut() else { return };
-    let Some(max) = events.iter().filter_map(|e| e["timestamp"].as_i64()).max() else { return };
-    let shift = now_ms() - 60_000 - max;
-    for e in events {
-        if let Some(ts) = e["timestamp"].as_i64() {
-            e["timestamp"] = serde_json::json!(ts + shift);
-        }
     }
 }

@@ -1,0 +1,192 @@
+//! Bounded work for any event shape, measured in a child process.
+//!
+//! Each hostile shape (a long key over many children, in the object form, through OTLP
+//! `kvlistValue`, inside the `tool_parameters` string, in resource attributes, and under an
+//! allowlisted prefix) is written to a payload file of about 1 MiB of messages, and the release
+//! path (the CLI binary: decode, sanitize, plan, print) runs it in its own process. Its peak RSS,
+//! read from the kernel by the parent (`getrusage(RUSAGE_CHILDREN)` through Python's `resource`
+//! module), must stay within 3 × the decompressed input + 48 MiB, for `sanitize` and `explain`.
+//! Before the bounded parser, the object shape at 79 KiB peaked at 169 MiB (`explain` 673 MiB)
+//! and at 1.36 MB aborted on allocation failure.
+//!
+//! Speed is not asserted here (see benches/ and docs/performance.md).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flate2::{Compression, write::GzEncoder};
+use serde_json::json;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CANARY: &str = "CANARY-bounded";
+
+/// Decompressed message bytes per hostile payload.
+const TARGET_BYTES: usize = 1 << 20;
+
+/// The bound: 3 × the decompressed input + 48 MiB.
+fn bound(input: usize) -> u64 {
+    3 * input as u64 + 48 * 1024 * 1024
+}
+
+/// `{"0":1,"1":1,...}` as JSON object members, about `bytes` long.
+fn children(bytes: usize) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let mut len = 0;
+    while len < bytes {
+        let key = out.len().to_string();
+        len += key.len() + 5;
+        out.push((key, json!(1)));
+    }
+    out
+}
+
+fn object(members: Vec<(String, serde_json::Value)>) -> serde_json::Value {
+    serde_json::Value::Object(members.into_iter().collect())
+}
+
+fn kvlist(members: Vec<(String, serde_json::Value)>) -> serde_json::Value {
+    let values: Vec<serde_json::Value> =
+        members.into_iter().map(|(k, v)| json!({"key": k, "value": {"intValue": v.to_string()}})).collect();
+    json!({"kvlistValue": {"values": values}})
+}
+
+/// A key as long as a quarter of the message, holding the canary.
+fn long_key() -> String {
+    format!("{CANARY}-{}", "k".repeat(TARGET_BYTES / 4))
+}
+
+/// One hostile message per shape.
+fn hostile(shape: &str) -> String {
+    let half = TARGET_BYTES / 2;
+    let message = match shape {
+        "object" => json!({
+            "body": "claude_code.api_request",
+            "attributes": {long_key(): object(children(half)), "input_tokens": 1},
+        }),
+        "kvlist" => json!({
+            "body": {"stringValue": "claude_code.api_request"},
+            "attributes": [{"key": long_key(), "value": kvlist(children(half))}, {"key": "input_tokens", "value": {"intValue": "1"}}],
+        }),
+        "tool_parameters" => {
+            let inner = json!({long_key(): object(children(half)), "subagent_type": "Explore"}).to_string();
+            json!({"body": "claude_code.tool_result", "attributes": {"tool_parameters": inner, "tool_name": "Agent"}})
+        }
+        "resource" => json!({
+            "body": "claude_code.api_request",
+            "resource": {"attributes": {long_key(): object(children(half)), "service.name": "claude-code"}},
+        }),
+        // Under a prefix of allowlisted keys (`session.id`, `user.email`): opened, each child
+        // matched by its full dotted key and counted; plus a kvlist under the same prefix.
+        "allowlisted_prefix" => json!({
+            "body": "claude_code.api_request",
+            "attributes": {"session": object(children(half / 2)), "user": kvlist(children(half / 2)), "input_tokens": 1},
+        }),
+        other => panic!("unknown shape {other}"),
+    };
+    message.to_string()
+}
+
+/// A subscription payload file holding `messages`; returns its path and decompressed size.
+fn payload_file(name: &str, messages: &[String]) -> (PathBuf, usize) {
+    let events: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": (i + 1).to_string(), "timestamp": 1_700_000_000_000_i64 + i as i64, "message": m}))
+        .collect();
+    let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
+        "subscriptionFilters": ["f"], "logEvents": events})
+    .to_string();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(payload.as_bytes()).unwrap();
+    let envelope = json!({"awslogs": {"data": STANDARD.encode(gz.finish().unwrap())}}).to_string();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounded");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, envelope).unwrap();
+    (path, payload.len())
+}
+
+/// Runs the CLI in a child process; returns its exit code, stdout, stderr and peak RSS in bytes.
+fn run_measured(args: &[&str], input: &Path) -> (i32, String, String, u64) {
+    // ru_maxrss of the waited-for child, in KiB on Linux.
+    const MEASURE: &str = "import resource, subprocess, sys\n\
+        p = subprocess.run(sys.argv[1:], capture_output=True)\n\
+        sys.stderr.buffer.write(p.stderr)\n\
+        sys.stdout.buffer.write(p.stdout)\n\
+        print('peak_rss_kib=%d exit=%d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode), file=sys.stderr)\n";
+    let out = Command::new("python3")
+        .args(["-c", MEASURE, env!("CARGO_BIN_EXE_claude-otel-sanitizer")])
+        .args(args)
+        .arg(input)
+        .env("PSEUDONYM_KEY", "bounded-test-key-0123456789")
+        .output()
+        .expect("python3 runs the measured child");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = stderr.lines().last().expect("the wrapper reports");
+    let field = |name: &str| -> i64 {
+        last.split_whitespace().find_map(|f| f.strip_prefix(name)).and_then(|v| v.parse().ok()).expect(last)
+    };
+    let (peak, exit) = (field("peak_rss_kib=") as u64 * 1024, field("exit=") as i32);
+    (exit, String::from_utf8_lossy(&out.stdout).into_owned(), stderr, peak)
+}
+
+fn check_shape(shape: &str) {
+    let (path, size) = payload_file(shape, &[hostile(shape)]);
+    assert!(size >= TARGET_BYTES / 2, "{shape}: the payload is {size} bytes");
+    for mode in ["sanitize", "explain"] {
+        let (exit, stdout, stderr, peak) = run_measured(&[mode], &path);
+        assert_eq!(exit, 0, "{shape} {mode}: {stderr}");
+        assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "{shape} {mode}: the canary leaked");
+        assert!(peak <= bound(size), "{shape} {mode}: peak RSS {peak} bytes over {} for {size} bytes", bound(size));
+        println!("{shape} {mode}: {size} bytes in, peak RSS {} KiB", peak / 1024);
+    }
+}
+
+#[test]
+fn a_long_key_over_many_children_in_the_object_form() {
+    check_shape("object");
+}
+
+#[test]
+fn a_long_key_over_many_children_through_kvlist_value() {
+    check_shape("kvlist");
+}
+
+#[test]
+fn a_long_key_over_many_children_inside_the_tool_parameters_string() {
+    check_shape("tool_parameters");
+}
+
+#[test]
+fn a_long_key_over_many_children_in_resource_attributes() {
+    check_shape("resource");
+}
+
+#[test]
+fn many_children_under_an_allowlisted_prefix() {
+    check_shape("allowlisted_prefix");
+}
+
+/// The kept parts of each hostile event still come through: the shape costs nothing but its
+/// own keys.
+#[test]
+fn hostile_shapes_keep_their_allowlisted_values() {
+    let shapes = ["object", "kvlist", "tool_parameters", "resource", "allowlisted_prefix"];
+    let messages: Vec<String> = shapes.iter().map(|s| hostile(s)).collect();
+    let (path, _) = payload_file("all-shapes", &messages);
+    let (exit, stdout, stderr, _) = run_measured(&["sanitize"], &path);
+    assert_eq!(exit, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), shapes.len(), "{stdout}");
+    assert!(lines[0].contains(r#""input_tokens":1"#) && lines[1].contains(r#""input_tokens":1"#), "{stdout}");
+    assert!(lines[2].contains(r#""tool.subagent_type":"Explore""#), "{}", lines[2]);
+    assert!(lines[3].contains(r#""service.name":"claude-code""#), "{}", lines[3]);
+    assert!(lines[4].contains(r#""input_tokens":1"#), "{}", lines[4]);
+    let counts: serde_json::Value =
+        serde_json::from_str(stderr.lines().find(|l| l.starts_with('{')).expect("counts line")).unwrap();
+    // Each long key is one dropped key, whatever it holds; under the allowlisted prefix every
+    // child is matched and counted.
+    let not_allowlisted = counts["attributes_dropped"]["not_allowlisted"].as_u64().unwrap();
+    assert!(not_allowlisted > 10_000, "{counts}");
+}
