@@ -30,7 +30,10 @@ fn run(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the CLI");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that fails before reading stdin closes it: that is not the test's failure.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin");
+    }
     child.wait_with_output().unwrap()
 }
 
