@@ -171,40 +171,13 @@ fn feed(mut reader: impl BufRead, digest: &mut Digest) -> io::Result<()> {
     }
 }
 
-/// Reads both windows of the sanitized group with FilterLogEvents, page by page.
+/// Reads both windows of the sanitized group (the library's reader, as the Lambda uses it).
 fn read_group(group: &str, digest: &mut Digest) -> Result<(), Failure> {
-    use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
-    let start_ms = i64::try_from(digest.window.previous_start_ns() / 1_000_000).unwrap_or(0);
-    let end_ms = i64::try_from(digest.window.end_ns / 1_000_000).unwrap_or(i64::MAX);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (EXIT_CONFIG, format!("tokio runtime: {}", e.kind())))?;
     runtime.block_on(async {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time(start_ms)
-                .end_time(end_ms)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    (EXIT_INPUT, format!("FilterLogEvents failed: {}", e.code().unwrap_or("no error code")))
-                })?;
-            for event in page.events() {
-                let fallback = event.timestamp().and_then(|ms| u64::try_from(ms).ok()).map(|ms| ms * 1_000_000);
-                match event.message() {
-                    Some(m) if m.len() <= MAX_LINE_BYTES => digest.add_line(m.trim_end().as_bytes(), fallback),
-                    _ => digest.refuse_too_long(),
-                }
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(()),
-            }
-        }
+        digest::group::read_group(&client, group, digest).await.map_err(|e| (EXIT_INPUT, e.to_string()))
     })
 }
 

@@ -1,13 +1,23 @@
-//! `digest --log-group` against moto_server: the corpus, moved to end now, is written to a
-//! sanitized group with PutLogEvents, and the digest read back through FilterLogEvents has the
-//! same figures as the digest of the same messages read from a file.
+//! The digest read from the sanitized group, against moto_server: the corpus, moved to end
+//! now, is written to a group with PutLogEvents. `digest --log-group` (FilterLogEvents) has the
+//! same figures as the digest of the same messages read from a file, and the scheduled digest
+//! ([`deliver`], what `digest-lambda` runs) posts exactly the CLI's `slack` output to a local
+//! webhook receiver, retrying a 503 and giving up at once on a 400.
 
 mod common;
 
+use bytes::Bytes;
+use claude_otel_sanitizer::digest::deliver::{DeliverError, Settings, deliver};
 use common::{Moto, create_group, logs_client};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -31,8 +41,15 @@ fn digest(args: &[&str], endpoint: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
+/// A moto_server holding the corpus moved to end at the last whole minute, in [`GROUP`]; also
+/// the same messages as a file, and the window end.
+struct Stored {
+    moto: Moto,
+    file: PathBuf,
+    until: OffsetDateTime,
+}
+
+async fn stored_corpus(tag: &str) -> Stored {
     // Move the corpus so that its window ends at the last whole minute.
     let now = OffsetDateTime::now_utc().unix_timestamp() / 60 * 60;
     let until = OffsetDateTime::from_unix_timestamp(now).unwrap();
@@ -75,11 +92,16 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
         assert!(out.rejected_log_events_info().is_none(), "moto rejected events");
     }
 
-    let dir = std::env::temp_dir().join(format!("digest-moto-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("digest-moto-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("group.ndjson");
     std::fs::write(&file, events.iter().map(|(_, m)| format!("{m}\n")).collect::<String>()).unwrap();
+    Stored { moto, file, until }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
+    let Stored { moto, file, until } = stored_corpus("cli").await;
     let until = until.format(&Rfc3339).unwrap();
     let endpoint = moto.url();
     let from_group = tokio::task::spawn_blocking({
@@ -112,5 +134,114 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// A local stand-in for the Slack webhook: records each body, answers with the scripted statuses
+/// (then 200).
+struct Receiver {
+    port: u16,
+    bodies: Arc<Mutex<Vec<(String, Option<String>)>>>,
+}
+
+impl Receiver {
+    async fn start(statuses: Vec<u16>) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let (seen, statuses) = (bodies.clone(), Arc::new(statuses));
+        tokio::spawn(async move {
+            loop {
+                let Ok((conn, _)) = listener.accept().await else { return };
+                let (seen, statuses) = (seen.clone(), statuses.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let (seen, statuses) = (seen.clone(), statuses.clone());
+                        async move {
+                            let content_type =
+                                req.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                            let body = req.into_body().collect().await?.to_bytes();
+                            let n = {
+                                let mut seen = seen.lock().unwrap();
+                                seen.push((String::from_utf8_lossy(&body).into_owned(), content_type));
+                                seen.len() - 1
+                            };
+                            let status = statuses.get(n).copied().unwrap_or(200);
+                            Ok::<_, hyper::Error>(
+                                Response::builder().status(status).body(Full::new(Bytes::from_static(b"ok"))).unwrap(),
+                            )
+                        }
+                    });
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(conn), service).await;
+                });
+            }
+        });
+        Receiver { port, bodies }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/services/T000/B000/XXXX", self.port)
+    }
+
+    fn bodies(&self) -> Vec<(String, Option<String>)> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_digest_posts_the_slack_digest_and_retries_transient_failures() {
+    let Stored { moto, file, until } = stored_corpus("deliver").await;
+    let logs = logs_client(&moto.url()).await;
+    let end_ns = u64::try_from(until.unix_timestamp_nanos()).unwrap();
+    let until_text = until.format(&Rfc3339).unwrap();
+    let settings = Settings { days: 6, first_delay: Duration::from_millis(20), ..Settings::default() };
+
+    // What the CLI prints for the same messages: the exact payload expected.
+    let expected = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
+        .args(["digest", "--format", "slack", "--days", DAYS, "--until", &until_text])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(expected.status.success());
+    let expected = String::from_utf8(expected.stdout).unwrap();
+    assert!(expected.contains("\"blocks\""));
+
+    // A 503, then accepted: posted twice, the same exact body.
+    let receiver = Receiver::start(vec![503]).await;
+    let delivered = deliver(&logs, GROUP, &receiver.url(), end_ns, &settings).await.expect("delivered");
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 2, "one retry after the 503");
+    for (body, content_type) in &bodies {
+        assert_eq!(body, &expected, "the webhook receives exactly the slack format");
+        assert_eq!(content_type.as_deref(), Some("application/json"));
+    }
+    assert_eq!(delivered.bytes, expected.len());
+    assert!(delivered.counts.used > 1000);
+
+    // Always 500: gives up after the configured attempts, and says so.
+    let receiver = Receiver::start(vec![500; 10]).await;
+    let err = deliver(&logs, GROUP, &receiver.url(), end_ns, &settings).await.expect_err("gave up");
+    assert!(matches!(err, DeliverError::GaveUp { status: 500, attempts: 4 }), "{err}");
+    assert_eq!(receiver.bodies().len(), 4);
+
+    // A 400 is not transient: one attempt, then a failure naming the status, not the URL.
+    let receiver = Receiver::start(vec![400]).await;
+    let err = deliver(&logs, GROUP, &receiver.url(), end_ns, &settings).await.expect_err("refused");
+    assert!(matches!(err, DeliverError::Refused { status: 400 }), "{err}");
+    assert_eq!(receiver.bodies().len(), 1);
+    assert!(!err.to_string().contains("127.0.0.1") && !err.to_string().contains("XXXX"));
+
+    // Nobody listening: retried, then unreachable. A plain-http URL elsewhere is refused unsent.
+    let closed = format!("http://127.0.0.1:{}/hook", common::free_port());
+    let err = deliver(&logs, GROUP, &closed, end_ns, &settings).await.expect_err("unreachable");
+    assert!(matches!(err, DeliverError::Unreachable { attempts: 4, .. }), "{err}");
+    let err = deliver(&logs, GROUP, "http://hooks.example.com/x", end_ns, &settings).await.expect_err("plain http");
+    assert!(matches!(err, DeliverError::BadUrl));
+    // A group that does not exist fails before anything is posted.
+    let receiver = Receiver::start(vec![]).await;
+    let err = deliver(&logs, "/no/such/group", &receiver.url(), end_ns, &settings).await.expect_err("no group");
+    assert!(err.to_string().contains("ResourceNotFoundException"), "{err}");
+    assert!(receiver.bodies().is_empty());
+    std::fs::remove_file(&file).unwrap();
 }

@@ -12,6 +12,8 @@
 //! MCP server, group name, 16-hex pseudonym) or text of this module; refused lines are counted
 //! by reason and never echoed. All of it is pure: the CLI reads and writes.
 
+pub mod deliver;
+pub mod group;
 mod html;
 pub mod identity;
 mod markdown;

@@ -157,18 +157,24 @@ impl Tally {
     }
 
     fn add(&mut self, m: &Message<'_>, day: Option<usize>) {
-        if let Some(session) = m.session {
+        // As the dashboard counts them (template.yaml, TeamTotals and UserActivity): users and
+        // sessions of the events a person causes, not of api_error or subagent_completed; group
+        // members (ByTeam, ...) from api_request and user_prompt.
+        let counted =
+            matches!(m.event, Some(Event::ApiRequest | Event::UserPrompt | Event::SkillActivated | Event::ToolResult));
+        let member = matches!(m.event, Some(Event::ApiRequest | Event::UserPrompt));
+        if let (true, Some(session)) = (counted, m.session) {
             self.sessions.insert(session);
         }
-        let user = m.user.map(|u| (u, self.users.entry(u).or_default()));
-        let mut user = user.map(|(u, t)| {
+        let mut user = m.user.filter(|_| counted).map(|u| {
+            let t = self.users.entry(u).or_default();
             if let Some(session) = m.session {
                 t.sessions.insert(session);
             }
             (u, t)
         });
         let groups = [&m.team, &m.department, &m.cost_center];
-        if let Some((u, _)) = &user {
+        if let (true, Some((u, _))) = (member, &user) {
             for (map, value) in self.groups.iter_mut().zip(groups) {
                 group(map, value).users.insert(*u);
             }
