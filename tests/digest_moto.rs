@@ -137,18 +137,21 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
     std::fs::remove_file(&file).unwrap();
 }
 
+/// Each request the receiver got: (body, content type).
+type Received = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A local stand-in for the Slack webhook: records each body, answers with the scripted statuses
 /// (then 200).
 struct Receiver {
     port: u16,
-    bodies: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    bodies: Received,
 }
 
 impl Receiver {
     async fn start(statuses: Vec<u16>) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let bodies: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let bodies: Received = Arc::default();
         let (seen, statuses) = (bodies.clone(), Arc::new(statuses));
         tokio::spawn(async move {
             loop {
