@@ -228,6 +228,11 @@ fn main() {
             std::fs::write(Path::new(&dir).join(format!("{}.json", w.name)), &w.envelope).unwrap();
             eprintln!("{dir}/{}.json: {} events, {} bytes decompressed", w.name, w.events, w.decompressed);
         }
+        // 30,000 events of the recorded mix, for the whole-process comparison with the Python
+        // peer (scripts/peer-cpu.sh).
+        let (envelope, decompressed) = build(&recorded_messages(), 30_000);
+        std::fs::write(Path::new(&dir).join("30k.json"), &envelope).unwrap();
+        eprintln!("{dir}/30k.json: 30000 events, {decompressed} bytes decompressed");
         return;
     }
     if let Ok(path) = std::env::var("SANITIZER_BENCH_ONCE") {

@@ -732,7 +732,7 @@ mod tests {
         ] {
             assert!(outputs.contains(&key), "{key} missing from {outputs:?}");
         }
-        assert_eq!(a.resource_outputs().collect::<Vec<_>>(), ["service.name", "service.version"]);
+        assert!(["service.name", "service.version"].iter().all(|k| a.resource_outputs().any(|o| o == *k)));
         assert!(a.events().contains(&"api_request".to_owned()));
     }
 

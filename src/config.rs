@@ -11,10 +11,15 @@
 //!
 //! An empty value counts as unset (templates often pass `""` for "not configured").
 //!
+//! Pure: reads variables, calls nothing. The Secrets Manager secret is only named here; it is
+//! read by [`crate::key_source`], the one place keys are loaded.
+//!
 //! Trusts nothing. Guarantees: errors name the variable and what is wrong with it, never its
-//! value (a key may be in one); the key bytes are never printed (`Debug` shows `<redacted>`).
+//! value (a key may be in one); `PSEUDONYM_KEY` is validated into a [`crate::PseudonymKey`] at
+//! once, whose `Debug` prints no key material.
 
 use crate::DEFAULT_MAX_DECOMPRESSED_BYTES;
+use crate::key_source::KeySource;
 
 /// The default CloudWatch metrics namespace (the SAM template's alarms use it).
 pub const DEFAULT_METRICS_NAMESPACE: &str = "ClaudeOtelSanitizer";
@@ -31,29 +36,8 @@ pub const MAX_LOG_STREAM_NAME_LEN: usize = 512;
 /// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html>)
 pub const MAX_NAMESPACE_LEN: usize = 255;
 
-/// Secret bytes that print as `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretBytes(pub Vec<u8>);
-
-impl std::fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Where the pseudonym key comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySource {
-    /// No key: identity attributes are dropped (and counted).
-    None,
-    /// `PSEUDONYM_KEY`.
-    Plain(SecretBytes),
-    /// `PSEUDONYM_KEY_SECRET_ARN`: fetched from Secrets Manager at cold start.
-    SecretArn(String),
-}
-
 /// The validated Lambda configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub log_group: String,
     pub log_stream: Option<String>,
@@ -71,8 +55,6 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: &'static str },
     #[error("set at most one of PSEUDONYM_KEY_SECRET_ARN and PSEUDONYM_KEY")]
     BothKeys,
-    #[error("the pseudonym key secret could not be read: {0}")]
-    Secret(&'static str),
 }
 
 impl Config {
@@ -105,19 +87,15 @@ impl Config {
 
         let key_source = match (get("PSEUDONYM_KEY_SECRET_ARN")?, get("PSEUDONYM_KEY")?) {
             (Some(_), Some(_)) => return Err(ConfigError::BothKeys),
-            (Some(arn), None) if arn.starts_with("arn:") => KeySource::SecretArn(arn),
+            (Some(arn), None) if arn.starts_with("arn:") => KeySource::Secret(arn),
             (Some(_), None) => {
                 return Err(ConfigError::Invalid { var: "PSEUDONYM_KEY_SECRET_ARN", reason: "not an ARN (arn:...)" });
             }
-            (None, Some(key)) => KeySource::Plain(SecretBytes(key.into_bytes())),
+            (None, Some(key)) => KeySource::Value(crate::PseudonymKey::new(key.as_bytes()).map_err(|_| {
+                ConfigError::Invalid { var: "PSEUDONYM_KEY", reason: "not a usable pseudonym key (too short?)" }
+            })?),
             (None, None) => KeySource::None,
         };
-        if let KeySource::Plain(key) = &key_source {
-            crate::PseudonymKey::new(&key.0).map_err(|_| ConfigError::Invalid {
-                var: "PSEUDONYM_KEY",
-                reason: "not a usable pseudonym key (too short?)",
-            })?;
-        }
 
         let max_decompressed = match get("MAX_DECOMPRESSED_BYTES")? {
             None => DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -169,28 +147,6 @@ pub fn check_log_stream(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Reads the pseudonym key from Secrets Manager (`SecretString` as UTF-8 bytes, else
-/// `SecretBinary`). Called once per cold start. Errors name a kind, never the secret.
-pub async fn fetch_secret_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<SecretBytes, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-        use aws_sdk_secretsmanager::error::SdkError;
-        ConfigError::Secret(match e {
-            SdkError::ServiceError(_) => "GetSecretValue was refused (permissions, or no such secret?)",
-            SdkError::TimeoutError(_) => "GetSecretValue timed out",
-            SdkError::DispatchFailure(_) => "GetSecretValue could not be sent",
-            _ => "GetSecretValue failed",
-        })
-    })?;
-    if let Some(s) = out.secret_string() {
-        return Ok(SecretBytes(s.as_bytes().to_vec()));
-    }
-    if let Some(b) = out.secret_binary() {
-        return Ok(SecretBytes(b.as_ref().to_vec()));
-    }
-    Err(ConfigError::Secret("the secret has no value"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,15 +162,15 @@ mod tests {
         let c = config(&[("SANITIZED_LOG_GROUP", "/team/claude-otel-sanitized")]).unwrap();
         assert_eq!(c.log_group, "/team/claude-otel-sanitized");
         assert_eq!(c.log_stream, None);
-        assert_eq!(c.key_source, KeySource::None);
+        assert!(matches!(c.key_source, KeySource::None));
         assert_eq!(c.max_decompressed, DEFAULT_MAX_DECOMPRESSED_BYTES);
         assert_eq!(c.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
     }
 
     #[test]
     fn missing_group_is_an_error() {
-        assert_eq!(config(&[]), Err(ConfigError::Missing("SANITIZED_LOG_GROUP")));
-        assert_eq!(config(&[("SANITIZED_LOG_GROUP", "")]), Err(ConfigError::Missing("SANITIZED_LOG_GROUP")));
+        assert_eq!(config(&[]).unwrap_err(), ConfigError::Missing("SANITIZED_LOG_GROUP"));
+        assert_eq!(config(&[("SANITIZED_LOG_GROUP", "")]).unwrap_err(), ConfigError::Missing("SANITIZED_LOG_GROUP"));
     }
 
     #[test]
@@ -239,15 +195,19 @@ mod tests {
     fn key_sources() {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:k";
         let c = config(&[("SANITIZED_LOG_GROUP", "g"), ("PSEUDONYM_KEY_SECRET_ARN", arn)]).unwrap();
-        assert_eq!(c.key_source, KeySource::SecretArn(arn.into()));
+        assert!(matches!(&c.key_source, KeySource::Secret(a) if a == arn));
         let c = config(&[("SANITIZED_LOG_GROUP", "g"), ("PSEUDONYM_KEY_SECRET_ARN", ""), ("SANITIZED_LOG_STREAM", "")])
             .unwrap();
-        assert_eq!((c.key_source, c.log_stream), (KeySource::None, None));
+        assert!(matches!(c.key_source, KeySource::None) && c.log_stream.is_none());
     }
 
     #[test]
-    fn secret_bytes_never_print() {
-        assert_eq!(format!("{:?}", SecretBytes(b"CANARY".to_vec())), "<redacted>");
+    fn a_plain_key_is_validated_at_once_and_never_printed() {
+        let c = config(&[("SANITIZED_LOG_GROUP", "g"), ("PSEUDONYM_KEY", "CANARY-0123456789abcdef")]).unwrap();
+        assert!(matches!(c.key_source, KeySource::Value(_)));
+        assert!(!format!("{c:?}").contains("CANARY"));
+        let err = config(&[("SANITIZED_LOG_GROUP", "g"), ("PSEUDONYM_KEY", "CANARY")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { var: "PSEUDONYM_KEY", .. }));
     }
 
     #[test]

@@ -1,7 +1,15 @@
 //! Handler: one subscription payload in, sanitized events written, a [`Report`] out.
 //!
-//! The same code path for the Lambda function and the CLI: decode → sanitize → plan → sink.
-//! Generic over [`Sink`], so tests and the CLI's stdout mode run it without AWS.
+//! The one code path of the Lambda function and the CLI: decode → sanitize → plan → sink.
+//! Generic over [`Sink`]: the Lambda runs it with [`crate::sink::CloudWatchSink`], the CLI with
+//! the same sink (`sanitize --log-group`) or [`crate::sink::StdoutSink`] (`sanitize`), so what
+//! the CLI prints is what the Lambda writes by construction, not by a copy.
+//!
+//! Handling has two halves. [`Handler::prepare`] (and [`Handler::prepare_ndjson`] for raw
+//! stored messages) is pure: it decodes, sanitizes and picks the destination stream, and fails
+//! before anything is written. [`Handler::handle_payload`] plans and writes. [`Handler::handle`]
+//! runs both for one envelope (the Lambda); the CLI prepares every input first, so bad input
+//! writes nothing, then writes each in the order given.
 //!
 //! Trusts: the sink to report what it did. Guarantees: every received event ends up in exactly
 //! one count (written, dropped by reason, rejected by reason, or unwritten in a failed write);
@@ -18,69 +26,10 @@
 
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
-use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, decode_envelope};
-use hmac::{KeyInit as _, Mac as _};
-use sha2::Digest as _;
+use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, Spend, decode_envelope};
 use std::time::{Duration, Instant};
 
-/// Prefix of derived destination stream names.
-pub const STREAM_PREFIX: &str = "sanitized-";
-
-/// Hex digits of the digest kept in a derived stream name (128 bits).
-pub const STREAM_DIGEST_HEX_LEN: usize = 32;
-
-/// Names destination streams: `sanitized-<32 hex digits>`, a digest of the source log group
-/// and stream, so the name is stable across invocations and instances but copies no source
-/// identifier (a source stream may be named after a person). With a pseudonym key the digest is
-/// an HMAC under a key derived from it, so names cannot be reversed by guessing source names;
-/// without one it is a plain SHA-256.
-#[derive(Clone)]
-pub struct StreamNamer {
-    key: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for StreamNamer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamNamer").field("keyed", &self.key.is_some()).finish()
-    }
-}
-
-impl StreamNamer {
-    /// `pseudonym_key`: the configured pseudonym key bytes, if any.
-    pub fn new(pseudonym_key: Option<&[u8]>) -> Self {
-        // Domain separation: the stream-name key is derived from, not equal to, the pseudonym key.
-        let key = pseudonym_key.map(|k| hmac_sha256(k, b"claude-otel-sanitizer/stream-name/v1"));
-        StreamNamer { key }
-    }
-
-    /// The destination stream for a decoded payload's events.
-    pub fn for_payload(&self, payload: &crate::Payload) -> String {
-        self.name(payload.log_group(), payload.log_stream())
-    }
-
-    /// The destination stream for events from `source_group` / `source_stream`.
-    pub fn name(&self, source_group: &str, source_stream: &str) -> String {
-        // Length-prefixed, so ("a/b", "c") and ("a", "b/c") differ.
-        let mut input = Vec::with_capacity(8 + source_group.len() + source_stream.len());
-        input.extend_from_slice(&(source_group.len() as u64).to_be_bytes());
-        input.extend_from_slice(source_group.as_bytes());
-        input.extend_from_slice(source_stream.as_bytes());
-        let digest = match &self.key {
-            Some(key) => hmac_sha256(key, &input),
-            None => sha2::Sha256::digest(&input).to_vec(),
-        };
-        let mut name = String::from(STREAM_PREFIX);
-        name.push_str(&hex::encode(digest)[..STREAM_DIGEST_HEX_LEN]);
-        name
-    }
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
+pub use crate::pseudonym::{STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
 
 /// How the handler runs; the Lambda fills it from [`crate::config::Config`].
 #[derive(Clone, Debug)]
@@ -114,10 +63,13 @@ impl HandlerError {
 }
 
 /// Everything one invocation did, in counts.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Report {
     /// From the sanitizer: received, sanitized (`written`), dropped by reason.
     pub counts: Counts,
+    /// From the sanitizer: the sums of cost and tokens over the sanitized events (before
+    /// planning and writing, so `sanitized`, not necessarily stored).
+    pub spend: Spend,
     /// Sanitized events no `PutLogEvents` batch can hold (over 1 MB).
     pub too_large: u64,
     /// Sanitized events with an empty message.
@@ -179,38 +131,53 @@ impl<S: Sink> Handler<S> {
         self.sink
     }
 
-    /// Handles one envelope (`{"awslogs":{"data":"..."}}`). `deadline`: when to give up
-    /// writing (the Lambda deadline less a margin); `None` waits for the sink's own timeouts.
+    /// Handles one envelope (`{"awslogs":{"data":"..."}}`): [`Handler::prepare`], then
+    /// [`Handler::handle_payload`]. `deadline`: when to give up writing (the Lambda deadline
+    /// less a margin); `None` waits for the sink's own timeouts.
     pub async fn handle(&self, envelope: &[u8], deadline: Option<Instant>) -> Report {
         let started = Instant::now();
-        let payload = match decode_envelope(envelope, self.settings.max_decompressed) {
-            Ok(p) => p,
+        let mut report = match self.prepare(envelope) {
+            Ok(prepared) => self.handle_payload(prepared, deadline).await,
             Err(e) => {
                 let mut counts = Counts::default();
                 counts.payloads = 1;
-                return Report { counts, duration: started.elapsed(), error: Some(e.into()), ..Report::default() };
+                Report { counts, error: Some(e.into()), ..Report::default() }
             }
         };
-        let sanitized = self.sanitizer.sanitize_payload(&payload);
-        let stream = match &self.settings.log_stream {
-            Some(s) => s.clone(),
-            None => self.streams.for_payload(&payload),
-        };
-        drop(payload);
-        let mut report = self.write(&stream, sanitized, deadline).await;
         report.duration = started.elapsed();
         report
     }
 
-    /// Plans and writes already-sanitized events to `stream` (the CLI's `--ndjson` path).
-    pub async fn write(&self, stream: &str, sanitized: SanitizedPayload, deadline: Option<Instant>) -> Report {
+    /// Decodes and sanitizes one envelope and picks its destination stream (the fixed
+    /// `log_stream`, else one named after the source group and stream). Pure: nothing is
+    /// written, so a caller can prepare every input before writing any.
+    pub fn prepare(&self, envelope: &[u8]) -> Result<Prepared, DecodeError> {
+        let payload = decode_envelope(envelope, self.settings.max_decompressed)?;
+        let sanitized = self.sanitizer.sanitize_payload(&payload);
+        let stream = match &self.settings.log_stream {
+            Some(s) => s.clone(),
+            None => self.streams.name(payload.log_group(), payload.log_stream()),
+        };
+        Ok(Prepared { stream, sanitized })
+    }
+
+    /// Sanitizes raw stored event messages, one per line (the CLI's `--ndjson`), for `stream`:
+    /// raw messages name no source stream, so the caller names the destination. Events without
+    /// a time of their own get `default_timestamp` (ms). Pure, like [`Handler::prepare`].
+    pub fn prepare_ndjson(&self, input: &[u8], default_timestamp: i64, stream: String) -> Prepared {
+        Prepared { stream, sanitized: self.sanitizer.sanitize_ndjson(input, default_timestamp) }
+    }
+
+    /// Plans a prepared payload's events into `PutLogEvents` batches (the one stage that sorts:
+    /// see [`crate::plan`]) and writes them through the sink.
+    pub async fn handle_payload(&self, prepared: Prepared, deadline: Option<Instant>) -> Report {
         let started = Instant::now();
-        let SanitizedPayload { events, counts, .. } = sanitized;
+        let Prepared { stream, sanitized: SanitizedPayload { events, counts, spend } } = prepared;
         let plan: Plan = plan(events);
         let (too_large, empty) = (plan.too_large, plan.empty);
         let write = write_plan(
             &self.sink,
-            stream,
+            &stream,
             &plan,
             self.settings.concurrency,
             deadline.map(tokio::time::Instant::from_std),
@@ -220,27 +187,99 @@ impl<S: Sink> Handler<S> {
             FailureKind::Deadline => HandlerError::Deadline,
             _ => HandlerError::Write(e),
         });
-        Report { counts, too_large, empty, write, duration: started.elapsed(), error }
+        Report { counts, spend, too_large, empty, write, duration: started.elapsed(), error }
+    }
+}
+
+/// One payload decoded and sanitized, with its destination stream: what [`Handler::prepare`]
+/// hands to [`Handler::handle_payload`].
+pub struct Prepared {
+    stream: String,
+    sanitized: SanitizedPayload,
+}
+
+impl Prepared {
+    /// The sanitizer's counts for this payload.
+    pub fn counts(&self) -> &Counts {
+        &self.sanitized.counts
+    }
+
+    /// The destination stream.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+}
+
+/// Shape only: the stream name and the events stay out of `Debug`.
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("events", &self.sanitized.events.len()).finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Allowlist;
+    use crate::sink::StdoutSink;
+    use base64::Engine as _;
+    use std::io::Write as _;
 
-    #[test]
-    fn stream_names_are_stable_distinct_and_copy_nothing() {
-        let plain = StreamNamer::new(None);
-        let a = plain.name("/team/raw", "alice.smith");
-        assert_eq!(a, plain.name("/team/raw", "alice.smith"));
-        assert!(a.starts_with(STREAM_PREFIX));
-        assert_eq!(a.len(), STREAM_PREFIX.len() + STREAM_DIGEST_HEX_LEN);
-        assert!(!a.contains("alice") && !a.contains("team"));
-        assert_ne!(plain.name("a/b", "c"), plain.name("a", "b/c"));
-        assert_ne!(a, plain.name("/team/raw", "bob"));
-        let keyed = StreamNamer::new(Some(b"0123456789abcdef0123456789abcdef"));
-        assert_ne!(keyed.name("/team/raw", "alice.smith"), a);
-        assert!(crate::config::check_log_stream(&a).is_ok());
+    fn envelope(events: &[(i64, u32)]) -> Vec<u8> {
+        let events: Vec<serde_json::Value> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (timestamp, tokens))| {
+                let message = format!(
+                    r#"{{"body":"claude_code.api_request","attributes":{{"event.name":"api_request","input_tokens":{tokens}}}}}"#
+                );
+                serde_json::json!({"id": format!("{i:056}"), "timestamp": timestamp, "message": message})
+            })
+            .collect();
+        let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/team/raw",
+            "logStream": "alice", "subscriptionFilters": ["f"], "logEvents": events});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(payload.to_string().as_bytes()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        serde_json::json!({"awslogs": {"data": data}}).to_string().into_bytes()
+    }
+
+    fn stdout_handler() -> Handler<StdoutSink<Vec<u8>>> {
+        let settings = HandlerSettings { max_decompressed: 1 << 20, log_stream: None, concurrency: 4 };
+        Handler::new(
+            Sanitizer::new(Allowlist::embedded(), None),
+            StdoutSink::new(Vec::new()),
+            StreamNamer::new(None),
+            settings,
+        )
+    }
+
+    #[tokio::test]
+    async fn prepare_writes_nothing_and_handle_payload_writes_in_time_order() {
+        let handler = stdout_handler();
+        assert!(handler.prepare(br#"{"awslogs":{"data":"!"}}"#).is_err());
+        // Input order 1..4; timestamps 3, 1, 3, 2: write order is 2, 4, 1, 3 (stable on ties).
+        let prepared = handler.prepare(&envelope(&[(3, 1), (1, 2), (3, 3), (2, 4)])).unwrap();
+        assert_eq!(prepared.stream(), StreamNamer::new(None).name("/team/raw", "alice"));
+        assert_eq!(prepared.counts().received, 4);
+        let report = handler.handle_payload(prepared, None).await;
+        assert_eq!((report.written(), report.rejected(), report.error), (4, 0, None));
+        assert_eq!(report.spend.input_tokens, 1 + 2 + 3 + 4, "the sanitizer's spend is carried into the report");
+        let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
+        let order: Vec<&str> = out
+            .lines()
+            .map(|l| l.split("\"input_tokens\":").nth(1).unwrap().split(['}', ',']).next().unwrap())
+            .collect();
+        assert_eq!(order, ["2", "4", "1", "3"]);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_envelope_is_a_payload_error_and_writes_nothing() {
+        let handler = stdout_handler();
+        let report = handler.handle(b"CANARY", None).await;
+        assert!(matches!(report.error, Some(HandlerError::Payload(_))));
+        assert_eq!((report.counts.payloads, report.written()), (1, 0));
+        assert!(handler.into_sink().into_inner().is_empty());
     }
 
     #[test]

@@ -6,10 +6,17 @@
 //! ```text
 //! envelope bytes ─▶ decode    base64 → size-capped gzip → payload JSON
 //!                 ─▶ parse     one stored OTel record → borrowed raw event
-//!                 ─▶ sanitize  the allowlist builds each output from empty
-//!                 ─▶ plan      sort + split by PutLogEvents limits
-//!                 ─▶ sink      the only code that writes anywhere
+//!                 ─▶ sanitize  the allowlist builds each output from empty (input order)
+//!                 ─▶ plan      the one sort (stable, by timestamp) + split by PutLogEvents limits
+//!                 ─▶ sink      the only code that writes anywhere (CloudWatch Logs, or stdout)
 //! ```
+//!
+//! [`handler::Handler`] runs this path for one payload, generic over the sink; the Lambda
+//! (`src/bin/lambda.rs`) and the CLI's `sanitize` (`src/main.rs`) both call it. Keys:
+//! [`key_source`] is the one place a pseudonym key is read (a file, `PSEUDONYM_KEY`, Secrets
+//! Manager; the only AWS call besides the sink), and [`PseudonymKey`] derives every keyed digest
+//! (pseudonyms and, through [`StreamNamer`], stream names). [`config`] reads the Lambda's
+//! environment and touches nothing else.
 //!
 //! # What this crate never logs
 //! No error message, `Debug` output, log line or summary produced by this crate contains a value
@@ -22,6 +29,7 @@ mod decode;
 pub mod digest;
 mod explain;
 pub mod handler;
+pub mod key_source;
 mod kind;
 pub mod metrics;
 mod parse;
@@ -35,7 +43,7 @@ mod value;
 pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST};
 pub use counts::{AttributeDrop, Counts, EventDrop};
 pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Payload, decode_compressed, decode_envelope};
-pub use explain::Explanation;
-pub use pseudonym::{KeyError, PseudonymKey};
+pub use explain::{CLAUDE_CODE_EVENTS, EventType, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped};
+pub use pseudonym::{KeyError, PseudonymKey, StreamNamer};
 pub use sanitize::{Audit, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
 pub use spend::Spend;

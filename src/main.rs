@@ -1,17 +1,21 @@
 //! The CLI: the local face of the code path the Lambda runs.
 //!
-//! `sanitize` prints exactly the messages that would be written to the sanitized group, one per
-//! line, in write order; a summary of counts goes to stderr. With `--log-group` it writes the same
-//! messages to CloudWatch Logs instead, through the Lambda's writer (`plan` + `sink`). Exit codes:
-//! 0 success; 1 an input could not be read or decoded (nothing is printed or written); 2 usage;
-//! 3 invalid allowlist or key; 4 a write to CloudWatch Logs finally failed.
+//! `sanitize` runs the Lambda's [`Handler`]: with [`StdoutSink`] it prints exactly the messages
+//! that would be written to the sanitized group, one per line, in write order; with
+//! `--log-group` the same handler writes them to CloudWatch Logs through [`CloudWatchSink`].
+//! Every input is decoded and sanitized ([`Handler::prepare`]) before anything is written, so
+//! bad input prints and writes nothing. A summary of counts goes to stderr. Exit codes:
+//! 0 success; 1 an input could not be read or decoded (nothing is printed or written), or stdout
+//! failed; 2 usage; 3 invalid allowlist or key; 4 a write to CloudWatch Logs finally failed.
 
 use clap::{Args, Parser, Subcommand};
-use claude_otel_sanitizer::handler::StreamNamer;
-use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings, write_plan};
+use claude_otel_sanitizer::handler::{Handler, HandlerError, HandlerSettings, Prepared};
+use claude_otel_sanitizer::key_source::KeySource;
+use claude_otel_sanitizer::sink::{
+    CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
+};
 use claude_otel_sanitizer::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, config,
-    decode_envelope, plan,
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, config, decode_envelope,
 };
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -36,8 +40,11 @@ struct Cli {
 enum Command {
     /// Print exactly the messages that would be written to the sanitized group, one per line.
     Sanitize(SanitizeArgs),
-    /// Per event, which keys would be kept and which dropped, and why (key names only).
-    Explain(InputArgs),
+    /// Per event (or per event type), which keys would be kept and which dropped, and why.
+    ///
+    /// Prints key names of a schema key's shape, known event names, reasons and counts, never
+    /// values; keys found inside values are only counted.
+    Explain(ExplainArgs),
     /// Validate an allowlist (default: the embedded one) and print what it keeps.
     CheckAllowlist {
         /// The allowlist to check.
@@ -63,6 +70,15 @@ struct SanitizeArgs {
 }
 
 #[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Sum over all inputs, per event type: how often each key was kept or dropped, and why.
+    #[arg(long)]
+    summary: bool,
+}
+
+#[derive(Args)]
 struct InputArgs {
     /// Subscription payload files (the JSON a Lambda receives); none or `-` reads stdin.
     files: Vec<PathBuf>,
@@ -73,8 +89,12 @@ struct InputArgs {
     #[arg(long)]
     ndjson: bool,
     /// File holding the pseudonym key (HMAC secret). Without a key, identity attributes are dropped.
-    #[arg(long, value_name = "PATH", conflicts_with = "pseudonym_key")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["pseudonym_key", "pseudonym_key_secret_arn"])]
     pseudonym_key_file: Option<PathBuf>,
+    /// Secrets Manager secret holding the pseudonym key (what the Lambda's
+    /// `PSEUDONYM_KEY_SECRET_ARN` names), read with the standard AWS configuration.
+    #[arg(long, value_name = "ARN", conflicts_with = "pseudonym_key")]
+    pseudonym_key_secret_arn: Option<String>,
     /// The pseudonym key itself (prefer the environment variable or a file).
     #[arg(long, env = "PSEUDONYM_KEY", hide_env_values = true, hide = true)]
     pseudonym_key: Option<String>,
@@ -117,46 +137,171 @@ fn main() -> ExitCode {
 }
 
 fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
+    let usage = |message: String| Failure { code: EXIT_USAGE, message };
     if let Some(group) = &args.log_group {
-        return sanitize_to_cloudwatch(args, group);
-    }
-    let args = &args.input;
-    let sanitizer = sanitizer(args)?;
-    // Decode and sanitize every input before printing anything: bad input prints nothing.
-    let outputs = read_inputs(args)?
-        .iter()
-        .map(|(name, bytes)| sanitize_input(&sanitizer, args, name, bytes))
-        .collect::<Result<Vec<SanitizedPayload>, Failure>>()?;
-    let mut counts = Counts::default();
-    let mut out = BufWriter::new(io::stdout().lock());
-    for output in &outputs {
-        counts.merge(&output.counts);
-        for event in &output.events {
-            write_line(&mut out, &event.message)?;
+        config::check_log_group(group).map_err(|e| usage(format!("--log-group: {e}")))?;
+        if let Some(stream) = &args.log_stream {
+            config::check_log_stream(stream).map_err(|e| usage(format!("--log-stream: {e}")))?;
+        } else if args.input.ndjson {
+            return Err(usage("--ndjson with --log-group needs --log-stream".to_owned()));
         }
     }
-    out.flush().or_else(ignore_broken_pipe)?;
-    let _ = writeln!(io::stderr().lock(), "{counts}");
-    Ok(())
+    let input = &args.input;
+    let allowlist = load_allowlist(input.allowlist.as_deref())?;
+    let runtime = runtime()?;
+    // The key is read once and gives both keyed digests: pseudonyms and stream names.
+    let key = runtime.block_on(load_key(input))?;
+    let streams = StreamNamer::new(key.as_ref());
+    let sanitizer = Sanitizer::new(allowlist, key);
+    let settings = HandlerSettings {
+        max_decompressed: input.max_decompressed_bytes,
+        log_stream: args.log_stream.clone(),
+        concurrency: DEFAULT_WRITE_CONCURRENCY,
+    };
+    match &args.log_group {
+        None => {
+            let handler = Handler::new(sanitizer, StdoutSink::new(BufWriter::new(io::stdout())), streams, settings);
+            let inputs = prepare_all(&handler, input, None)?;
+            let written = runtime.block_on(write_all(&handler, inputs));
+            match &written.error {
+                // A closed stdout (`| head`) ends output quietly.
+                Some(HandlerError::Write(e)) if e.kind == FailureKind::Io(io::ErrorKind::BrokenPipe) => {}
+                Some(HandlerError::Write(SinkError { kind: FailureKind::Io(kind), .. })) => {
+                    return Err(Failure::input(format!("stdout: {kind}")));
+                }
+                Some(e) => return Err(Failure::input(format!("stdout: {e}"))),
+                None => {}
+            }
+            let _ = writeln!(io::stderr().lock(), "{}", written.counts);
+            if written.rejected > 0 {
+                // Events no PutLogEvents batch could hold: not printed, so not silently lost.
+                let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
+            }
+            Ok(())
+        }
+        Some(group) => runtime.block_on(async {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
+            let handler = Handler::new(sanitizer, sink, streams, settings);
+            let inputs = prepare_all(&handler, input, args.log_stream.as_deref())?;
+            let written = write_all(&handler, inputs).await;
+            let _ = writeln!(io::stderr().lock(), "{}", written.counts);
+            match written.error {
+                None => {
+                    let _ = writeln!(io::stderr().lock(), "{}", written.stored_line());
+                    Ok(())
+                }
+                // The sink's own line (`PutLogEvents failed: ...`), without the handler's prefix.
+                Some(HandlerError::Write(e)) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
+                Some(e) => Err(Failure { code: EXIT_WRITE, message: e.to_string() }),
+            }
+        }),
+    }
 }
 
-fn explain(args: &InputArgs) -> Result<(), Failure> {
-    let sanitizer = sanitizer(args)?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    for (name, bytes) in read_inputs(args)? {
-        let explanations = if args.ndjson {
-            sanitizer.explain_ndjson(&bytes)
-        } else {
-            let payload = decode_envelope(&bytes, args.max_decompressed_bytes)
-                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
-            if payload.is_control_message() {
-                write_line(&mut out, &format!("{name}: CONTROL_MESSAGE (skipped)"))?;
+/// Decodes and sanitizes every input, in the order given, before anything is written: the
+/// first bad input fails the run with nothing printed or stored. `ndjson_stream`: where raw
+/// messages go (they name no source stream; stdout ignores it).
+fn prepare_all<S: Sink>(
+    handler: &Handler<S>,
+    args: &InputArgs,
+    ndjson_stream: Option<&str>,
+) -> Result<Vec<Prepared>, Failure> {
+    read_inputs(args)?
+        .into_iter()
+        .map(|(name, bytes)| {
+            if args.ndjson {
+                let stream = ndjson_stream.unwrap_or("stdout").to_owned();
+                Ok(handler.prepare_ndjson(&bytes, now_ms(), stream))
+            } else {
+                handler.prepare(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))
             }
-            sanitizer.explain_payload(&payload)
+        })
+        .collect()
+}
+
+/// What writing every prepared input did, summed.
+struct Written {
+    counts: Counts,
+    stored: u64,
+    rejected: u64,
+    error: Option<HandlerError>,
+}
+
+impl Written {
+    fn stored_line(&self) -> String {
+        format!("{{\"stored\":{},\"rejected\":{}}}", self.stored, self.rejected)
+    }
+}
+
+/// Runs [`Handler::handle_payload`] for each prepared input in turn; stops at the first failure
+/// (the counts then cover the inputs handled so far, the failed one included).
+async fn write_all<S: Sink>(handler: &Handler<S>, inputs: Vec<Prepared>) -> Written {
+    let mut written = Written { counts: Counts::default(), stored: 0, rejected: 0, error: None };
+    for prepared in inputs {
+        let report = handler.handle_payload(prepared, None).await;
+        written.counts.merge(&report.counts);
+        written.stored += report.written();
+        written.rejected += report.rejected();
+        if report.error.is_some() {
+            written.error = report.error;
+            break;
+        }
+    }
+    written
+}
+
+/// One input of `explain`, decoded.
+enum ExplainSource<'a> {
+    Ndjson(&'a [u8]),
+    Payload(claude_otel_sanitizer::Payload),
+}
+
+/// `explain`: decode every input first (bad input prints nothing), then print one explanation
+/// per event as it is made, or only the summary. Input names are printed escaped.
+fn explain(args: &ExplainArgs) -> Result<(), Failure> {
+    use claude_otel_sanitizer::{Explanation, Summary, escape};
+    let input = &args.input;
+    let sanitizer = sanitizer(input)?;
+    let inputs = read_inputs(input)?;
+    let sources = inputs
+        .iter()
+        .map(|(name, bytes)| {
+            let name = escape(name).to_string();
+            if input.ndjson {
+                return Ok((name, ExplainSource::Ndjson(bytes)));
+            }
+            let payload = decode_envelope(bytes, input.max_decompressed_bytes)
+                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
+            Ok((name, ExplainSource::Payload(payload)))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut summary = Summary::default();
+    for (name, source) in &sources {
+        summary.add_input();
+        let explanations: Box<dyn Iterator<Item = Explanation>> = match source {
+            ExplainSource::Ndjson(bytes) => Box::new(sanitizer.explain_ndjson(bytes)),
+            ExplainSource::Payload(payload) => {
+                if payload.is_control_message() {
+                    summary.add_control_message();
+                    if !args.summary {
+                        writeln!(out, "{name}: CONTROL_MESSAGE (skipped)").or_else(ignore_broken_pipe)?;
+                    }
+                }
+                Box::new(sanitizer.explain_payload(payload))
+            }
         };
         for explanation in explanations {
-            write_line(&mut out, &format!("{name}: {explanation}"))?;
+            if args.summary {
+                summary.add(&explanation);
+            } else {
+                writeln!(out, "{name}: {explanation}").or_else(ignore_broken_pipe)?;
+            }
         }
+    }
+    if args.summary {
+        writeln!(out, "{summary}").or_else(ignore_broken_pipe)?;
     }
     out.flush().or_else(ignore_broken_pipe)
 }
@@ -169,86 +314,39 @@ fn check_allowlist(path: Option<&Path>) -> Result<(), Failure> {
     out.write_all(allowlist.describe().as_bytes()).or_else(ignore_broken_pipe)
 }
 
-fn sanitize_input(
-    sanitizer: &Sanitizer,
-    args: &InputArgs,
-    name: &str,
-    bytes: &[u8],
-) -> Result<SanitizedPayload, Failure> {
-    if args.ndjson {
-        return Ok(sanitizer.sanitize_ndjson(bytes, now_ms()));
-    }
-    let payload =
-        decode_envelope(bytes, args.max_decompressed_bytes).map_err(|e| Failure::input(format!("{name}: {e}")))?;
-    Ok(sanitizer.sanitize_payload(&payload))
-}
-
-/// `sanitize --log-group`: decode and sanitize every input first (bad input writes nothing),
-/// then write each through the same planner and CloudWatch sink as the Lambda.
-fn sanitize_to_cloudwatch(args: &SanitizeArgs, group: &str) -> Result<(), Failure> {
-    let usage = |message: String| Failure { code: EXIT_USAGE, message };
-    config::check_log_group(group).map_err(|e| usage(format!("--log-group: {e}")))?;
-    if let Some(stream) = &args.log_stream {
-        config::check_log_stream(stream).map_err(|e| usage(format!("--log-stream: {e}")))?;
-    } else if args.input.ndjson {
-        return Err(usage("--ndjson with --log-group needs --log-stream".to_owned()));
-    }
-    let secret = pseudonym_secret(&args.input)?;
-    let sanitizer = sanitizer(&args.input)?;
-    let namer = StreamNamer::new(secret.as_deref());
-    let mut jobs = Vec::new();
-    for (name, bytes) in read_inputs(&args.input)? {
-        if args.input.ndjson {
-            jobs.push((
-                args.log_stream.clone().unwrap_or_default(),
-                sanitize_input(&sanitizer, &args.input, &name, &bytes)?,
-            ));
-        } else {
-            let payload = decode_envelope(&bytes, args.input.max_decompressed_bytes)
-                .map_err(|e| Failure::input(format!("{name}: {e}")))?;
-            let stream = args.log_stream.clone().unwrap_or_else(|| namer.for_payload(&payload));
-            jobs.push((stream, sanitizer.sanitize_payload(&payload)));
+/// Where the key comes from, as the options say: a file, the environment variable, a Secrets
+/// Manager secret, or none.
+fn key_source(args: &InputArgs) -> Result<KeySource, Failure> {
+    Ok(match (&args.pseudonym_key_file, &args.pseudonym_key_secret_arn, &args.pseudonym_key) {
+        (Some(path), _, _) => KeySource::File(path.clone()),
+        (None, Some(arn), _) => KeySource::Secret(arn.clone()),
+        (None, None, Some(value)) => {
+            KeySource::Value(PseudonymKey::new(value.as_bytes()).map_err(|e| Failure::config(e.to_string()))?)
         }
-    }
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))?;
-    runtime.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
-        let (mut counts, mut written, mut rejected) = (Counts::default(), 0, 0);
-        for (stream, output) in jobs {
-            counts.merge(&output.counts);
-            let plan = plan::plan(output.events);
-            rejected += plan.too_large + plan.empty;
-            let report = write_plan(&sink, &stream, &plan, DEFAULT_WRITE_CONCURRENCY, None).await;
-            written += report.accepted;
-            rejected += report.rejected.total();
-            if let Some(e) = report.error {
-                let _ = writeln!(io::stderr().lock(), "{counts}");
-                return Err(Failure { code: EXIT_WRITE, message: e.to_string() });
-            }
-        }
-        let _ = writeln!(io::stderr().lock(), "{counts}");
-        let _ = writeln!(io::stderr().lock(), "{{\"stored\":{written},\"rejected\":{rejected}}}");
-        Ok(())
+        (None, None, None) => KeySource::None,
     })
 }
 
-fn pseudonym_secret(args: &InputArgs) -> Result<Option<Vec<u8>>, Failure> {
-    Ok(match (&args.pseudonym_key_file, &args.pseudonym_key) {
-        (Some(path), _) => Some(
-            std::fs::read(path)
-                .map_err(|e| Failure::config(format!("pseudonym key file {}: {}", path.display(), e.kind())))?,
-        ),
-        (None, Some(value)) => Some(value.as_bytes().to_vec()),
-        (None, None) => None,
-    })
+/// Reads the pseudonym key once, through the same loader as the Lambda.
+async fn load_key(args: &InputArgs) -> Result<Option<PseudonymKey>, Failure> {
+    key_source(args)?
+        .load(async || aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        .await
+        .map_err(|e| Failure::config(e.to_string()))
+}
+
+/// A single-threaded runtime: the handler's futures (and the SDK's) need no more.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::config(format!("tokio runtime: {}", e.kind())))
 }
 
 fn sanitizer(args: &InputArgs) -> Result<Sanitizer, Failure> {
     let allowlist = load_allowlist(args.allowlist.as_deref())?;
-    let secret = pseudonym_secret(args)?;
-    let key = secret.map(|s| PseudonymKey::new(&s)).transpose().map_err(|e| Failure::config(e.to_string()))?;
+    let runtime = runtime()?;
+    let key = runtime.block_on(load_key(args))?;
     Ok(Sanitizer::new(allowlist, key))
 }
 

@@ -8,13 +8,19 @@
 //! Metrics, in the configured namespace with **no dimensions** (one empty dimension set):
 //! `Invocations`, `EventsReceived`, `EventsWritten`, `EventsDropped` (by the allowlist),
 //! `EventsRejected` (by `PutLogEvents`, or too large to batch), `EventsUnwritten` (in a failed
-//! write), `AttributesDropped`, `PayloadErrors`, `WriteErrors`, `Batches`, `Retries`.
+//! write), `AttributesDropped`, `PayloadErrors`, `WriteErrors`, `Batches`, `Retries`; and the
+//! spend the invocation wrote ([`SPEND_METRICS`]): `CostUSD` (the sum of `cost_usd`),
+//! `InputTokens`, `OutputTokens`, `CacheReadTokens`, `CacheCreationTokens`. No dimension at all,
+//! not even the model family: each dimension combination is a billed custom metric, and the
+//! dashboard's Logs Insights widgets already break spend down by model.
 //! Alarms: drops and rejections > 0; `PayloadErrors`/`WriteErrors` > 0;
 //! `EventsReceived > 0` with `EventsWritten = 0` (a Claude Code format change that empties the
-//! dashboards).
+//! dashboards); `CostUSD` summed over 24 hours against the `DailyBudgetUSD` parameter.
 //!
-//! Trusts: [`Report`] holds counts only. Guarantees: the line holds fixed names and numbers.
+//! Trusts: [`Report`] holds counts only, [`Spend`] sums only. Guarantees: the line holds fixed
+//! names and numbers.
 
+use crate::Spend;
 use crate::handler::{HandlerError, Report};
 use serde_json::{Map, Value, json};
 
@@ -31,6 +37,16 @@ pub const METRICS: [(&str, &str); 11] = [
     ("WriteErrors", "Count"),
     ("Batches", "Count"),
     ("Retries", "Count"),
+];
+
+/// The spend metrics with their EMF units, in output order, after [`METRICS`]. `CostUSD` is
+/// in US dollars (EMF unit `None`), the others are token counts.
+pub const SPEND_METRICS: [(&str, &str); 5] = [
+    ("CostUSD", "None"),
+    ("InputTokens", "Count"),
+    ("OutputTokens", "Count"),
+    ("CacheReadTokens", "Count"),
+    ("CacheCreationTokens", "Count"),
 ];
 
 /// The outcome name in the log line.
@@ -61,9 +77,24 @@ fn metric_values(report: &Report) -> [u64; METRICS.len()] {
     ]
 }
 
-/// The invocation line as a JSON value. `timestamp_ms`: now, in milliseconds since the epoch.
+fn spend_values(spend: &Spend) -> [Value; SPEND_METRICS.len()] {
+    // A non-finite sum cannot be a metric value (EMF takes JSON numbers): report 0 rather than
+    // drop the line. The kinds bound every cost_usd to 0..=10000, so this needs ~10^304 events.
+    let cost = if spend.cost_usd.is_finite() { spend.cost_usd } else { 0.0 };
+    [
+        json!(cost),
+        json!(spend.input_tokens),
+        json!(spend.output_tokens),
+        json!(spend.cache_read_tokens),
+        json!(spend.cache_creation_tokens),
+    ]
+}
+
+/// The invocation line as a JSON value, with the spend the invocation wrote
+/// ([`Report::spend`]). `timestamp_ms`: now, in milliseconds since the epoch.
 pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
-    let metrics: Vec<Value> = METRICS.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
+    let metrics: Vec<Value> =
+        METRICS.iter().chain(&SPEND_METRICS).map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
     let mut line = Map::new();
     line.insert(
         "_aws".into(),
@@ -110,6 +141,9 @@ pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> V
     for ((name, _), value) in METRICS.iter().zip(metric_values(report)) {
         line.insert((*name).into(), json!(value));
     }
+    for ((name, _), value) in SPEND_METRICS.iter().zip(spend_values(&report.spend)) {
+        line.insert((*name).into(), value);
+    }
     Value::Object(line)
 }
 
@@ -129,6 +163,7 @@ mod tests {
         counts.drop_attribute(crate::AttributeDrop::NotAllowlisted);
         Report {
             counts,
+            spend: spend(),
             too_large: 1,
             empty: 0,
             write: WriteReport {
@@ -155,10 +190,37 @@ mod tests {
         assert_eq!(directive["Dimensions"], json!([[]]));
         let names: Vec<&str> =
             directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
-        assert_eq!(names, METRICS.map(|(n, _)| n));
+        let expected: Vec<&str> = METRICS.iter().chain(&SPEND_METRICS).map(|(n, _)| *n).collect();
+        assert_eq!(names, expected);
         for name in names {
-            assert!(line[name].is_u64(), "{name} must be a number at the top level");
+            assert!(line[name].is_number(), "{name} must be a number at the top level");
         }
+        assert_eq!(directive["Metrics"][METRICS.len()], json!({"Name": "CostUSD", "Unit": "None"}));
+    }
+
+    fn spend() -> Spend {
+        Spend {
+            cost_usd: 0.125,
+            input_tokens: 142,
+            output_tokens: 61,
+            cache_read_tokens: 14_500,
+            cache_creation_tokens: 25_848,
+        }
+    }
+
+    #[test]
+    fn spend_is_emitted_as_it_was_summed() {
+        let line = invocation_line(&report(), "NS", 0);
+        assert_eq!(line["CostUSD"], json!(0.125));
+        assert!(line["CostUSD"].is_f64());
+        assert_eq!(
+            [&line["InputTokens"], &line["OutputTokens"], &line["CacheReadTokens"], &line["CacheCreationTokens"]],
+            [&json!(142), &json!(61), &json!(14_500), &json!(25_848)]
+        );
+        let nothing = invocation_line(&Report { spend: Spend::default(), ..report() }, "NS", 0);
+        assert_eq!((nothing["CostUSD"].as_f64(), nothing["InputTokens"].as_u64()), (Some(0.0), Some(0)));
+        let broken = Report { spend: Spend { cost_usd: f64::INFINITY, ..spend() }, ..report() };
+        assert_eq!(invocation_line(&broken, "NS", 0)["CostUSD"], json!(0.0));
     }
 
     #[test]

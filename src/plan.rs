@@ -1,5 +1,13 @@
 //! Plan: sort sanitized events by timestamp and split them into `PutLogEvents` batches.
 //!
+//! # The one stage that sorts
+//! The sanitizer returns events in input order; `plan` alone puts them in write order (a stable
+//! sort by timestamp, so events of one millisecond keep their arrival order). Every writer goes
+//! through it: the Lambda, and the CLI's `sanitize` with or without `--log-group`, all run
+//! [`crate::handler::Handler`], whose `handle_payload` calls [`plan`] and writes the batches in
+//! order. What `sanitize` prints is therefore, per input, the events sorted by timestamp; with
+//! several inputs, each input's events follow the previous input's.
+//!
 //! Pure. Trusts nothing about its input (any timestamps, any message sizes). Guarantees, for
 //! every batch it returns (checked by a property test):
 //! - events are in chronological order (a stable sort: equal timestamps keep their input order);

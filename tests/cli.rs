@@ -223,7 +223,8 @@ fn explain_names_keys_and_reasons_but_no_values() {
     assert!(s.contains("pseudonymized: attributes.user.email"));
     assert!(s.contains("attributes.user.id (superseded)"));
     assert!(s.contains("extracted from: attributes.tool_parameters"));
-    assert!(s.contains("event 0 user_prompt: dropped (event_not_allowed)"));
+    assert!(s.contains("event 3 api_request_body: dropped (event_not_allowed)"));
+    assert!(s.contains("attributes.prompt (not_allowlisted)"));
     // Keys found inside the tool_parameters value are never named.
     assert!(!s.contains("full_command"), "{s}");
     for value in
@@ -242,6 +243,37 @@ fn stderr_never_carries_payload_content() {
             assert!(!err.contains("CANARY") && !err.contains("canary"), "{command} {}: {err}", payload.display());
         }
     }
+}
+
+#[test]
+fn a_closed_stdout_ends_output_quietly_with_the_counts() {
+    // The reading end is closed before the binary writes: every write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let payload = synthetic("all-events.object.json");
+    let out = cli(&["sanitize", payload.to_str().unwrap()]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let normal = run(cli(&["sanitize", payload.to_str().unwrap()]));
+    assert!(!normal.stdout.is_empty());
+    assert_eq!(text(&out.stderr), text(&normal.stderr), "the same counts line, and nothing else");
+}
+
+#[test]
+fn key_options_exclude_each_other() {
+    let payload = synthetic("all-events.object.json");
+    let dir = tempdir();
+    let key_file = dir.join("key-for-conflicts");
+    std::fs::write(&key_file, FIXTURE_KEY).unwrap();
+    let both = run(cli(&[
+        "sanitize",
+        "--pseudonym-key-file",
+        key_file.to_str().unwrap(),
+        "--pseudonym-key-secret-arn",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:k",
+        payload.to_str().unwrap(),
+    ]));
+    assert_eq!(both.status.code(), Some(2));
+    assert!(both.stdout.is_empty());
 }
 
 fn tempdir() -> PathBuf {

@@ -7,6 +7,11 @@
 //! 2. **IAM.** The function's role grants exactly: create streams in and put events to the
 //!    sanitized group (and its own log group), read the pseudonym secret, send to the failure
 //!    queue. No wildcard action, no `*` resource, no managed policy.
+//! 3. **Small groups.** Every query that groups by an org attribute (team, department, cost
+//!    center, organization) ends in `filter users >= MinGroupUsers` on a distinct-user count.
+//! 4. **Spend.** The function's EMF line carries the spend it wrote (golden, for a recorded
+//!    fixture), and the budget alarms read exactly the metric it emits: same namespace, same
+//!    name, same (empty) dimension set.
 //!
 //! The template uses CloudFormation's short-form tags (`!Sub`, `!Ref`, `!GetAtt`, ...). It is
 //! parsed with `saphyr`, a maintained pure-Rust YAML 1.2 parser that keeps unknown local tags as
@@ -231,6 +236,13 @@ const MISSION_FIELDS: &[(&str, &[&str])] = &[
     ("skill", &["attributes.skill.name", "attributes.tool.skill_name"]),
     ("subagent", &["attributes.agent_type", "attributes.tool.subagent_type", "attributes.agent.name"]),
     ("MCP server", &["attributes.tool.mcp_server_name", "attributes.mcp_server.name"]),
+    ("session", &["attributes.session.id"]),
+    ("plan", &["resource.attributes.user.plan"]),
+    ("surface", &["attributes.terminal.type"]),
+    ("team", &["resource.attributes.team.id"]),
+    ("department", &["resource.attributes.department"]),
+    ("cost center", &["resource.attributes.cost_center"]),
+    ("API error status", &["attributes.status_code"]),
 ];
 
 fn missing_mission_fields(read: &BTreeSet<String>) -> Vec<&'static str> {
@@ -655,6 +667,251 @@ fn alarms_watch_the_metrics_the_function_emits() {
     ] {
         assert!(watched.contains(metric), "no alarm watches {metric}");
     }
+}
+
+// ------------------------------------------------------------------ the team-insight widgets
+
+/// Every query of the template (dashboard and saved), resolved.
+fn all_queries(t: &Value) -> Vec<Query> {
+    let mut q = saved_queries(t);
+    q.extend(dashboard_queries(t));
+    q
+}
+
+/// The widgets issue 12 asks for, each recognised by what its query reads.
+#[test]
+fn the_dashboard_answers_the_team_questions() {
+    let t = parse_template(TEMPLATE);
+    let dash = dashboard_queries(&t);
+    let has = |what: &str, pred: &dyn Fn(&str) -> bool| {
+        assert!(dash.iter().any(|q| pred(&q.text)), "no dashboard widget for {what}");
+    };
+    has("team totals with messages and active users", &|q| {
+        q.contains("'user_prompt')) as messages")
+            && q.contains("as active_users")
+            && q.contains("as requests")
+            && q.contains("as sessions")
+            && !q.contains(" by ")
+    });
+    has("per-user activity", &|q| {
+        [
+            "as sessions",
+            "as messages",
+            "as skills",
+            "as subagents",
+            "as mcp_calls",
+            "'opus')) as opus_calls",
+            "'sonnet')) as sonnet_calls",
+            "'haiku')) as haiku_calls",
+            "as cost_per_message",
+            "as cache_hit_pct",
+            "as plan",
+            "by attributes.user.pseudonym as user",
+        ]
+        .iter()
+        .all(|p| q.contains(p))
+    });
+    has("the cache hit % as the README defines it", &|q| {
+        q.contains(
+            "100 * sum(attributes.cache_read_tokens) / (sum(attributes.input_tokens) + \
+             sum(attributes.cache_read_tokens) + sum(attributes.cache_creation_tokens)) as cache_hit_pct",
+        )
+    });
+    has("daily cost of the top 10 users", &|q| q.contains("limit 10)") && q.contains("by bin(1d) as day"));
+    has("rate limits and overloads per day", &|q| {
+        q.contains("'api_error'") && q.contains("bin(1d)") && q.contains("attributes.status_code")
+    });
+    has("adoption by surface", &|q| q.contains("by attributes.terminal.type"));
+    has("adoption by plan", &|q| q.contains("by resource.attributes.user.plan"));
+    for (what, field) in [
+        ("skills", "attributes.skill.name"),
+        ("subagents", "attributes.agent_type"),
+        ("MCP servers", "attributes.tool.mcp_server_name"),
+        ("models", "attributes.model"),
+    ] {
+        has(&format!("top {what} with distinct users"), &|q| {
+            q.contains(&format!("by {field} as")) && q.contains("count_distinct(attributes.user.pseudonym) as users")
+        });
+    }
+}
+
+const ORG_FIELDS: [&str; 4] = [
+    "resource.attributes.team.id",
+    "resource.attributes.department",
+    "resource.attributes.cost_center",
+    "resource.attributes.organization",
+];
+
+/// The problems with the small-group rule in `t`'s queries.
+fn small_group_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut grouped = BTreeSet::new();
+    for q in all_queries(t) {
+        let Some(by) = q.text.rsplit_once(" by ").map(|(_, by)| by) else { continue };
+        let Some(field) = ORG_FIELDS.iter().find(|f| by.starts_with(&format!("{f} "))) else { continue };
+        grouped.insert(*field);
+        if !q.text.contains("count_distinct(attributes.user.pseudonym) as users") {
+            problems.push(format!("{}: groups by {field} without counting distinct users", q.origin));
+        }
+        if !q.text.ends_with("| filter users >= {MinGroupUsers}") {
+            problems.push(format!("{}: groups by {field} but does not end in filter users >= MinGroupUsers", q.origin));
+        }
+    }
+    for field in &ORG_FIELDS[..3] {
+        if !grouped.contains(field) {
+            problems.push(format!("no query breaks usage down by {field}"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn breakdowns_by_org_attribute_hide_groups_under_min_group_users() {
+    let t = parse_template(TEMPLATE);
+    assert_eq!(small_group_problems(&t), Vec::<String>::new());
+    let p = &t["Parameters"]["MinGroupUsers"];
+    assert_eq!((p["Type"].as_str(), p["Default"].as_i64()), (Some("Number"), Some(3)));
+}
+
+#[test]
+fn the_small_group_check_fails_without_the_threshold() {
+    let mut t = parse_template(TEMPLATE);
+    t["Resources"]["ByTeamQueryDefinition"]["Properties"]["QueryString"] =
+        json!({"Fn::FindInMap": ["Queries", "ByTeam", "Query"]});
+    let p = small_group_problems(&t);
+    assert!(p.iter().any(|m| m.starts_with("ByTeamQueryDefinition:")), "{p:?}");
+}
+
+// ------------------------------------------------------------------ spend metrics and budget
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded").join(name)
+}
+
+/// The sums of the spend fields of written messages: an oracle independent of the sanitizer's
+/// own bookkeeping.
+fn spend_of(lines: &[String]) -> claude_otel_sanitizer::Spend {
+    let mut spend = claude_otel_sanitizer::Spend::default();
+    for line in lines {
+        let v: Value = serde_json::from_str(line).expect("sanitized message is JSON");
+        let a = &v["attributes"];
+        let n = |k: &str| a[k].as_u64().unwrap_or(0);
+        spend.merge(&claude_otel_sanitizer::Spend {
+            cost_usd: a["cost_usd"].as_f64().unwrap_or(0.0),
+            input_tokens: n("input_tokens"),
+            output_tokens: n("output_tokens"),
+            cache_read_tokens: n("cache_read_tokens"),
+            cache_creation_tokens: n("cache_creation_tokens"),
+        });
+    }
+    spend
+}
+
+/// The function's invocation line for a fixture, run through the real handler (stdout sink).
+async fn emf_line_for(name: &str) -> (Value, Vec<String>) {
+    use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
+    use claude_otel_sanitizer::metrics::invocation_line;
+    use claude_otel_sanitizer::sink::StdoutSink;
+    let key = PseudonymKey::new(b"deploy-template-test key, 32 bytes or more").expect("test key");
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), Some(key)),
+        StdoutSink::new(Vec::new()),
+        StreamNamer::new(None),
+        HandlerSettings { max_decompressed: DEFAULT_MAX_DECOMPRESSED_BYTES, log_stream: None, concurrency: 1 },
+    );
+    let envelope = std::fs::read(fixture(name)).expect("read fixture");
+    let mut report = handler.handle(&envelope, None).await;
+    assert_eq!(report.error, None);
+    report.duration = std::time::Duration::ZERO;
+    let lines: Vec<String> =
+        String::from_utf8(handler.into_sink().into_inner()).expect("utf-8").lines().map(str::to_owned).collect();
+    // The handler's spend (the sanitizer's own sums) equals the sums of what was written.
+    let (spend, oracle) = (report.spend, spend_of(&lines));
+    assert!((spend.cost_usd - oracle.cost_usd).abs() < 1e-9, "{spend:?} vs {oracle:?}");
+    assert_eq!(claude_otel_sanitizer::Spend { cost_usd: oracle.cost_usd, ..spend }, oracle);
+    (invocation_line(&report, "ClaudeOtelSanitizer/claude-otel", 1_764_000_000_000), lines)
+}
+
+/// Golden: the EMF line of the `subagent` recording carries its spend (cost and four token
+/// sums) beside the counts, declared as metrics without dimensions.
+#[tokio::test]
+async fn the_emf_line_carries_the_spend_of_a_fixture() {
+    let (line, lines) = emf_line_for("subagent.object.json").await;
+    let requests = lines.iter().filter(|l| l.contains(r#""event.name":"api_request""#)).count();
+    assert!(requests >= 2, "the fixture has api_requests to sum");
+    let cost = line["CostUSD"].as_f64().expect("CostUSD is a number");
+    assert!(cost > 0.0 && line["InputTokens"].as_u64() > Some(0), "{line}");
+    insta::assert_snapshot!(serde_json::to_string_pretty(&line).expect("json"));
+}
+
+#[tokio::test]
+async fn the_budget_alarms_read_the_metric_the_function_emits() {
+    let t = parse_template(TEMPLATE);
+    let (line, _) = emf_line_for("subagent.object.json").await;
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    let emitted: BTreeSet<&str> =
+        directive["Metrics"].as_array().expect("metrics").iter().filter_map(|m| m["Name"].as_str()).collect();
+    assert_eq!(directive["Dimensions"], json!([[]]), "the function emits without dimensions");
+    assert!(emitted.contains("CostUSD"));
+    let namespace =
+        resources(&t)["SanitizerFunction"]["Properties"]["Environment"]["Variables"]["METRICS_NAMESPACE"].clone();
+
+    // Every CostUSD metric an alarm reads: (alarm, metric stat or alarm properties).
+    let mut reads = Vec::new();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        if p["MetricName"] == "CostUSD" {
+            reads.push((
+                name.clone(),
+                p["Namespace"].clone(),
+                p["MetricName"].clone(),
+                p["Dimensions"].clone(),
+                p["Statistic"].clone(),
+                p["Period"].clone(),
+            ));
+        }
+        for m in one_or_many(&p["Metrics"]) {
+            let stat = &m["MetricStat"];
+            if stat["Metric"]["MetricName"] == "CostUSD" {
+                let metric = &stat["Metric"];
+                reads.push((
+                    name.clone(),
+                    metric["Namespace"].clone(),
+                    metric["MetricName"].clone(),
+                    metric["Dimensions"].clone(),
+                    stat["Stat"].clone(),
+                    stat["Period"].clone(),
+                ));
+            }
+        }
+    }
+    let alarms: BTreeSet<&str> = reads.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(alarms, BTreeSet::from(["DailyBudgetAlarm", "DailyBudgetWarningAlarm"]));
+    for (alarm, ns, metric, dimensions, stat, period) in &reads {
+        assert_eq!(ns, &namespace, "{alarm}: the function's namespace");
+        assert!(emitted.contains(metric.as_str().unwrap_or("?")), "{alarm}: a metric the function emits");
+        assert!(dimensions.is_null(), "{alarm}: the emitted metric has no dimensions, so the alarm names none");
+        assert_eq!((stat.as_str(), period.as_i64()), (Some("Sum"), Some(86_400)), "{alarm}: summed over 24 hours");
+        let p = &resources(&t)[alarm.as_str()];
+        assert_eq!(p["Condition"], "HasBudget", "{alarm} exists only with a budget");
+        assert_eq!(p["Properties"]["AlarmActions"], json!([{"Ref": "AlarmTopic"}]));
+    }
+    let full = &resources(&t)["DailyBudgetAlarm"]["Properties"];
+    assert_eq!(full["Threshold"], json!({"Ref": "DailyBudgetUSD"}));
+    assert_eq!(full["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    let warning = &resources(&t)["DailyBudgetWarningAlarm"]["Properties"];
+    let expression = one_or_many(&warning["Metrics"])
+        .into_iter()
+        .find(|m| m["ReturnData"] == true)
+        .map(|m| resolve(&t, &m["Expression"]))
+        .expect("the warning alarm returns an expression");
+    assert_eq!(expression, "100 * FILL(cost, 0) / {DailyBudgetUSD}");
+    assert_eq!(
+        (warning["Threshold"].as_i64(), warning["ComparisonOperator"].as_str()),
+        (Some(80), Some("GreaterThanOrEqualToThreshold"))
+    );
+    assert_eq!(t["Parameters"]["DailyBudgetUSD"]["Default"], 0);
+    assert_eq!(t["Conditions"]["HasBudget"], json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "DailyBudgetUSD"}, "0"]}]}));
 }
 
 // ------------------------------------------------------------------ weekly digest (optional)

@@ -318,3 +318,56 @@ fn pseudonym_prints_what_the_sanitizer_writes_and_echoes_nothing() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!text(&out.stderr).contains("dev@"));
 }
+
+/// The raw team corpus (fixtures/team/, 14 days of subscription payloads) through `sanitize`,
+/// then `digest`: every sanitized line is accepted, and the figures are those fixtures/team/
+/// expected.json gives per day and team.
+#[test]
+fn the_team_corpus_through_sanitize_then_digest_gives_the_expected_figures() {
+    let dir = root().join("fixtures/team");
+    let mut days: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("day-"))
+        .map(|p| p.display().to_string())
+        .collect();
+    days.sort();
+    assert_eq!(days.len(), 14);
+    let mut args = vec!["sanitize"];
+    args.extend(days.iter().map(String::as_str));
+    let sanitized = run(&args, b"", &[("PSEUDONYM_KEY", "local-test-key-0123456789")]);
+    assert!(sanitized.status.success());
+    let lines = sanitized.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
+    // The day files hold 2026-11-01 .. 2026-11-14 (their events' own times, and expected.json's
+    // date_ms): the two windows are exactly the two weeks of files.
+    let out = run(&["digest", "--until", "2026-11-15T00:00:00Z", "--format", "json"], &sanitized.stdout, &[]);
+    assert!(out.status.success());
+    assert!(!text(&out.stdout).contains("CANARY"));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["input"]["refused"], 0, "sanitize output is always a sanitized message");
+    assert_eq!(json["input"]["used"].as_u64().unwrap() + json["input"]["outside_window"].as_u64().unwrap(), lines);
+
+    let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let days = expected["days"].as_array().unwrap();
+    let sum = |range: std::ops::Range<usize>, path: &str| -> f64 {
+        days[range].iter().map(|d| num(&d["day"]["all"][path])).sum()
+    };
+    let totals = &json["totals"];
+    for (figure, field) in [("messages", "messages"), ("requests", "requests")] {
+        assert_eq!(num(&totals[figure]["value"]), sum(7..14, field), "{figure} this week");
+        assert_eq!(num(&totals[figure]["previous"]), sum(0..7, field), "{figure} the week before");
+    }
+    close(num(&totals["cost_usd"]["value"]), sum(7..14, "cost_usd"), 1e-5, "cost this week");
+    close(num(&totals["cost_usd"]["previous"]), sum(0..7, "cost_usd"), 1e-5, "cost the week before");
+    assert_eq!(totals["active_users"]["value"], 11);
+    let teams = json["groups"]["team"]["groups"].as_array().unwrap();
+    let names: Vec<&str> = teams.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "platform, payments, mobile: {names:?}");
+    for g in teams {
+        let name = g["name"].as_str().unwrap();
+        let cost: f64 = days[7..14].iter().filter_map(|d| d["team"][name]["cost_usd"].as_f64()).sum();
+        close(num(&g["cost_usd"]["value"]), cost, 1e-5, name);
+    }
+    assert_eq!(json["groups"]["team"]["other"]["groups"], 1, "research, a team of one, is folded");
+    assert!(!text(&out.stdout).contains("research"));
+}

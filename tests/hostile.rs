@@ -320,7 +320,7 @@ fn an_empty_log_events_and_10000_tiny_events() {
             0 => r#"{"body":"claude_code.api_request"}"#.to_owned(),
             1 => "{}".to_owned(),
             2 => String::new(),
-            _ => format!(r#"{{"body":"claude_code.user_prompt","attributes":{{"prompt":"{CANARY}"}}}}"#),
+            _ => format!(r#"{{"body":"claude_code.assistant_response","attributes":{{"response":"{CANARY}"}}}}"#),
         })
         .collect();
     let out = sanitize(&tiny);
@@ -480,6 +480,22 @@ fn every_cli_error_path_keeps_canaries_out_of_stderr() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY));
+    // Unreadable: no such file, and a directory. Exit 3, nothing printed, the path named.
+    let missing = short.with_file_name("no-such-key");
+    let directory = short.parent().unwrap().join("key-dir");
+    std::fs::create_dir_all(&directory).unwrap();
+    for key in [&missing, &directory] {
+        for command in ["sanitize", "explain"] {
+            let out = cli(&[command, "--pseudonym-key-file", key.to_str().unwrap(), payload.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{command} {}: {err}", key.display());
+            assert!(out.stdout.is_empty(), "{command}: nothing printed");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("error: pseudonym key file ") && err.contains(key.to_str().unwrap()), "{err}");
+        }
+    }
 }
 
 /// Flips bytes in the middle of a deflate stream (header and trailer intact).

@@ -2,7 +2,8 @@
 //! runtime and invoke APIs, the `sanitizer-lambda` binary cargo built for this test polls it as
 //! in AWS, `cargo lambda invoke --data-file` sends payloads, and the sanitized group on
 //! moto_server is read back. Also: the function's own output on every error path (with every
-//! log level turned up through the environment) holds no canary value from the payloads.
+//! log level turned up through the environment) holds no canary value from the payloads; and
+//! with the key in Secrets Manager the function names streams and pseudonyms as the CLI does.
 
 mod common;
 
@@ -176,7 +177,8 @@ fn messages() -> Vec<String> {
     };
     let user_prompt = serde_json::json!({
         "body": "claude_code.user_prompt",
-        "attributes": {"event.name": "user_prompt", "prompt": CANARY, "prompt_length": 42},
+        "attributes": {"event.name": "user_prompt", "prompt": CANARY, "prompt_length": 42,
+                       "user.email": format!("{CANARY}@example.com")},
     })
     .to_string();
     vec![api_request(0), user_prompt, api_request(1), format!("not json {CANARY}")]
@@ -226,6 +228,8 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     assert_eq!(stored, expected, "stored = what stdout mode prints");
     let log = function.text();
     assert!(log.contains("\"outcome\":\"ok\"") && log.contains("\"EventsWritten\":"), "{log}");
+    // The EMF line carries the spend written: 100 + 101 input tokens over the two api_requests.
+    assert!(log.contains("\"InputTokens\":201") && log.contains("\"CostUSD\":1.0246"), "{log}");
     assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
     drop(function);
 
@@ -277,6 +281,47 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     assert_eq!(log.matches("\"outcome\":\"payload_error\"").count(), 4, "{log}");
     assert_eq!(log.matches("\"outcome\":\"write_error\"").count(), 1, "{log}");
     assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
+    drop(function);
+
+    // 3. The key from Secrets Manager (a string ending in a newline): the function's stream
+    //    name and pseudonyms are those of the CLI given the same key as a file.
+    let secret = "runtime-key-0123456789abcdef-0123456789abcdef";
+    let sdk = sdk_config(&moto.url()).await;
+    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("rt/pseudonym-key")
+        .secret_string(format!("{secret}\n"))
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn()
+        .expect("an ARN")
+        .to_owned();
+    create_group(&client, "/rt/keyed").await;
+    let function = start_function(port, &moto.url(), "/rt/keyed", &[("PSEUDONYM_KEY_SECRET_ARN", &arn)]);
+    let (ok, out) = invoke(port, &data_file);
+    assert!(ok, "invoke failed:\n{out}\nfunction:\n{}", function.text());
+    let key = claude_otel_sanitizer::PseudonymKey::new(secret.as_bytes()).unwrap();
+    let keyed_stream = StreamNamer::new(Some(&key)).name("/team/claude-otel-raw", "alice.smith");
+    assert_ne!(keyed_stream, stream);
+    assert_eq!(stream_names(&client, "/rt/keyed").await, std::slice::from_ref(&keyed_stream));
+    let stored: Vec<String> =
+        read_stream(&client, "/rt/keyed", &keyed_stream).await.into_iter().map(|(_, m)| m).collect();
+    let key_file = scratch.join("key");
+    std::fs::write(&key_file, secret).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
+        .arg("sanitize")
+        .arg("--pseudonym-key-file")
+        .arg(&key_file)
+        .arg(&data_file)
+        .env_remove("PSEUDONYM_KEY")
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let printed: Vec<String> = String::from_utf8(cli.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert!(printed.iter().all(|l| l.contains("\"user.pseudonym\"")), "{printed:?}");
+    assert_eq!(stored, printed, "the function's pseudonyms = the CLI's for the same key");
+    assert!(!function.text().contains(secret), "the key is never logged");
     let emulator_log = watch.text();
     drop(function);
     drop(watch);

@@ -588,3 +588,166 @@ fn the_generators_produce_kept_events() {
     }
     assert!(written > 10, "only {written} of 50 generated events were written");
 }
+
+// ---- the team-insight events: user_prompt, api_error and the org resource attributes -------
+
+/// A canary any `token` kind would accept (no space, slash or @): under a key the allowlist
+/// does not name it must still never pass, so this proves the key, not the kind, stopped it.
+fn token_canary(n: u32) -> String {
+    format!("CANARY-tok-{n}")
+}
+
+/// A canary value in either spelling: token-shaped, or text no kind accepts.
+fn any_canary() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<u32>().prop_map(|n| Value::String(token_canary(n))),
+        any::<u32>().prop_map(|n| Value::String(canary(n))),
+        canary_value(),
+    ]
+}
+
+/// Resource keys a client or an admin may set that the allowlist does not keep, including
+/// near-misses of the kept org keys.
+const UNKEPT_RESOURCE_KEYS: &[&str] = &[
+    "owner.email",
+    "enduser.id",
+    "user.email",
+    "user.name",
+    "user.plan.note",
+    "team",
+    "team.name",
+    "department.name",
+    "cost_center.owner",
+    "organization.id",
+    "host.name",
+    "os.version",
+    "project.codename",
+];
+
+/// The allowlisted org resource attributes, with valid token values.
+const ORG_KEYS: &[&str] = &["user.plan", "team.id", "department", "cost_center", "organization"];
+
+fn insight_event() -> impl Strategy<Value = Generated> {
+    let name = prop::sample::select(vec!["user_prompt", "api_error", "api_request"]).prop_map(str::to_owned);
+    let small = |lo: u64, hi: u64| (lo..hi).prop_flat_map(|n| prop_oneof![Just(json!(n)), Just(json!(n.to_string()))]);
+    let ident = "[a-z][a-z0-9_-]{0,15}".prop_map(Value::String);
+    let valid = (
+        prop::option::of(small(0, 10_000_000)),
+        prop::option::of(small(100, 600)),
+        prop::option::of(small(0, 1000)),
+        prop::option::of(small(0, 86_400_000)),
+        prop::option::of(ident.clone()),
+        prop::option::of(ident.clone()),
+        prop::option::of("claude-(opus|sonnet|haiku)-[0-9]-[0-9]".prop_map(Value::String)),
+    )
+        .prop_map(|(len, status, attempt, duration, terminal, speed, model)| {
+            [
+                ("prompt_length", len),
+                ("status_code", status),
+                ("attempt", attempt),
+                ("duration_ms", duration),
+                ("terminal.type", terminal),
+                ("speed", speed),
+                ("model", model),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .collect::<Vec<_>>()
+        });
+    // The content keys of these events, and command arguments: always a canary.
+    let content = prop::collection::vec(
+        (
+            prop::sample::select(vec![
+                "prompt",
+                "prompt_text",
+                "error",
+                "command_name",
+                "command_args",
+                "command_source",
+                "user.email",
+            ]),
+            any_canary(),
+        ),
+        1..5,
+    );
+    let org = prop::collection::vec((prop::sample::select(ORG_KEYS.to_vec()), "[a-z][a-z0-9-]{0,20}"), 0..5);
+    let unkept = prop::collection::vec((prop::sample::select(UNKEPT_RESOURCE_KEYS.to_vec()), any_canary()), 1..5);
+    (name, valid, content, org, unkept, any::<(bool, bool, bool)>()).prop_map(
+        |(name, mut attributes, content, org, unkept, (kvlist, any_values, nest_dotted))| {
+            attributes.extend(content.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            let mut resource = vec![("service.name".to_owned(), json!("claude-code"))];
+            resource.extend(org.into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))));
+            resource.extend(unkept.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            Generated { name, attributes, resource, kvlist, any_values, nest_dotted }
+        },
+    )
+}
+
+proptest! {
+    /// (a) for the team-insight events: a canary in `prompt`, `prompt_text`, `error`, command
+    /// arguments, and in every resource key the allowlist does not keep (even one shaped like a
+    /// valid token, so only the key can stop it) never reaches the output; the kept events are
+    /// written, with the org attributes they were given.
+    #[test]
+    fn no_canary_from_prompts_errors_or_unkept_resource_keys(events in prop::collection::vec(insight_event(), 1..5)) {
+        let messages: Vec<String> = events.iter().map(message).collect();
+        let (lines, counts) = run(&messages);
+        for line in &lines {
+            prop_assert!(!line.contains("CANARY"), "leak: {}", line);
+        }
+        prop_assert!(!counts.to_string().contains("CANARY"));
+        prop_assert_eq!(lines.len(), events.len(), "user_prompt, api_error and api_request are kept");
+        for (line, g) in lines.iter().zip(&events) {
+            let v: Value = serde_json::from_str(line).unwrap();
+            for (key, value) in dedup(&g.resource) {
+                if ORG_KEYS.contains(&key.as_str()) && !(g.nest_dotted && key.contains('.')) {
+                    prop_assert_eq!(&v["resource"]["attributes"][&key], &value, "{} not kept: {}", key, line);
+                }
+            }
+        }
+    }
+}
+
+/// A new team-insight key with a value its kind refuses: (scope, key, value).
+fn wrong_kind_insight_value() -> impl Strategy<Value = (bool, String, Value)> {
+    let text = "[a-z]{0,5}[ /@][a-z/@ ]{1,10}".prop_map(Value::String);
+    let email = "[a-z]{1,8}@[a-z]{1,8}\\.com".prop_map(Value::String);
+    let status_bad =
+        prop_oneof![(0i64..100).prop_map(|n| json!(n)), (600i64..100_000).prop_map(|n| json!(n)), text.clone()];
+    let count_bad = prop_oneof![(-1000i64..0).prop_map(|n| json!(n)), text.clone(), Just(json!(1.5))];
+    let token_bad = prop_oneof![text.clone(), email.clone(), "[a-z]{65,80}".prop_map(Value::String), Just(json!(""))];
+    prop_oneof![
+        status_bad.prop_map(|v| (false, "status_code".to_owned(), v)),
+        (prop::sample::select(vec!["prompt_length", "attempt", "duration_ms"]), count_bad).prop_map(|(k, v)| (
+            false,
+            k.to_owned(),
+            v
+        )),
+        (prop::sample::select(vec!["terminal.type", "query_source"]), token_bad.clone()).prop_map(|(k, v)| (
+            false,
+            k.to_owned(),
+            v
+        )),
+        (prop::sample::select(ORG_KEYS.to_vec()), token_bad).prop_map(|(k, v)| (true, k.to_owned(), v)),
+    ]
+}
+
+proptest! {
+    /// (e) for the team-insight keys: a status code outside 100-599, a negative or fractional
+    /// count, and an email, a path, text or an over-long value in `terminal.type` or an org
+    /// attribute are dropped (and counted) while the event is kept.
+    #[test]
+    fn wrong_kind_insight_values_are_dropped((resource, key, value) in wrong_kind_insight_value(), kvlist in any::<bool>()) {
+        let name = if resource { "user_prompt" } else { "api_error" };
+        let pair = vec![(key.clone(), value)];
+        let (attributes, resource_attrs) = if resource { (vec![], pair) } else { (pair, vec![]) };
+        let g = Generated { name: name.into(), attributes, resource: resource_attrs, kvlist, any_values: false, nest_dotted: false };
+        let (lines, counts) = run(&[message(&g)]);
+        prop_assert_eq!(lines.len(), 1);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        prop_assert!(v["attributes"].get(&key).is_none(), "{} kept: {}", key, lines[0]);
+        prop_assert!(v.get("resource").is_none_or(|r| r["attributes"].get(&key).is_none()), "{} kept: {}", key, lines[0]);
+        let dropped: u64 = counts.attribute_drops().map(|(_, n)| n).sum();
+        prop_assert_eq!(dropped, 1);
+    }
+}

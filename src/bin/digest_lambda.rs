@@ -9,8 +9,8 @@
 //! (and its alarm) sees it; the scheduler retries it. Logged: counts and error kinds only,
 //! never the URL or any figure.
 
-use claude_otel_sanitizer::config::{check_log_group, fetch_secret_key};
-use claude_otel_sanitizer::digest::deliver::{Settings, deliver};
+use claude_otel_sanitizer::config::check_log_group;
+use claude_otel_sanitizer::digest::deliver::{Settings, deliver, fetch_webhook_url};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,15 +50,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let (config, sdk, logs) = (&config, &sdk, &logs);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Box<RawValue>>| async move {
-        let secret = fetch_secret_key(sdk, &config.secret_arn).await.map_err(|e| diagnostic("Secret", &e))?;
-        let url = String::from_utf8(secret.0).map_err(|_| diagnostic("Secret", &"the webhook secret is not UTF-8"))?;
-        let url = url.trim();
-        if url.is_empty() || url == "REPLACE_ME" {
-            return Err(diagnostic("Secret", &"the webhook secret is not filled in (see README, Weekly digest)"));
-        }
+        let url = fetch_webhook_url(sdk, &config.secret_arn).await.map_err(|e| diagnostic("Secret", &e))?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let end_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-        let delivered = deliver(logs, &config.log_group, url, end_ns, &config.settings)
+        let delivered = deliver(logs, &config.log_group, &url, end_ns, &config.settings)
             .await
             .map_err(|e| diagnostic("Deliver", &e))?;
         let c = &delivered.counts;

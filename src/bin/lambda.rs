@@ -1,17 +1,18 @@
-//! `sanitizer-lambda`: the AWS Lambda entry point. Only wiring: logging, configuration, the AWS
-//! clients and the sanitizer built once per cold start, then the runtime loop calling
-//! [`Handler::handle`] once per subscription payload.
+//! `sanitizer-lambda`: the AWS Lambda entry point. Only wiring: logging, configuration, the
+//! pseudonym key (loaded once through `key_source`), the AWS clients and the sanitizer built
+//! once per cold start, then the runtime loop calling [`Handler::handle`] once per subscription
+//! payload. The CLI's `sanitize` runs the same `Handler`.
 //!
 //! Logging guarantee: `lambda_runtime` logs raw request bodies at TRACE; every crate but ours
 //! (so `lambda_runtime`, `lambda_runtime_api_client` and the AWS SDK) is capped at INFO here in
 //! code, whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines hold kinds and counts
 //! only.
 
-use claude_otel_sanitizer::config::{Config, KeySource, fetch_secret_key};
-use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
+use claude_otel_sanitizer::config::Config;
+use claude_otel_sanitizer::handler::{Handler, HandlerSettings};
 use claude_otel_sanitizer::metrics::invocation_line;
 use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
-use claude_otel_sanitizer::{Allowlist, PseudonymKey, Sanitizer};
+use claude_otel_sanitizer::{Allowlist, Sanitizer, StreamNamer};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use std::io::Write as _;
@@ -56,32 +57,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let key_bytes = match &config.key_source {
-        KeySource::None => None,
-        KeySource::Plain(bytes) => Some(bytes.clone()),
-        KeySource::SecretArn(arn) => Some(
-            fetch_secret_key(&sdk, arn)
-                .await
-                .inspect_err(|e| tracing::error!(error = %e, "pseudonym key unavailable"))?,
-        ),
-    };
-    let key = match &key_bytes {
-        None => None,
-        Some(bytes) => Some(PseudonymKey::new(&bytes.0).inspect_err(|e| {
-            tracing::error!(error = %e, "pseudonym key unusable");
-        })?),
-    };
+    let key = config
+        .key_source
+        .clone()
+        .load(async || sdk.clone())
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "pseudonym key unavailable"))?;
+    // One key for both keyed digests: pseudonyms (the sanitizer) and stream names.
+    let (streams, keyed) = (StreamNamer::new(key.as_ref()), key.is_some());
     let handler = Handler::new(
         Sanitizer::new(Allowlist::embedded(), key),
         CloudWatchSink::new(&sdk, config.log_group.clone(), &RetrySettings::default()),
-        StreamNamer::new(key_bytes.as_ref().map(|b| b.0.as_slice())),
+        streams,
         HandlerSettings {
             max_decompressed: config.max_decompressed,
             log_stream: config.log_stream.clone(),
             concurrency: DEFAULT_WRITE_CONCURRENCY,
         },
     );
-    tracing::info!(keyed = key_bytes.is_some(), "ready");
+    tracing::info!(keyed, "ready");
     let (handler, namespace) = (&handler, config.metrics_namespace.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         invoke(handler, namespace, event).await

@@ -48,7 +48,32 @@ pub enum DeliverError {
     GaveUp { status: u16, attempts: usize },
     #[error("the webhook could not be reached after {attempts} attempts ({kind})")]
     Unreachable { kind: &'static str, attempts: usize },
+    #[error("webhook secret: {0}")]
+    Secret(&'static str),
 }
+
+/// Reads the webhook URL: the SecretString of `secret_id` (an ARN or a name), trimmed. Refuses
+/// an empty secret and the template's placeholder `REPLACE_ME`. Errors never hold the value.
+pub async fn fetch_webhook_url(sdk: &aws_config::SdkConfig, secret_id: &str) -> Result<String, DeliverError> {
+    use aws_sdk_secretsmanager::error::SdkError;
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
+        DeliverError::Secret(match e {
+            SdkError::ServiceError(_) => "GetSecretValue was refused (permissions, or no such secret?)",
+            SdkError::TimeoutError(_) => "GetSecretValue timed out",
+            SdkError::DispatchFailure(_) => "GetSecretValue could not be sent",
+            _ => "GetSecretValue failed",
+        })
+    })?;
+    let url = out.secret_string().map(str::trim).unwrap_or_default();
+    if url.is_empty() || url == PLACEHOLDER {
+        return Err(DeliverError::Secret("not filled in yet: put the Slack incoming-webhook URL in it"));
+    }
+    Ok(url.to_owned())
+}
+
+/// What the template's secret holds until someone puts the URL in it.
+pub const PLACEHOLDER: &str = "REPLACE_ME";
 
 /// What was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -153,8 +153,8 @@ impl Sink for CloudWatchSink {
 
         let (mut result, extra) = self.put(stream, events.clone()).await;
         retries += extra;
-        if let Err(SdkError::ServiceError(e)) = &result
-            && e.err().is_resource_not_found_exception()
+        if let Err(e) = &result
+            && stream_gone(e)
         {
             // The stream (or group) is gone: re-create the stream once, then write again.
             self.forget_stream(stream).await;
@@ -185,7 +185,13 @@ pub(crate) fn rejected_counts(n: u64, info: Option<&RejectedLogEventsInfo>) -> R
     Rejected { too_old, too_new, expired: old_prefix - too_old }
 }
 
-/// Maps an SDK error to a payload-free [`SinkError`].
+/// Whether a failed `PutLogEvents` means the stream (or group) is gone, so re-creating the
+/// stream and writing once more may succeed.
+fn stream_gone(e: &SdkError<PutError, HttpResponse>) -> bool {
+    matches!(e, SdkError::ServiceError(s) if s.err().is_resource_not_found_exception())
+}
+
+/// Maps an SDK error (after the SDK's own retries) to a payload-free [`SinkError`].
 fn failure<E: ProvideErrorMetadata>(operation: &'static str, e: &SdkError<E, HttpResponse>) -> SinkError {
     let kind = match e {
         SdkError::ConstructionFailure(_) => FailureKind::Construction,
@@ -231,6 +237,94 @@ impl Intercept for AttemptCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_cloudwatchlogs::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_cloudwatchlogs::types::error::{ResourceNotFoundException, ServiceUnavailableException};
+    use aws_smithy_runtime_api::http::StatusCode;
+
+    /// A service error as the SDK returns it: the modelled error and the raw HTTP response.
+    fn service(err: PutError, status: u16) -> SdkError<PutError, HttpResponse> {
+        let body = r#"{"__type":"x","message":"CANARY message from the service"}"#;
+        SdkError::service_error(err, HttpResponse::new(StatusCode::try_from(status).unwrap(), body.into()))
+    }
+
+    fn generic(code: &str) -> PutError {
+        PutError::generic(ErrorMetadata::builder().code(code).message("CANARY message").build())
+    }
+
+    fn kind(e: &SdkError<PutError, HttpResponse>) -> FailureKind {
+        let f = failure("PutLogEvents", e);
+        assert_eq!(f.operation, "PutLogEvents");
+        assert!(!format!("{f} {f:?}").contains("CANARY"), "{f:?}");
+        f.kind
+    }
+
+    fn svc(code: &str, status: u16) -> FailureKind {
+        FailureKind::Service { code: ErrorCode::new(Some(code)), status }
+    }
+
+    #[test]
+    fn throttling_keeps_its_code_and_status() {
+        assert_eq!(kind(&service(generic("ThrottlingException"), 400)), svc("ThrottlingException", 400));
+    }
+
+    #[test]
+    fn a_5xx_keeps_the_modelled_code_and_status() {
+        let unavailable = ServiceUnavailableException::builder()
+            .message("CANARY")
+            .meta(ErrorMetadata::builder().code("ServiceUnavailableException").build())
+            .build();
+        let e = service(PutError::ServiceUnavailableException(unavailable), 503);
+        assert_eq!(kind(&e), svc("ServiceUnavailableException", 503));
+        assert_eq!(kind(&service(generic("InternalFailure"), 500)), svc("InternalFailure", 500));
+        assert!(!stream_gone(&e));
+    }
+
+    #[test]
+    fn a_non_retryable_4xx_is_a_service_error_not_a_missing_stream() {
+        let e = service(generic("InvalidParameterException"), 400);
+        assert_eq!(kind(&e), svc("InvalidParameterException", 400));
+        assert!(!stream_gone(&e));
+        assert_eq!(kind(&service(generic("AccessDeniedException"), 403)), svc("AccessDeniedException", 403));
+    }
+
+    #[test]
+    fn a_missing_stream_is_recognised_for_re_creation() {
+        let gone = ResourceNotFoundException::builder()
+            .meta(ErrorMetadata::builder().code("ResourceNotFoundException").build())
+            .build();
+        let e = service(PutError::ResourceNotFoundException(gone), 400);
+        assert!(stream_gone(&e));
+        assert_eq!(kind(&e), svc("ResourceNotFoundException", 400));
+    }
+
+    #[test]
+    fn an_error_code_that_could_carry_content_is_not_kept() {
+        assert_eq!(kind(&service(generic("CANARY alice@example.com"), 400)), svc("unrecognized", 400));
+        assert_eq!(kind(&service(PutError::unhandled("CANARY"), 502)), svc("none", 502));
+    }
+
+    #[test]
+    fn timeouts_dispatch_and_response_failures_have_fixed_kinds() {
+        let e = |s: &str| -> aws_sdk_cloudwatchlogs::error::BoxError { s.into() };
+        let cases: Vec<(SdkError<PutError, HttpResponse>, FailureKind)> = vec![
+            (SdkError::timeout_error(e("CANARY")), FailureKind::Timeout),
+            (SdkError::dispatch_failure(ConnectorError::timeout(e("CANARY"))), FailureKind::Timeout),
+            (SdkError::dispatch_failure(ConnectorError::io(e("CANARY"))), FailureKind::Dispatch("io")),
+            (SdkError::dispatch_failure(ConnectorError::user(e("CANARY"))), FailureKind::Dispatch("user")),
+            (SdkError::dispatch_failure(ConnectorError::other(e("CANARY"), None)), FailureKind::Dispatch("other")),
+            (SdkError::construction_failure(e("CANARY")), FailureKind::Construction),
+            (
+                SdkError::response_error(
+                    e("CANARY"),
+                    HttpResponse::new(StatusCode::try_from(200).unwrap(), "{".into()),
+                ),
+                FailureKind::Response,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(kind(&error), expected);
+        }
+    }
 
     fn info(new: Option<i32>, old: Option<i32>, expired: Option<i32>) -> RejectedLogEventsInfo {
         RejectedLogEventsInfo::builder()

@@ -1,8 +1,10 @@
 //! Sink: the only code that writes sanitized events anywhere.
 //!
 //! One trait, [`Sink`], with two implementations: [`CloudWatchSink`] (`PutLogEvents` through the
-//! AWS SDK) and [`StdoutSink`] (one message per line, what the CLI prints). [`write_plan`] sends
-//! the batches of a [`Plan`] through a sink with bounded concurrency.
+//! AWS SDK; the Lambda and the CLI's `sanitize --log-group`) and [`StdoutSink`] (one message per
+//! line; the CLI's `sanitize`). Both are driven by [`crate::handler::Handler`]. [`write_plan`]
+//! sends the batches of a [`Plan`] through a sink with bounded concurrency, in order when the
+//! sink allows one batch at a time.
 //!
 //! Trusts: batches come from [`crate::plan`] (sorted, within every `PutLogEvents` limit) and
 //! hold sanitized messages only. Guarantees: every event of every batch is accounted for as

@@ -1,5 +1,7 @@
-//! The stdout sink: one sanitized message per line, in write order. What the CLI prints without
-//! `--log-group`, so stdout shows exactly what the CloudWatch sink would store.
+//! The stdout sink: one sanitized message per line, in write order. The CLI's `sanitize` runs
+//! the Lambda's handler with it instead of the CloudWatch sink, so stdout shows exactly what the
+//! CloudWatch sink would store. Flushes after every batch; a failed write (a full disk, a closed
+//! pipe) is a [`FailureKind::Io`] error, after which no further batch is started.
 
 use super::{FailureKind, PutOutcome, Rejected, Sink, SinkError};
 use crate::plan::Batch;
