@@ -248,3 +248,169 @@ async fn the_scheduled_digest_posts_the_slack_digest_and_retries_transient_failu
     assert!(receiver.bodies().is_empty());
     std::fs::remove_file(&file).unwrap();
 }
+
+/// A child process killed on drop, its stdout and stderr collected.
+struct Proc {
+    child: std::process::Child,
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command) -> Proc {
+        use std::io::Read as _;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        for mut pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    output.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }));
+        }
+        Proc { child, output, readers }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&mut self, needle: &str, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while !self.text().contains(needle) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.text());
+            }
+            assert!(std::time::Instant::now() < deadline, "no {needle:?} within {within:?}:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the process to exit; (succeeded, all output).
+    fn finish(mut self, within: Duration) -> (bool, String) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                for reader in std::mem::take(&mut self.readers) {
+                    let _ = reader.join();
+                }
+                return (status.success(), self.text());
+            }
+            assert!(std::time::Instant::now() < deadline, "did not finish:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real `digest-lambda` binary in the Lambda runtime emulator (`cargo lambda watch
+/// --only-lambda-apis`), invoked as the scheduler would: it reads the webhook URL from Secrets
+/// Manager and the group from CloudWatch Logs (both moto_server) and posts to the local receiver
+/// exactly what `digest --format slack` prints for the same window; with the template's
+/// placeholder still in the secret, the invocation fails and nothing is posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
+    let Stored { moto, file, .. } = stored_corpus("lambda").await;
+    let sdk = common::sdk_config(&moto.url()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let receiver = Receiver::start(vec![]).await;
+    let hook = secrets.create_secret().name("digest-webhook").secret_string(receiver.url()).send().await.unwrap();
+    let placeholder =
+        secrets.create_secret().name("digest-placeholder").secret_string("REPLACE_ME").send().await.unwrap();
+
+    let scratch = std::env::temp_dir().join(format!("digest-lambda-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let port = common::free_port();
+    let mut watch = Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
+            .arg(port.to_string())
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .current_dir(&scratch),
+    );
+    watch.wait_for("starting Runtime server", Duration::from_secs(60));
+    let event = scratch.join("scheduled.json");
+    std::fs::write(&event, br#"{"source":"aws.scheduler","detail-type":"Scheduled Event","detail":{}}"#).unwrap();
+    let event_file = event.clone();
+    let invoke = move || {
+        Proc::spawn(
+            Command::new("cargo")
+                .args(["lambda", "invoke", "--data-file"])
+                .arg(&event_file)
+                .args(["-A", "127.0.0.1", "-P"])
+                .arg(port.to_string()),
+        )
+        .finish(Duration::from_secs(120))
+    };
+    let function = |secret: &str| {
+        let mut f = Proc::spawn(
+            Command::new(env!("CARGO_BIN_EXE_digest-lambda"))
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+                .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_ENDPOINT_URL", moto.url())
+                .env("DIGEST_LOG_GROUP", GROUP)
+                .env("DIGEST_WEBHOOK_SECRET_ARN", secret)
+                .env("DIGEST_DAYS", DAYS),
+        );
+        f.wait_for("\"ready\"", Duration::from_secs(60));
+        f
+    };
+
+    let f = function(hook.arn().unwrap());
+    let (ok, out) = tokio::task::spawn_blocking(invoke.clone()).await.unwrap();
+    assert!(ok, "invoke failed:\n{out}");
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{}", f.text());
+    assert!(f.text().contains("digest posted"));
+    assert!(!f.text().contains(&receiver.url()), "the function logs the webhook URL");
+    drop(f);
+    // The window the function used, from its own payload; the CLI on the same messages and window.
+    let payload: Value = serde_json::from_str(&bodies[0].0).unwrap();
+    let context = payload["blocks"][1]["elements"][0]["text"].as_str().unwrap();
+    let end = context.split("ending ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let expected = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
+        .args(["digest", "--format", "slack", "--days", DAYS, "--until", &end])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(bodies[0].0, String::from_utf8(expected.stdout).unwrap(), "the function posts the CLI's slack digest");
+
+    let f = function(placeholder.arn().unwrap());
+    let (ok, out) = tokio::task::spawn_blocking(invoke.clone()).await.unwrap();
+    assert!(!ok, "an unfilled secret must fail the invocation");
+    assert!(out.contains("not filled in"), "{out}");
+    assert_eq!(receiver.bodies().len(), 1, "nothing more posted");
+    drop(f);
+    drop(watch);
+    std::fs::remove_file(&file).unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -48,6 +48,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = config().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    tracing::info!(days = config.settings.days, "ready");
     let (config, sdk, logs) = (&config, &sdk, &logs);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Box<RawValue>>| async move {
         let url = fetch_webhook_url(sdk, &config.secret_arn).await.map_err(|e| diagnostic("Secret", &e))?;
