@@ -26,6 +26,7 @@ mod allowlist;
 pub mod config;
 mod counts;
 mod decode;
+pub mod digest;
 mod explain;
 pub mod handler;
 pub mod key_source;

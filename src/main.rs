@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod digest_cmd;
+
 const EXIT_INPUT: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CONFIG: u8 = 3;
@@ -49,6 +51,10 @@ enum Command {
         /// The allowlist to check.
         path: Option<PathBuf>,
     },
+    /// Usage figures for the last N days from sanitized messages (markdown, slack, json, html).
+    Digest(digest_cmd::DigestArgs),
+    /// Print the pseudonym of each identity read on stdin (needs the pseudonym key).
+    Pseudonym(digest_cmd::PseudonymArgs),
 }
 
 #[derive(Args)]
@@ -120,6 +126,8 @@ fn main() -> ExitCode {
         Command::Sanitize(args) => sanitize(&args),
         Command::Explain(args) => explain(&args),
         Command::CheckAllowlist { path } => check_allowlist(path.as_deref()),
+        Command::Digest(args) => digest_cmd::digest(&args).map_err(|(code, message)| Failure { code, message }),
+        Command::Pseudonym(args) => digest_cmd::pseudonym(&args).map_err(|(code, message)| Failure { code, message }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

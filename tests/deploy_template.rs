@@ -913,3 +913,126 @@ async fn the_budget_alarms_read_the_metric_the_function_emits() {
     assert_eq!(t["Parameters"]["DailyBudgetUSD"]["Default"], 0);
     assert_eq!(t["Conditions"]["HasBudget"], json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "DailyBudgetUSD"}, "0"]}]}));
 }
+
+// ------------------------------------------------------------------ weekly digest (optional)
+
+/// Every (action, resource) an inline-policy role grants, `Fn::If` resources as both branches;
+/// problems for anything that is not a plain Allow, or another policy attaching to the role.
+fn digest_role_grants(t: &Value, role: &str) -> (BTreeSet<(String, String)>, Vec<String>) {
+    let res = resources(t);
+    let mut problems = Vec::new();
+    let props = &res[role]["Properties"];
+    for key in ["ManagedPolicyArns", "PermissionsBoundary"] {
+        if !props[key].is_null() {
+            problems.push(format!("{role} must not set {key}"));
+        }
+    }
+    let role_ref = json!({"Ref": role});
+    for (name, r) in res {
+        let attaches =
+            one_or_many(&r["Properties"]["Roles"]).contains(&&role_ref) || r["Properties"]["RoleName"] == role_ref;
+        if name != role && r["Type"].as_str().unwrap_or("").starts_with("AWS::IAM::") && attaches {
+            problems.push(format!("{name} attaches a policy to {role}"));
+        }
+    }
+    let mut granted = BTreeSet::new();
+    for p in one_or_many(&props["Policies"]) {
+        for s in one_or_many(&p["PolicyDocument"]["Statement"]) {
+            for key in ["NotAction", "NotResource", "Condition"] {
+                if !s[key].is_null() {
+                    problems.push(format!("{role}: {key} is not allowed"));
+                }
+            }
+            if s["Effect"] != "Allow" {
+                problems.push(format!("{role}: only Allow statements are expected"));
+            }
+            for a in one_or_many(&s["Action"]) {
+                for r in one_or_many(&s["Resource"]) {
+                    let spellings = match r.get("Fn::If") {
+                        Some(Value::Array(branches)) if branches.len() == 3 => {
+                            vec![resource_spelling(&branches[1]), resource_spelling(&branches[2])]
+                        }
+                        _ => vec![resource_spelling(r)],
+                    };
+                    for r in spellings {
+                        granted.insert((a.as_str().unwrap_or("?").to_string(), r));
+                    }
+                }
+            }
+        }
+    }
+    (granted, problems)
+}
+
+fn check_digest(t: &Value) -> Result<(), Vec<String>> {
+    let res = resources(t);
+    let (granted, mut problems) = digest_role_grants(t, "DigestRole");
+    let expected: BTreeSet<(String, String)> = [
+        ("logs:FilterLogEvents", format!("{ARN_PREFIX}${{SanitizedLogGroup}}:*")),
+        ("logs:CreateLogStream", format!("{ARN_PREFIX}${{DigestFunctionLogGroup}}:*")),
+        ("logs:PutLogEvents", format!("{ARN_PREFIX}${{DigestFunctionLogGroup}}:*")),
+        ("secretsmanager:GetSecretValue", "Ref:DigestWebhookSecret".to_string()),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${DigestWebhookSecretName}-??????"
+                .to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_string(), r))
+    .collect();
+    for extra in granted.difference(&expected) {
+        problems.push(format!("DigestRole grants beyond the allowed set: {} on {}", extra.0, extra.1));
+    }
+    for absent in expected.difference(&granted) {
+        problems.push(format!("DigestRole misses: {} on {}", absent.0, absent.1));
+    }
+    let (granted, more) = digest_role_grants(t, "DigestSchedulerRole");
+    problems.extend(more);
+    let expected: BTreeSet<(String, String)> =
+        [("lambda:InvokeFunction".to_string(), "GetAtt:DigestFunction.Arn".to_string())].into_iter().collect();
+    if granted != expected {
+        problems.push(format!(
+            "DigestSchedulerRole must grant exactly lambda:InvokeFunction on the digest function, grants {granted:?}"
+        ));
+    }
+    let fp = &res["DigestFunction"]["Properties"];
+    if fp["Role"] != json!({"Fn::GetAtt": ["DigestRole", "Arn"]}) || !fp["Policies"].is_null() {
+        problems.push("DigestFunction must use DigestRole and no SAM policies".into());
+    }
+    if fp["Environment"]["Variables"]["DIGEST_LOG_GROUP"] != json!({"Ref": "SanitizedLogGroup"}) {
+        problems.push("DIGEST_LOG_GROUP must be !Ref SanitizedLogGroup".into());
+    }
+    if res["DigestFunction"]["Metadata"]["BuildProperties"]["Binary"] != "digest-lambda" {
+        problems.push("DigestFunction must run the digest-lambda binary".into());
+    }
+    // Off by default, and all in one block: every digest resource is conditional and named Digest*.
+    for (name, r) in res {
+        let conditional = matches!(r["Condition"].as_str(), Some("DigestEnabled" | "DigestCreatesSecret"));
+        if name.starts_with("Digest") != conditional {
+            problems.push(format!("{name}: digest resources (and only they) are named Digest* and conditional"));
+        }
+    }
+    if t["Parameters"]["EnableDigest"]["Default"] != "false" {
+        problems.push("EnableDigest must default to false".into());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+#[test]
+fn digest_roles_grant_exactly_what_the_scheduled_digest_needs() {
+    let t = parse_template(TEMPLATE);
+    if let Err(problems) = check_digest(&t) {
+        panic!("the digest's IAM permissions:\n  {}", problems.join("\n  "));
+    }
+    // The check fails on a wider grant: the raw group, or a second action.
+    for edit in [
+        json!({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": {"Fn::Sub": format!("{ARN_PREFIX}${{RawLogGroup}}:*")}}),
+        json!({"Effect": "Allow", "Action": "logs:GetLogEvents", "Resource": {"Fn::Sub": format!("{ARN_PREFIX}${{SanitizedLogGroup}}:*")}}),
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        let statements = &mut t["Resources"]["DigestRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+        statements.as_array_mut().expect("a statement list").push(edit.clone());
+        assert!(check_digest(&t).is_err(), "not caught: {edit}");
+    }
+}

@@ -1,0 +1,224 @@
+//! The `digest` and `pseudonym` commands: thin readers and writers around
+//! [`claude_otel_sanitizer::digest`].
+//!
+//! `digest` streams sanitized lines (files, stdin, or the sanitized group through
+//! `FilterLogEvents`) into a [`Digest`], renders the report, and writes it only when all input
+//! was read (an I/O error prints nothing). stderr gets one JSON line of line counts: refused
+//! lines are counted by reason, never echoed. `pseudonym` reads identities on stdin and prints
+//! their pseudonyms, one per line; its errors name a line number, never an identity.
+
+use clap::{Args, ValueEnum};
+use claude_otel_sanitizer::digest::{self, Digest, Format, MAX_LINE_BYTES, Report, Window, identity};
+use claude_otel_sanitizer::{Allowlist, PseudonymKey};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// (exit code, one-line message without payload content).
+pub type Failure = (u8, String);
+
+const EXIT_INPUT: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_CONFIG: u8 = 3;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Markdown,
+    Slack,
+    Json,
+    Html,
+}
+
+#[derive(Args)]
+pub struct DigestArgs {
+    /// Files of sanitized messages, one per line, as `sanitize` prints them; none or `-` reads stdin.
+    #[arg(conflicts_with = "log_group")]
+    files: Vec<PathBuf>,
+    /// Length of the window in days (compared with the same number of days before it).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+    days: u32,
+    /// End of the window (exclusive), RFC 3339 such as 2026-12-01T00:00:00Z. Default: now.
+    #[arg(long, value_name = "RFC3339")]
+    until: Option<String>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
+    format: FormatArg,
+    /// Write the digest to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Teams, departments and cost centers with fewer distinct users are folded into "other".
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    min_group_size: u64,
+    /// Read the sanitized group itself (FilterLogEvents over both windows; standard AWS
+    /// configuration: region, credentials, `AWS_ENDPOINT_URL`).
+    #[arg(long, value_name = "NAME")]
+    log_group: Option<String>,
+}
+
+#[derive(Args)]
+pub struct PseudonymArgs {
+    /// The allowlist whose pseudonym settings to use (default: the embedded one).
+    #[arg(long, value_name = "PATH")]
+    allowlist: Option<PathBuf>,
+    /// File holding the pseudonym key (HMAC secret).
+    #[arg(long, value_name = "PATH", conflicts_with = "pseudonym_key")]
+    pseudonym_key_file: Option<PathBuf>,
+    #[arg(long, env = "PSEUDONYM_KEY", hide_env_values = true, hide = true)]
+    pseudonym_key: Option<String>,
+}
+
+pub fn digest(args: &DigestArgs) -> Result<(), Failure> {
+    let end = match &args.until {
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| (EXIT_USAGE, "--until: not an RFC 3339 time such as 2026-12-01T00:00:00Z".to_owned()))?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let end_ns =
+        u64::try_from(end.unix_timestamp_nanos()).map_err(|_| (EXIT_USAGE, "--until: before 1970".to_owned()))?;
+    let mut digest = Digest::new(Window { end_ns, days: args.days });
+    if let Some(group) = &args.log_group {
+        claude_otel_sanitizer::config::check_log_group(group).map_err(|e| (EXIT_USAGE, format!("--log-group: {e}")))?;
+        read_group(group, &mut digest)?;
+    } else {
+        let stdin = [PathBuf::from("-")];
+        let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
+        for path in files {
+            if path.as_os_str() == "-" {
+                feed(io::stdin().lock(), &mut digest).map_err(|e| (EXIT_INPUT, format!("stdin: {}", e.kind())))?;
+            } else {
+                let file =
+                    std::fs::File::open(path).map_err(|e| (EXIT_INPUT, format!("{}: {}", path.display(), e.kind())))?;
+                feed(BufReader::with_capacity(1 << 16, file), &mut digest)
+                    .map_err(|e| (EXIT_INPUT, format!("{}: {}", path.display(), e.kind())))?;
+            }
+        }
+    }
+    let report = Report::new(&digest, args.min_group_size);
+    let format = match args.format {
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Slack => Format::Slack,
+        FormatArg::Json => Format::Json,
+        FormatArg::Html => Format::Html,
+    };
+    let text = digest::render(&report, format);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| (EXIT_INPUT, format!("{}: {}", path.display(), e.kind())))?
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                && e.kind() != io::ErrorKind::BrokenPipe
+            {
+                return Err((EXIT_INPUT, format!("stdout: {}", e.kind())));
+            }
+        }
+    }
+    let _ = writeln!(io::stderr().lock(), "{}", counts_line(&digest));
+    Ok(())
+}
+
+/// One JSON line of what happened to the lines: numbers and reason names only.
+fn counts_line(d: &Digest) -> String {
+    let c = &d.counts;
+    serde_json::json!({
+        "lines": c.lines, "used": c.used, "duplicates": c.duplicates, "outside_window": c.outside_window,
+        "refused": {"not_json": c.not_json, "not_sanitized": c.not_sanitized, "no_time": c.no_time, "too_long": c.too_long},
+    })
+    .to_string()
+}
+
+/// Streams lines of at most [`MAX_LINE_BYTES`] into the digest; a longer line is skipped
+/// without being buffered, and counted. Blank lines are not messages and are not counted.
+fn feed(mut reader: impl BufRead, digest: &mut Digest) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    let finish = |line: &mut Vec<u8>, too_long: &mut bool, digest: &mut Digest| {
+        if *too_long {
+            digest.refuse_too_long();
+        } else {
+            let text = line.strip_suffix(b"\r").unwrap_or(line);
+            if !text.iter().all(u8::is_ascii_whitespace) {
+                digest.add_line(text, None);
+            }
+        }
+        line.clear();
+        *too_long = false;
+    };
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            if !line.is_empty() || too_long {
+                finish(&mut line, &mut too_long, digest);
+            }
+            return Ok(());
+        }
+        let (used, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, Some(i)),
+            None => (buf.len(), None),
+        };
+        if !too_long {
+            line.extend_from_slice(&buf[..complete.unwrap_or(used)]);
+            if line.len() > MAX_LINE_BYTES {
+                too_long = true;
+                line = Vec::new();
+            }
+        }
+        reader.consume(used);
+        if complete.is_some() {
+            finish(&mut line, &mut too_long, digest);
+        }
+    }
+}
+
+/// Reads both windows of the sanitized group (the library's reader, as the Lambda uses it).
+fn read_group(group: &str, digest: &mut Digest) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| (EXIT_CONFIG, format!("tokio runtime: {}", e.kind())))?;
+    runtime.block_on(async {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        digest::group::read_group(&client, group, digest).await.map_err(|e| (EXIT_INPUT, e.to_string()))
+    })
+}
+
+pub fn pseudonym(args: &PseudonymArgs) -> Result<(), Failure> {
+    let allowlist = match &args.allowlist {
+        None => Allowlist::embedded(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| (EXIT_CONFIG, format!("allowlist {}: {}", path.display(), e.kind())))?;
+            Allowlist::from_toml(&text).map_err(|e| (EXIT_CONFIG, format!("allowlist {}: {e}", path.display())))?
+        }
+    };
+    let (output, hex_chars) =
+        identity::pseudonym_output(&allowlist).ok_or((EXIT_CONFIG, "the allowlist keeps no pseudonym".to_owned()))?;
+    let secret = match (&args.pseudonym_key_file, &args.pseudonym_key) {
+        (Some(path), _) => std::fs::read(path)
+            .map_err(|e| (EXIT_CONFIG, format!("pseudonym key file {}: {}", path.display(), e.kind())))?,
+        (None, Some(value)) => value.as_bytes().to_vec(),
+        (None, None) => {
+            return Err((EXIT_CONFIG, "no pseudonym key: set PSEUDONYM_KEY or --pseudonym-key-file".to_owned()));
+        }
+    };
+    let key = PseudonymKey::new(&secret).map_err(|e| (EXIT_CONFIG, e.to_string()))?;
+    let mut input = Vec::new();
+    io::stdin().read_to_end(&mut input).map_err(|e| (EXIT_INPUT, format!("stdin: {}", e.kind())))?;
+    // Check every line before printing anything.
+    let text = std::str::from_utf8(&input).map_err(|e| {
+        let line = input[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        (EXIT_INPUT, format!("stdin line {line}: not UTF-8"))
+    })?;
+    let mut out = String::new();
+    for (i, identity) in text.lines().enumerate() {
+        if identity.trim().is_empty() {
+            return Err((EXIT_INPUT, format!("stdin line {}: empty identity", i + 1)));
+        }
+        out.push_str(&identity::pseudonym(&key, output, hex_chars, identity));
+        out.push('\n');
+    }
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err((EXIT_INPUT, format!("stdout: {}", e.kind()))),
+        _ => Ok(()),
+    }
+}
