@@ -339,18 +339,7 @@ pub fn batch_line(outcome: &BatchOutcome, namespace: &str, timestamp_ms: i64) ->
     let failed: Vec<Value> =
         outcome.failures().map(|(index, reason)| json!({"record": index, "reason": reason})).collect();
     let values = [outcome.records, outcome.failed_count(), outcome.undecodable, outcome.control_messages];
-    let mut line = serde_json::Map::new();
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [[]],
-                "Metrics": METRICS.iter().map(|m| json!({"Name": m, "Unit": "Count"})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
+    let mut line = crate::metrics::emf_line(namespace, timestamp_ms, METRICS.iter().map(|m| (*m, "Count")));
     line.insert("message".into(), json!("kinesis_batch"));
     for (name, value) in METRICS.iter().zip(values) {
         line.insert((*name).into(), json!(value));

@@ -91,23 +91,30 @@ fn spend_values(spend: &Spend) -> [Value; SPEND_METRICS.len()] {
     ]
 }
 
-/// The invocation line as a JSON value, with the spend the invocation wrote
-/// ([`Report::spend`]). `timestamp_ms`: now, in milliseconds since the epoch.
-pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
-    let metrics: Vec<Value> =
-        METRICS.iter().chain(&SPEND_METRICS).map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
+/// An Embedded Metric Format document with no dimensions: the `_aws` member declaring
+/// `metrics` (name, unit) in `namespace`. The caller adds each metric's value (and any other
+/// member) to the returned map.
+pub(crate) fn emf_line<'m>(
+    namespace: &str,
+    timestamp_ms: i64,
+    metrics: impl IntoIterator<Item = (&'m str, &'m str)>,
+) -> Map<String, Value> {
+    let metrics: Vec<Value> = metrics.into_iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect();
     let mut line = Map::new();
     line.insert(
         "_aws".into(),
         json!({
             "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [[]],
-                "Metrics": metrics,
-            }],
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [[]], "Metrics": metrics}],
         }),
     );
+    line
+}
+
+/// The invocation line as a JSON value, with the spend the invocation wrote
+/// ([`Report::spend`]). `timestamp_ms`: now, in milliseconds since the epoch.
+pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> Value {
+    let mut line = emf_line(namespace, timestamp_ms, METRICS.iter().chain(&SPEND_METRICS).copied());
     line.insert("message".into(), json!("invocation"));
     line.insert("outcome".into(), json!(outcome(report)));
     if let Some(e) = &report.error {
