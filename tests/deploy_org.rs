@@ -19,8 +19,10 @@
 //! `Fn::Join`, `Fn::Split`, `Fn::If`, `Fn::FindInMap`, with resources and attributes left as
 //! placeholders (`{Name}`, `{Name.Attr}`).
 
+mod cfn;
+
+use cfn::{parse_template, resources};
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,59 +34,6 @@ const ACCOUNT: &str = "999999999999";
 const REGION: &str = "eu-west-1";
 
 // ------------------------------------------------------------------ template loading
-
-fn parse_template(text: &str) -> Value {
-    let docs = Yaml::load_from_str(text).expect("template is valid YAML");
-    assert_eq!(docs.len(), 1, "a template is exactly one YAML document");
-    yaml_to_json(&docs[0])
-}
-
-fn yaml_to_json(y: &Yaml<'_>) -> Value {
-    match y {
-        Yaml::Value(s) => match s {
-            Scalar::Null => Value::Null,
-            Scalar::Boolean(b) => Value::Bool(*b),
-            Scalar::Integer(i) => json!(i),
-            Scalar::FloatingPoint(f) => json!(f.into_inner()),
-            Scalar::String(s) => Value::String(s.to_string()),
-        },
-        Yaml::Representation(text, _, _) => Value::String(text.to_string()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
-        Yaml::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = match yaml_to_json(k) {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                assert!(out.insert(key.clone(), yaml_to_json(v)).is_none(), "duplicate key {key}");
-            }
-            Value::Object(out)
-        }
-        Yaml::Tagged(tag, node) => {
-            assert_eq!(tag.handle, "!", "unexpected YAML tag handle {:?}", tag.handle);
-            let inner = yaml_to_json(node);
-            let (name, value) = match tag.suffix.as_str() {
-                "Ref" => ("Ref".to_string(), inner),
-                "Condition" => ("Condition".to_string(), inner),
-                "GetAtt" => match inner {
-                    Value::String(s) => {
-                        let (res, attr) = s.split_once('.').expect("!GetAtt Resource.Attribute");
-                        ("Fn::GetAtt".to_string(), json!([res, attr]))
-                    }
-                    other => ("Fn::GetAtt".to_string(), other),
-                },
-                other => (format!("Fn::{other}"), inner),
-            };
-            json!({ name: value })
-        }
-        Yaml::Alias(_) | Yaml::BadValue => panic!("template uses an alias or a bad value"),
-    }
-}
-
-fn resources(t: &Value) -> &Map<String, Value> {
-    t["Resources"].as_object().expect("template has Resources")
-}
 
 // ------------------------------------------------------------------ evaluation
 
