@@ -8,7 +8,7 @@ mod common;
 
 use bytes::Bytes;
 use claude_otel_sanitizer::digest::deliver::{DeliverError, Settings, deliver};
-use common::{Moto, create_group, logs_client};
+use common::{Moto, Proc, create_group, logs_client};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -249,81 +249,6 @@ async fn the_scheduled_digest_posts_the_slack_digest_and_retries_transient_failu
     std::fs::remove_file(&file).unwrap();
 }
 
-/// A child process killed on drop, its stdout and stderr collected.
-struct Proc {
-    child: std::process::Child,
-    output: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command) -> Proc {
-        use std::io::Read as _;
-        use std::process::Stdio;
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
-        for mut pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let output = output.clone();
-            readers.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    output.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            }));
-        }
-        Proc { child, output, readers }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    fn wait_for(&mut self, needle: &str, within: Duration) {
-        let deadline = std::time::Instant::now() + within;
-        while !self.text().contains(needle) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.text());
-            }
-            assert!(std::time::Instant::now() < deadline, "no {needle:?} within {within:?}:\n{}", self.text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for the process to exit; (succeeded, all output).
-    fn finish(mut self, within: Duration) -> (bool, String) {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                for reader in std::mem::take(&mut self.readers) {
-                    let _ = reader.join();
-                }
-                return (status.success(), self.text());
-            }
-            assert!(std::time::Instant::now() < deadline, "did not finish:\n{}", self.text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The real `digest-lambda` binary in the Lambda runtime emulator (`cargo lambda watch
 /// --only-lambda-apis`), invoked as the scheduler would: it reads the webhook URL from Secrets
 /// Manager and the group from CloudWatch Logs (both moto_server) and posts to the local receiver
@@ -341,16 +266,7 @@ async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
 
     let scratch = std::env::temp_dir().join(format!("digest-lambda-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
-    let port = common::free_port();
-    let mut watch = Proc::spawn(
-        Command::new("cargo")
-            .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
-            .arg(port.to_string())
-            .arg("--manifest-path")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .current_dir(&scratch),
-    );
-    watch.wait_for("starting Runtime server", Duration::from_secs(60));
+    let (watch, port) = common::start_emulator(&scratch);
     let event = scratch.join("scheduled.json");
     std::fs::write(&event, br#"{"source":"aws.scheduler","detail-type":"Scheduled Event","detail":{}}"#).unwrap();
     let event_file = event.clone();

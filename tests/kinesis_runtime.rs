@@ -13,30 +13,9 @@ use common::*;
 use kinesis_support::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CANARY: &str = "CANARY9rt7";
-
-/// `cargo lambda watch --only-lambda-apis` on a free port, run from a scratch folder outside
-/// the crate (nothing it could watch changes).
-fn start_emulator(scratch: &Path) -> (Proc, u16) {
-    let port = free_port();
-    let mut watch = Proc::spawn(
-        Command::new("cargo")
-            .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
-            .arg(port.to_string())
-            .arg("--manifest-path")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .current_dir(scratch),
-    );
-    watch.wait_for("starting Runtime server", Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "cargo lambda watch is not listening:\n{}", watch.text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (watch, port)
-}
 
 fn start_function(port: u16, endpoint: &str, group: &str) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanitizer-lambda"));

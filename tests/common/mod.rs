@@ -7,7 +7,9 @@
 mod envelope;
 mod fixtures;
 mod moto;
+mod process;
 
 pub use envelope::*;
 pub use fixtures::*;
 pub use moto::*;
+pub use process::*;

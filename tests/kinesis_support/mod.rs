@@ -8,9 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One record of a Lambda Kinesis event: its sequence number and its data (raw bytes).
 pub struct KinesisRecord {
@@ -125,81 +123,5 @@ pub fn read_stream_records(port: u16, stream: &str) -> Vec<KinesisRecord> {
             });
         }
         iterator = got["NextShardIterator"].as_str().expect("NextShardIterator").to_owned();
-    }
-}
-
-// ------------------------------------------------------------------ child processes
-
-/// A child process killed on drop, its stdout and stderr collected.
-pub struct Proc {
-    pub child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Proc {
-    pub fn spawn(cmd: &mut Command) -> Proc {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
-        for mut pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let output = output.clone();
-            readers.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    output.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            }));
-        }
-        Proc { child, output, readers }
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the output contains `needle` (or panics with the output so far).
-    pub fn wait_for(&mut self, needle: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while !self.text().contains(needle) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.text());
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} within {within:?}:\n{}", self.text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for the process to exit (or panics); its success and all its output.
-    pub fn finish(mut self, within: Duration) -> (bool, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                for reader in std::mem::take(&mut self.readers) {
-                    let _ = reader.join();
-                }
-                return (status.success(), self.text());
-            }
-            assert!(Instant::now() < deadline, "process did not finish:\n{}", self.text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -1,0 +1,103 @@
+//! Child processes for the runtime-loop tests: a process whose output is collected and which is
+//! killed on drop, and the Lambda runtime emulator (`cargo lambda watch`).
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A child process killed on drop, its stdout and stderr collected.
+pub struct Proc {
+    pub child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        for mut pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    output.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }));
+        }
+        Proc { child, output, readers }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the output contains `needle` (or panics with the output so far).
+    pub fn wait_for(&mut self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.text().contains(needle) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("process exited ({status}) before printing {needle:?}:\n{}", self.text());
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} within {within:?}:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the process to exit (or panics); its success and all its output.
+    pub fn finish(mut self, within: Duration) -> (bool, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                for reader in std::mem::take(&mut self.readers) {
+                    let _ = reader.join();
+                }
+                return (status.success(), self.text());
+            }
+            assert!(Instant::now() < deadline, "process did not finish:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo lambda watch --only-lambda-apis` on a free port, run from a scratch folder outside
+/// the crate (nothing it could watch changes).
+pub fn start_emulator(scratch: &Path) -> (Proc, u16) {
+    let port = super::free_port();
+    let mut watch = Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
+            .arg(port.to_string())
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .current_dir(scratch),
+    );
+    watch.wait_for("starting Runtime server", Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "cargo lambda watch is not listening:\n{}", watch.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (watch, port)
+}
