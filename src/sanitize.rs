@@ -304,8 +304,9 @@ impl Sanitizer {
         collector.finish()
     }
 
-    /// Sanitizes one stored message. Returns the output message and the record's own time (ms),
-    /// or why the whole event is dropped. `audit` hears about every key of a kept event.
+    /// Sanitizes one stored message. Returns the output message and the event time it carries (ms:
+    /// the record's own, else `origin.timestamp_ms`), or why the whole event is dropped. `audit`
+    /// hears about every key of a kept event.
     pub fn sanitize_message<A: Audit>(
         &self,
         origin: Origin<'_>,
