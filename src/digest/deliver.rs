@@ -82,7 +82,7 @@ pub struct Delivered {
     pub bytes: usize,
 }
 
-/// Accepts `https://…`, and `http://` only to 127.0.0.1, [::1] or localhost.
+/// Accepts `https://…`, and `http://` only to `127.0.0.1`, `[::1]` or `localhost`.
 pub fn check_url(url: &str) -> Result<reqwest::Url, DeliverError> {
     let parsed = reqwest::Url::parse(url).map_err(|_| DeliverError::BadUrl)?;
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
