@@ -282,17 +282,7 @@ async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
     };
     let function = |secret: &str| {
         let mut f = Proc::spawn(
-            Command::new(env!("CARGO_BIN_EXE_digest-lambda"))
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-                .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_ENDPOINT_URL", moto.url())
+            common::function_command(env!("CARGO_BIN_EXE_digest-lambda"), port, &moto.url(), 256)
                 .env("DIGEST_LOG_GROUP", GROUP)
                 .env("DIGEST_WEBHOOK_SECRET_ARN", secret)
                 .env("DIGEST_DAYS", DAYS),

@@ -18,19 +18,8 @@ use std::time::Duration;
 const CANARY: &str = "CANARY9rt7";
 
 fn start_function(port: u16, endpoint: &str, group: &str) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanitizer-lambda"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("SANITIZED_LOG_GROUP", group)
-        .env("RUST_LOG", "trace");
+    let mut cmd = function_command(env!("CARGO_BIN_EXE_sanitizer-lambda"), port, endpoint, 256);
+    cmd.env("SANITIZED_LOG_GROUP", group).env("RUST_LOG", "trace");
     let mut f = Proc::spawn(&mut cmd);
     f.wait_for("\"ready\"", Duration::from_secs(60));
     f

@@ -19,18 +19,8 @@ const CANARY: &str = "CANARY7f3a";
 
 /// The function binary, pointed at the emulator and at moto_server.
 fn start_function(port: u16, endpoint: &str, group: &str, extra_env: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sanitizer-lambda"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("SANITIZED_LOG_GROUP", group);
+    let mut cmd = function_command(env!("CARGO_BIN_EXE_sanitizer-lambda"), port, endpoint, 512);
+    cmd.env("SANITIZED_LOG_GROUP", group);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

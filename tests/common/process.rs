@@ -101,3 +101,21 @@ pub fn start_emulator(scratch: &Path) -> (Proc, u16) {
     }
     (watch, port)
 }
+
+/// A function binary started as the Lambda runtime starts it: a clean environment (only `PATH`),
+/// the runtime API of the emulator on `port`, test credentials, and the AWS endpoint (moto_server)
+/// at `endpoint`. The caller adds the function's own configuration.
+pub fn function_command(binary: &str, port: u16, endpoint: &str, memory_mb: u32) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", endpoint);
+    cmd
+}
