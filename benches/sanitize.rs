@@ -20,6 +20,8 @@
 //! `valgrind --tool=callgrind` instruction counts (`scripts/bench.sh --callgrind`); with
 //! `SANITIZER_BENCH_WRITE=DIR` it writes the workloads to `DIR/1mb.json` and `DIR/10k.json`.
 
+mod workload;
+
 use aws_lambda_events::event::cloudwatch_logs::LogData;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -28,14 +30,13 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 #[allow(clippy::disallowed_types, reason = "the benchmark's reference decoding (floor, gunzip)")]
 use flate2::read::MultiGzDecoder;
 use flate2::{Compression, write::GzEncoder};
-use proptest::prelude::RngExt as _;
-use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::hint::black_box;
 use std::io::{Read as _, Write as _};
 use std::path::Path;
+use workload::{Rng, vary};
 
 /// The async invoke payload ceiling, applied to the envelope the function receives.
 const ENVELOPE_BYTES: usize = 1_000_000;
@@ -80,41 +81,9 @@ fn gunzip(compressed: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Identifier digits from proptest's XorShift generator with its fixed seed: the same
-/// workloads every run.
-struct Rng(TestRng);
-
-impl Rng {
-    fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b"0123456789abcdef"[self.0.random_range(0..16)])).collect()
-    }
-    fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.0.random_range(0..10u8))).collect()
-    }
-}
-
-/// Re-draws identifiers so that every event differs where real events differ.
-fn vary(value: &mut Value, rng: &mut Rng) {
-    match value {
-        Value::String(s) => {
-            let b = s.as_bytes();
-            if b.len() == 36 && b.iter().enumerate().all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (*c == b'-')) {
-                *s = format!("{}-{}-4{}-a{}-{}", rng.hex(8), rng.hex(4), rng.hex(3), rng.hex(3), rng.hex(12));
-            } else if b.len() >= 16 && b.iter().all(u8::is_ascii_hexdigit) {
-                *s = rng.hex(b.len());
-            } else if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
-                *s = rng.digits(b.len());
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| vary(v, rng)),
-        Value::Object(map) => map.values_mut().for_each(|v| vary(v, rng)),
-        _ => {}
-    }
-}
-
 /// `n` events cycling through the recorded mix, as an envelope.
 fn build(messages: &[Value], n: usize) -> (Vec<u8>, usize) {
-    let mut rng = Rng(TestRng::deterministic_rng(RngAlgorithm::XorShift));
+    let mut rng = Rng::deterministic();
     let base_ms: i64 = 1_795_326_804_756;
     let events: Vec<Value> = (0..n)
         .map(|i| {

@@ -16,6 +16,8 @@
 //! `LOAD_EVENTS` (default 1,000,000) changes the total, rounded up to whole events of 8,000.
 
 mod common;
+#[path = "../benches/workload/mod.rs"]
+mod workload;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,12 +26,11 @@ use claude_otel_sanitizer::plan::Batch;
 use claude_otel_sanitizer::sink::{PutOutcome, Rejected, Sink, SinkError};
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use flate2::{Compression, write::GzEncoder};
-use proptest::prelude::RngExt as _;
-use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use workload::{Rng, vary};
 
 const EVENTS_PER_PAYLOAD: usize = 1_000;
 const DISTINCT_PAYLOADS: usize = 25;
@@ -71,39 +72,9 @@ fn recorded_messages() -> Vec<Value> {
     messages
 }
 
-struct Rng(TestRng);
-
-impl Rng {
-    fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b"0123456789abcdef"[self.0.random_range(0..16)])).collect()
-    }
-    fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.0.random_range(0..10u8))).collect()
-    }
-}
-
-/// Re-draws identifiers so that events differ where real events differ.
-fn vary(value: &mut Value, rng: &mut Rng) {
-    match value {
-        Value::String(s) => {
-            let b = s.as_bytes();
-            if b.len() == 36 && b.iter().enumerate().all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (*c == b'-')) {
-                *s = format!("{}-{}-4{}-a{}-{}", rng.hex(8), rng.hex(4), rng.hex(3), rng.hex(3), rng.hex(12));
-            } else if b.len() >= 16 && b.iter().all(u8::is_ascii_hexdigit) {
-                *s = rng.hex(b.len());
-            } else if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
-                *s = rng.digits(b.len());
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| vary(v, rng)),
-        Value::Object(map) => map.values_mut().for_each(|v| vary(v, rng)),
-        _ => {}
-    }
-}
-
 /// The payloads as gzip bytes (what a Kinesis record holds), and their decompressed size.
 fn payloads(messages: &[Value]) -> (Vec<Vec<u8>>, usize) {
-    let mut rng = Rng(TestRng::deterministic_rng(RngAlgorithm::XorShift));
+    let mut rng = Rng::deterministic();
     let base_ms: i64 = 1_795_326_804_756;
     let mut decompressed = 0;
     let mut out = Vec::new();
