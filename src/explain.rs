@@ -275,7 +275,7 @@ impl Sanitizer {
     /// Explains every event of a decoded payload, in input order (none for a control message).
     pub fn explain_payload<'a>(&'a self, payload: &'a Payload) -> impl Iterator<Item = Explanation> + 'a {
         let events = if payload.is_control_message() { &[][..] } else { &payload.events[..] };
-        events.iter().enumerate().map(|(i, e)| match &e.message {
+        events.iter().enumerate().map(|(i, e)| match payload.message(e) {
             Ok(message) => self.explain_one(i, Origin { id: Some(&e.id), timestamp_ms: Some(e.timestamp) }, message),
             Err(_) => Explanation::unparseable(i),
         })

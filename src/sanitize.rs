@@ -274,7 +274,7 @@ impl Sanitizer {
         let mut scratch = Scratch::default();
         for event in &payload.events {
             let origin = Origin { id: Some(&event.id), timestamp_ms: Some(event.timestamp) };
-            let result = match &event.message {
+            let result = match payload.message(event) {
                 Ok(message) => self.sanitize_one(&mut scratch, origin, message, &mut collector),
                 Err(_) => Err(EventDrop::Unparseable),
             };
