@@ -14,7 +14,7 @@ count() {
 }
 base=$(count none)
 for v in "gunzip zlib-rs" "libdeflate" "A serde_json String messages" "BR serde_json RawValue messages" \
-    "B + loop unescape" "sonic-rs Cow messages" "sonic LazyValue only" "sonic LazyValue + sonic unescape" \
+    "sonic-rs Cow messages" "sonic LazyValue only" "sonic LazyValue + sonic unescape" \
     "simd-json Cow messages (incl copy)" "M serde_json IgnoredAny" "M serde_json Map<&str, &RawValue> attrs" \
     "M sonic IgnoredAny" "M sonic Map<Cow, LazyValue>" "M simd-json tape (incl copy)" "M jiter skip"; do
     printf '%-42s %12d instructions\n' "$v" $(($(count "$v") - base))

@@ -18,127 +18,32 @@ struct EvA {
     message: String,
 }
 
+/// The payload with its messages read as `M` (borrowed where the reader can).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireB<'a> {
+#[serde(rename_all = "camelCase", bound(deserialize = "M: Deserialize<'de>"))]
+#[allow(dead_code, reason = "read to be measured")]
+struct Wire<'a, M> {
     #[serde(borrow)]
     message_type: Cow<'a, str>,
     #[serde(borrow)]
-    log_events: Vec<EvB<'a>>,
+    log_events: Vec<Ev<'a, M>>,
 }
 #[derive(Deserialize)]
-struct EvB<'a> {
+#[serde(bound(deserialize = "M: Deserialize<'de>"))]
+#[allow(dead_code, reason = "read to be measured")]
+struct Ev<'a, M> {
     #[serde(borrow)]
     id: Cow<'a, str>,
     timestamp: i64,
-    #[serde(borrow)]
-    message: &'a serde_json::value::RawValue,
+    message: M,
 }
+type WireB<'a> = Wire<'a, &'a serde_json::value::RawValue>;
+type WireS<'a> = Wire<'a, Cow<'a, str>>;
+type WireL<'a> = Wire<'a, sonic_rs::LazyValue<'a>>;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireS<'a> {
-    #[serde(borrow)]
-    message_type: Cow<'a, str>,
-    #[serde(borrow)]
-    log_events: Vec<EvS<'a>>,
-}
-#[derive(Deserialize)]
-struct EvS<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    timestamp: i64,
-    #[serde(borrow)]
-    message: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireL<'a> {
-    #[serde(borrow)]
-    message_type: Cow<'a, str>,
-    #[serde(borrow)]
-    log_events: Vec<EvL<'a>>,
-}
-#[derive(Deserialize)]
-struct EvL<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    timestamp: i64,
-    #[serde(borrow)]
-    message: sonic_rs::LazyValue<'a>,
-}
-/// Simple unescape of a JSON string literal body (between quotes) into out.
-fn unescape(s: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
-    let mut i = 0;
-    while i < s.len() {
-        match memchr::memchr(b'\\', &s[i..]) {
-            None => {
-                out.extend_from_slice(&s[i..]);
-                break;
-            }
-            Some(k) => {
-                out.extend_from_slice(&s[i..i + k]);
-                i += k + 1;
-                let c = s[i];
-                i += 1;
-                let b = match c {
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    b'n' => b'\n',
-                    b't' => b'\t',
-                    b'r' => b'\r',
-                    b'b' => 8,
-                    b'f' => 12,
-                    b'u' => {
-                        return false;
-                    }
-                    _ => return false,
-                };
-                out.push(b);
-            }
-        }
-    }
-    true
-}
-
-fn unescape_loop(s: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
-    out.reserve(s.len());
-    let mut i = 0;
-    let n = s.len();
-    unsafe {
-        let dst = out.as_mut_ptr();
-        let mut o = 0;
-        while i < n {
-            let c = *s.get_unchecked(i);
-            if c == b'\\' {
-                let e = *s.get_unchecked(i + 1);
-                let b = match e {
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    b'n' => b'\n',
-                    b't' => b'\t',
-                    b'r' => b'\r',
-                    b'b' => 8,
-                    b'f' => 12,
-                    _ => return false,
-                };
-                *dst.add(o) = b;
-                o += 1;
-                i += 2;
-            } else {
-                *dst.add(o) = c;
-                o += 1;
-                i += 1;
-            }
-        }
-        out.set_len(o);
-    }
-    true
+/// `read` over every message, summed.
+fn each(msgs: &[String], read: impl Fn(&str) -> usize) -> usize {
+    msgs.iter().map(|m| read(m)).sum()
 }
 
 #[inline(never)]
@@ -189,28 +94,6 @@ fn main() {
         let w: WireB = serde_json::from_slice(&raw).unwrap();
         w.log_events.len() + w.message_type.len()
     });
-    time("B + memchr unescape", it, || {
-        let w: WireB = serde_json::from_slice(&raw).unwrap();
-        let mut out = Vec::new();
-        let mut t = 0;
-        for e in &w.log_events {
-            let s = e.message.get().as_bytes();
-            assert!(unescape(&s[1..s.len() - 1], &mut out));
-            t += std::str::from_utf8(&out).unwrap().len();
-        }
-        t
-    });
-    time("B + loop unescape", it, || {
-        let w: WireB = serde_json::from_slice(&raw).unwrap();
-        let mut out = Vec::new();
-        let mut t = 0;
-        for e in &w.log_events {
-            let s = e.message.get().as_bytes();
-            assert!(unescape_loop(&s[1..s.len() - 1], &mut out));
-            t += std::str::from_utf8(&out).unwrap().len();
-        }
-        t
-    });
     time("sonic-rs Cow messages", it, || {
         let w: WireS = sonic_rs::from_slice(&raw).unwrap();
         w.log_events.len() + w.message_type.len()
@@ -236,53 +119,41 @@ fn main() {
     let w: WireA = serde_json::from_slice(&raw).unwrap();
     let msgs: Vec<String> = w.log_events.into_iter().map(|e| e.message).collect();
     time("M serde_json IgnoredAny", it, || {
-        msgs.iter()
-            .map(|m| {
-                serde_json::from_str::<serde::de::IgnoredAny>(m).unwrap();
-                1
-            })
-            .sum()
+        each(&msgs, |m| {
+            serde_json::from_str::<serde::de::IgnoredAny>(m).unwrap();
+            1
+        })
     });
     time("M serde_json Map<&str, &RawValue> attrs", it, || {
-        msgs.iter()
-            .map(|m| {
-                let v: std::collections::BTreeMap<Cow<str>, &serde_json::value::RawValue> =
-                    serde_json::from_str(m).unwrap();
-                v.len()
-            })
-            .sum()
+        each(&msgs, |m| {
+            let v: std::collections::BTreeMap<Cow<str>, &serde_json::value::RawValue> =
+                serde_json::from_str(m).unwrap();
+            v.len()
+        })
     });
     time("M sonic IgnoredAny", it, || {
-        msgs.iter()
-            .map(|m| {
-                sonic_rs::from_str::<serde::de::IgnoredAny>(m).unwrap();
-                1
-            })
-            .sum()
+        each(&msgs, |m| {
+            sonic_rs::from_str::<serde::de::IgnoredAny>(m).unwrap();
+            1
+        })
     });
     time("M sonic Map<Cow, LazyValue>", it, || {
-        msgs.iter()
-            .map(|m| {
-                let v: std::collections::BTreeMap<Cow<str>, sonic_rs::LazyValue> = sonic_rs::from_str(m).unwrap();
-                v.len()
-            })
-            .sum()
+        each(&msgs, |m| {
+            let v: std::collections::BTreeMap<Cow<str>, sonic_rs::LazyValue> = sonic_rs::from_str(m).unwrap();
+            v.len()
+        })
     });
     time("M simd-json tape (incl copy)", it, || {
-        msgs.iter()
-            .map(|m| {
-                let mut c = m.as_bytes().to_vec();
-                simd_json::to_tape(&mut c).unwrap().0.len()
-            })
-            .sum()
+        each(&msgs, |m| {
+            let mut c = m.as_bytes().to_vec();
+            simd_json::to_tape(&mut c).unwrap().0.len()
+        })
     });
     time("M jiter skip", it, || {
-        msgs.iter()
-            .map(|m| {
-                let mut j = jiter::Jiter::new(m.as_bytes());
-                j.next_skip().unwrap();
-                1
-            })
-            .sum()
+        each(&msgs, |m| {
+            let mut j = jiter::Jiter::new(m.as_bytes());
+            j.next_skip().unwrap();
+            1
+        })
     });
 }
