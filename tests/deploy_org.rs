@@ -21,11 +21,9 @@
 
 mod cfn;
 
-use cfn::{parse_template, resources};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
+use cfn::{parse_template, referenced_fields, resources, sanitizer_output_paths};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 const CENTRAL: &str = include_str!("../deploy/central.yaml");
 const MEMBER: &str = include_str!("../deploy/member.yaml");
@@ -614,58 +612,6 @@ fn alarms_watch_the_stream_the_function_and_the_delivery() {
 }
 
 // ------------------------------------------------------------------ central queries
-
-fn referenced_fields(query: &str) -> BTreeSet<String> {
-    let re = regex::Regex::new(r"(?:\bresource\.)?\battributes(?:\.[A-Za-z0-9_]+)+").expect("regex");
-    re.find_iter(query).map(|m| m.as_str().to_string()).collect()
-}
-
-fn leaf_paths(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, v) in o {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                leaf_paths(&p, v, out);
-            }
-        }
-        _ => {
-            out.insert(prefix.to_string());
-        }
-    }
-}
-
-fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            fixture_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json")
-            && path.file_name().is_some_and(|n| n != "inventory.json")
-        {
-            out.push(path);
-        }
-    }
-}
-
-fn sanitizer_output_paths() -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut files = Vec::new();
-    fixture_files(&dir, &mut files);
-    let key = PseudonymKey::new(b"deploy-org-test key, 32 bytes or more....").expect("test key");
-    let sanitizer = Sanitizer::new(Allowlist::embedded(), Some(key));
-    let mut paths = BTreeSet::new();
-    for file in &files {
-        let Ok(payload) = decode_envelope(&std::fs::read(file).expect("fixture"), DEFAULT_MAX_DECOMPRESSED_BYTES)
-        else {
-            continue;
-        };
-        for e in sanitizer.sanitize_payload(&payload).events {
-            leaf_paths("", &serde_json::from_str(&e.message).expect("JSON message"), &mut paths);
-        }
-    }
-    assert!(paths.iter().any(|p| p.starts_with("attributes.")), "the fixtures produced no output");
-    paths
-}
 
 #[test]
 fn central_dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {

@@ -562,11 +562,6 @@ fn explain_hostile_in_this_process() {
         }
     }
     assert_eq!(explained, 1);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status");
+    let kib = common::status_kib("VmHWM");
     println!("input_bytes={} peak_rss_bytes={}", input.len(), kib * 1024);
 }

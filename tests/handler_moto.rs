@@ -171,16 +171,7 @@ async fn the_same_key_in_every_form_gives_the_same_pseudonyms_and_stream_names()
     let client = logs_client(&moto.url()).await;
     let sdk = sdk_config(&moto.url()).await;
     let secret = "key-forms-0123456789abcdef-0123456789abcdef";
-    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name("claude-otel/pseudonym-key")
-        .secret_string(secret)
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn()
-        .expect("an ARN")
-        .to_owned();
+    let arn = create_secret(&sdk, "claude-otel/pseudonym-key", secret).await;
     let scratch = std::env::temp_dir().join(format!("key-forms-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let (bare, newline) = (scratch.join("key"), scratch.join("key-newline"));

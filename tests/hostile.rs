@@ -149,12 +149,7 @@ fn gzip_bomb_in_this_process() {
     let bomb = bomb();
     let err = decode_envelope(&bomb, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap_err();
     assert_eq!(err, DecodeError::TooLarge { limit: DEFAULT_MAX_DECOMPRESSED_BYTES });
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status");
+    let kib = common::status_kib("VmHWM");
     println!("peak_rss_bytes={}", kib * 1024);
 }
 

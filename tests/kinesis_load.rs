@@ -130,15 +130,6 @@ fn thread_cpu_ns() -> u64 {
     s.split_whitespace().next().and_then(|n| n.parse().ok()).expect("schedstat run time")
 }
 
-/// A line of `/proc/self/status` in KiB (`VmHWM`: the peak resident set size).
-fn status_kib(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    s.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
-}
-
 /// The workload's Kinesis event files, written by the parent, read by the child one at a time.
 fn event_file(dir: &Path, i: usize) -> std::path::PathBuf {
     dir.join(format!("event-{i:02}.json"))
@@ -233,7 +224,7 @@ fn handle_events(dir: &Path) {
         "cpu_seconds": (cpu_s * 1000.0).round() / 1000.0,
         "wall_seconds": (wall_s * 1000.0).round() / 1000.0,
         "events_per_cpu_second": (handled as f64 / cpu_s).round(),
-        "peak_rss_kib": status_kib("VmHWM"),
+        "peak_rss_kib": common::status_kib("VmHWM"),
     });
     println!("LOAD {line}");
 }

@@ -11,8 +11,6 @@ mod kinesis_support;
 use claude_otel_sanitizer::handler::StreamNamer;
 use common::*;
 use kinesis_support::*;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const CANARY: &str = "CANARY9rt7";
@@ -23,17 +21,6 @@ fn start_function(port: u16, endpoint: &str, group: &str) -> Proc {
     let mut f = Proc::spawn(&mut cmd);
     f.wait_for("\"ready\"", Duration::from_secs(60));
     f
-}
-
-fn invoke(port: u16, data_file: &Path) -> (bool, String) {
-    Proc::spawn(
-        Command::new("cargo")
-            .args(["lambda", "invoke", "--data-file"])
-            .arg(data_file)
-            .args(["-A", "127.0.0.1", "-P"])
-            .arg(port.to_string()),
-    )
-    .finish(Duration::from_secs(120))
 }
 
 fn messages() -> Vec<String> {

@@ -11,7 +11,7 @@ use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
 use claude_otel_sanitizer::sink::StdoutSink;
 use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,21 +27,6 @@ fn start_function(port: u16, endpoint: &str, group: &str, extra_env: &[(&str, &s
     let mut f = Proc::spawn(&mut cmd);
     f.wait_for("\"ready\"", Duration::from_secs(60));
     f
-}
-
-/// How long one `cargo lambda invoke` may take before the test fails (instead of hanging).
-const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// `cargo lambda invoke --data-file`; returns (succeeded, output).
-fn invoke(port: u16, data_file: &Path) -> (bool, String) {
-    Proc::spawn(
-        Command::new("cargo")
-            .args(["lambda", "invoke", "--data-file"])
-            .arg(data_file)
-            .args(["-A", "127.0.0.1", "-P"])
-            .arg(port.to_string()),
-    )
-    .finish(INVOKE_TIMEOUT)
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
@@ -184,16 +169,15 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     //    name and pseudonyms are those of the CLI given the same key as a file.
     let secret = "runtime-key-0123456789abcdef-0123456789abcdef";
     let sdk = sdk_config(&moto.url()).await;
-    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name("rt/pseudonym-key")
-        .secret_string(format!("{secret}\n"))
-        .send()
-        .await
-        .expect("CreateSecret")
-        .arn()
-        .expect("an ARN")
-        .to_owned();
+    let arn = create_secret(
+        &sdk,
+        "rt/pseudonym-key",
+        &format!(
+            "{secret}
+"
+        ),
+    )
+    .await;
     create_group(&client, "/rt/keyed").await;
     let function = start_function(port, &moto.url(), "/rt/keyed", &[("PSEUDONYM_KEY_SECRET_ARN", &arn)]);
     let (ok, out) = invoke(port, &data_file);

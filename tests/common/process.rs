@@ -119,3 +119,27 @@ pub fn function_command(binary: &str, port: u16, endpoint: &str, memory_mb: u32)
         .env("AWS_ENDPOINT_URL", endpoint);
     cmd
 }
+
+/// How long one `cargo lambda invoke` may take before the test fails (instead of hanging).
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `cargo lambda invoke --data-file` against the emulator on `port`; returns (succeeded, output).
+pub fn invoke(port: u16, data_file: &Path) -> (bool, String) {
+    Proc::spawn(
+        Command::new("cargo")
+            .args(["lambda", "invoke", "--data-file"])
+            .arg(data_file)
+            .args(["-A", "127.0.0.1", "-P"])
+            .arg(port.to_string()),
+    )
+    .finish(INVOKE_TIMEOUT)
+}
+
+/// A line of this process's `/proc/self/status` in KiB (`VmHWM`: the peak resident set size).
+pub fn status_kib(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    s.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
