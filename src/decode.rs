@@ -301,13 +301,14 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write as _;
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
+    /// Test input: `bytes` as one gzip member (also for `kinesis`' tests).
+    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(bytes).unwrap();
         e.finish().unwrap()

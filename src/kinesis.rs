@@ -351,16 +351,9 @@ pub fn batch_line(outcome: &BatchOutcome, namespace: &str, timestamp_ms: i64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::tests::gzip;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use flate2::{Compression, write::GzEncoder};
-    use std::io::Write as _;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::default());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    }
 
     const PAYLOAD: &str = r#"{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":5,"message":"{}"},{"id":"2","timestamp":6,"message":"{}"}]}"#;
     const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
