@@ -247,10 +247,8 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
     use flate2::{Decompress, FlushDecompress, Status};
     let limit = cap.saturating_add(1);
     // ISIZE, the last member's length mod 2^32: a hint only (the inflater checks it).
-    let trailer = compressed.len().checked_sub(4).map(|at| {
-        let isize: [u8; 4] = compressed[at..].try_into().expect("four bytes");
-        usize::try_from(u32::from_le_bytes(isize)).unwrap_or(usize::MAX)
-    });
+    let trailer =
+        compressed.last_chunk().map(|isize| usize::try_from(u32::from_le_bytes(*isize)).unwrap_or(usize::MAX));
     let hint = trailer.filter(|&n| n < limit).map_or(compressed.len().saturating_mul(4), |n| n + 1);
     let mut out = Vec::with_capacity(hint.min(limit));
     let mut input = compressed;
@@ -259,6 +257,8 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
             return Err(DecodeError::Gzip { kind: "invalid header" });
         }
         let mut member = Decompress::new_gzip(15);
+        // How much of this member's input the inflater has read.
+        let read = |member: &Decompress| usize::try_from(member.total_in()).unwrap_or(usize::MAX);
         loop {
             if out.len() == out.capacity() {
                 if out.len() >= limit {
@@ -266,29 +266,25 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
                 }
                 out.reserve_exact(out.capacity().max(1 << 16).min(limit - out.len()));
             }
-            let consumed = usize::try_from(member.total_in()).unwrap_or(usize::MAX).min(input.len());
-            let written = out.len();
+            let (read_before, written_before) = (read(&member), out.len());
             let status = member
-                .decompress_vec(&input[consumed..], &mut out, FlushDecompress::None)
+                .decompress_vec(&input[read_before.min(input.len())..], &mut out, FlushDecompress::None)
                 .map_err(|_| DecodeError::Gzip { kind: "corrupt data" })?;
             if out.len() > cap {
                 return Err(DecodeError::TooLarge { limit: cap });
             }
-            let consumed = usize::try_from(member.total_in()).unwrap_or(usize::MAX);
+            let room = out.len() < out.capacity();
             match status {
                 Status::StreamEnd => {
-                    input = &input[consumed.min(input.len())..];
+                    input = &input[read(&member).min(input.len())..];
                     break;
                 }
                 // Room to write and nothing left to read, yet the member has not ended.
-                _ if consumed >= input.len() && out.len() < out.capacity() => {
+                _ if read(&member) >= input.len() && room => {
                     return Err(DecodeError::Gzip { kind: "truncated" });
                 }
                 // Input and room both left, and no progress: never loop on it.
-                _ if out.len() == written
-                    && u64::try_from(consumed).ok() == Some(member.total_in())
-                    && out.len() < out.capacity() =>
-                {
+                _ if read(&member) == read_before && out.len() == written_before && room => {
                     return Err(DecodeError::Gzip { kind: "corrupt data" });
                 }
                 _ => {}
