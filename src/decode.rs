@@ -1,8 +1,14 @@
-//! Envelope decoding: `{"awslogs":{"data":"<base64 gzip JSON>"}}` → [`Payload`].
+//! Envelope decoding: `{"awslogs":{"data":"<base64 gzip JSON>"}}` (or a Kinesis record's base64
+//! data) → the payload's events, streamed to the sanitizer as they are read
+//! ([`read_events`]), or collected into a [`Payload`].
+//!
+//! Two readers, one result. The fast one ([`scan`]) streams base64, gzip and JSON through a
+//! small window and refuses anything unusual; the exact one ([`decode_exact`]: base64,
+//! [`gunzip_capped`], serde_json) decides whatever the fast one refuses, and gives every error.
 //!
 //! Trusts nothing about its input. Guarantees: memory is bounded by the decompressed-size cap
-//! (the gzip stream is read through `Read::take(cap + 1)` and refused, not truncated, past the
-//! cap); errors name a kind and a byte or line/column position, never input content.
+//! (both readers stop inflating past it and refuse the payload, never truncate it); errors name
+//! a kind and a byte or line/column position, never input content.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -44,12 +50,35 @@ fn json_position(e: &serde_json::Error) -> (&'static str, usize, usize) {
     (category, e.line(), e.column())
 }
 
-/// A decoded subscription payload. Holds raw log events, so its `Debug` prints shape only and it
-/// has no `Serialize`: it cannot reach a sink by mistake.
-pub struct Payload {
+/// The payload's own fields (other fields, such as `owner`, are ignored).
+#[derive(Clone)]
+pub(crate) struct Header {
     pub(crate) message_type: String,
     pub(crate) log_group: String,
     pub(crate) log_stream: String,
+}
+
+impl Header {
+    /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
+    pub(crate) fn is_control_message(&self) -> bool {
+        self.message_type == "CONTROL_MESSAGE"
+    }
+}
+
+/// A subscription payload as it arrives: its gzip, or base64 of that (a direct envelope's
+/// `data`, a Kinesis record's).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Compressed<'a> {
+    Base64(&'a [u8]),
+    Gzip(&'a [u8]),
+}
+
+pub(crate) use scan::EventRef;
+
+/// A decoded subscription payload. Holds raw log events, so its `Debug` prints shape only and it
+/// has no `Serialize`: it cannot reach a sink by mistake.
+pub struct Payload {
+    pub(crate) header: Header,
     /// Every readable message, one after the other; the events index it.
     messages: String,
     pub(crate) events: Vec<LogEvent>,
@@ -72,7 +101,7 @@ pub(crate) struct Unreadable;
 impl Payload {
     /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
     pub fn is_control_message(&self) -> bool {
-        self.message_type == "CONTROL_MESSAGE"
+        self.header.is_control_message()
     }
 
     pub fn event_count(&self) -> usize {
@@ -81,17 +110,26 @@ impl Payload {
 
     /// The source log group (never printed: it may name a person or a project).
     pub fn log_group(&self) -> &str {
-        &self.log_group
+        &self.header.log_group
     }
 
     /// The source log stream (never printed, as the group).
     pub fn log_stream(&self) -> &str {
-        &self.log_stream
+        &self.header.log_stream
     }
 
     /// The message of one of this payload's events.
     pub(crate) fn message(&self, event: &LogEvent) -> Result<&str, Unreadable> {
         event.message.clone().map(|range| &self.messages[range])
+    }
+
+    /// Appends an event (its message copied in).
+    fn push(&mut self, id: String, timestamp: i64, message: Result<&str, Unreadable>) {
+        let message = message.map(|m| {
+            self.messages.push_str(m);
+            self.messages.len() - m.len()..self.messages.len()
+        });
+        self.events.push(LogEvent { id, timestamp, message });
     }
 }
 
@@ -159,44 +197,72 @@ struct AwsLogs<'a> {
     data: std::borrow::Cow<'a, str>,
 }
 
-/// Decodes the JSON a Lambda receives from a subscription filter.
-pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
+/// The base64 `data` of the JSON a Lambda receives from a subscription filter.
+pub(crate) fn envelope_data(envelope: &[u8]) -> Result<std::borrow::Cow<'_, str>, DecodeError> {
     let envelope: Envelope<'_> = serde_json::from_slice(envelope).map_err(|e| {
         let (category, line, column) = json_position(&e);
         DecodeError::Envelope { category, line, column }
     })?;
-    let compressed = base64_decode(envelope.awslogs.data.as_bytes())?;
-    decode_compressed(&compressed, max_decompressed)
+    Ok(envelope.awslogs.data)
+}
+
+/// Decodes the JSON a Lambda receives from a subscription filter.
+pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
+    decode(Compressed::Base64(envelope_data(envelope)?.as_bytes()), max_decompressed)
+}
+
+/// Decodes the gzip-compressed payload itself.
+pub fn decode_compressed(compressed: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
+    decode(Compressed::Gzip(compressed), max_decompressed)
+}
+
+/// Decodes a payload whole: the fast reader's events collected, else the exact reader's.
+pub(crate) fn decode(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
+    let mut payload = Payload { header: empty_header(), messages: String::new(), events: Vec::new() };
+    match read_events(input, max_decompressed, |e| payload.push(e.id.to_owned(), e.timestamp, e.message)) {
+        Some(header) => Ok(Payload { header, ..payload }),
+        None => decode_exact(input, max_decompressed),
+    }
+}
+
+fn empty_header() -> Header {
+    Header { message_type: String::new(), log_group: String::new(), log_stream: String::new() }
+}
+
+/// The fast reader ([`scan`]): streams the payload, handing each event to `each` in order as it
+/// is read, and returns the payload's fields. `None`: it refuses the input (malformed anywhere,
+/// or a form CloudWatch does not send); then whatever `each` was given is void, and the caller
+/// reads the input with [`decode_exact`], which gives the result or the error with its position.
+/// For any input it accepts, the events and fields are the exact reader's (tested below).
+pub(crate) fn read_events(
+    input: Compressed<'_>,
+    max_decompressed: usize,
+    each: impl FnMut(EventRef<'_>),
+) -> Option<Header> {
+    scan::read(input, max_decompressed, scan::SIZES, each)
+}
+
+/// The exact reader of a whole input: base64 (when it is), size-capped gunzip, serde_json.
+pub(crate) fn decode_exact(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
+    let decoded;
+    let compressed = match input {
+        Compressed::Gzip(bytes) => bytes,
+        Compressed::Base64(text) => {
+            decoded = base64_decode(text)?;
+            &decoded[..]
+        }
+    };
+    read_exact(&gunzip_capped(compressed, max_decompressed)?)
 }
 
 /// Standard, padded base64: the SIMD decoder (measured: docs/performance.md), and only when it
 /// refuses the input, the scalar one, which names the offending byte's position.
-pub(crate) fn base64_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
+fn base64_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     base64_simd::STANDARD.decode_to_vec(data).or_else(|_| {
         base64::engine::general_purpose::STANDARD
             .decode(data)
             .map_err(|e| DecodeError::Base64 { offset: base64_offset(&e) })
     })
-}
-
-/// Decodes the gzip-compressed payload itself (what a Kinesis record holds).
-///
-/// The fast reader ([`scan`]) reads the payload in place; whatever it refuses (malformed JSON, or
-/// a form CloudWatch does not send) is decompressed again and read by [`read_exact`], which
-/// gives the result or the error with its position. Both give the same payload for any input
-/// the fast reader accepts (tested below).
-pub fn decode_compressed(compressed: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
-    let json = gunzip_capped(compressed, max_decompressed)?;
-    if let Some(s) = scan::scan(json) {
-        return Ok(Payload {
-            message_type: s.message_type,
-            log_group: s.log_group,
-            log_stream: s.log_stream,
-            messages: s.messages,
-            events: s.events,
-        });
-    }
-    read_exact(&gunzip_capped(compressed, max_decompressed)?)
 }
 
 /// The exact reader: serde_json, each message read as bytes and checked on its own.
@@ -205,25 +271,12 @@ fn read_exact(json: &[u8]) -> Result<Payload, DecodeError> {
         let (category, line, column) = json_position(&e);
         DecodeError::Payload { category, line, column }
     })?;
-    let mut messages = String::new();
-    let events = wire
-        .log_events
-        .into_iter()
-        .map(|e| {
-            let message = e.message.0.map(|m| {
-                messages.push_str(&m);
-                messages.len() - m.len()..messages.len()
-            });
-            LogEvent { id: e.id, timestamp: e.timestamp, message }
-        })
-        .collect();
-    Ok(Payload {
-        message_type: wire.message_type,
-        log_group: wire.log_group,
-        log_stream: wire.log_stream,
-        messages,
-        events,
-    })
+    let header = Header { message_type: wire.message_type, log_group: wire.log_group, log_stream: wire.log_stream };
+    let mut payload = Payload { header, messages: String::new(), events: Vec::with_capacity(wire.log_events.len()) };
+    for e in wire.log_events {
+        payload.push(e.id, e.timestamp, e.message.0.as_deref().map_err(|&u| u));
+    }
+    Ok(payload)
 }
 
 fn base64_offset(e: &base64::DecodeError) -> usize {
@@ -451,30 +504,54 @@ pub(crate) mod tests {
 
     fn view(p: &Payload) -> View {
         let events = p.events.iter().map(|e| (e.id.clone(), e.timestamp, p.message(e).map(str::to_owned))).collect();
-        (p.message_type.clone(), p.log_group.clone(), p.log_stream.clone(), events)
+        (p.header.message_type.clone(), p.header.log_group.clone(), p.header.log_stream.clone(), events)
     }
 
-    /// The fast reader's contract: it accepts only what the exact reader accepts, with the same
-    /// result. Returns whether the fast reader accepted.
-    fn same_as_exact(json: &[u8]) -> bool {
-        let exact = read_exact(json);
-        match scan::scan(json.to_vec()) {
-            Some(s) => {
-                let fast = Payload {
-                    message_type: s.message_type,
-                    log_group: s.log_group,
-                    log_stream: s.log_stream,
-                    messages: s.messages,
-                    events: s.events,
-                };
-                let exact = exact.unwrap_or_else(|e| {
-                    panic!("fast reader accepted what the exact one refuses: {e}: {}", String::from_utf8_lossy(json))
+    /// The crate's sizes, and windows and base64 chunks so small that every state of the
+    /// reader meets the window's end, and every gzip header, member and trailer a chunk's.
+    const SIZES: [scan::Sizes; 4] = [
+        scan::SIZES,
+        scan::Sizes { window: 1, chunk: 4 },
+        scan::Sizes { window: 7, chunk: 8 },
+        scan::Sizes { window: 64, chunk: 12 },
+    ];
+
+    /// The fast reader's events, collected as [`decode`] collects them.
+    fn fast(input: Compressed<'_>, cap: usize, sizes: scan::Sizes) -> Option<Payload> {
+        let mut payload = Payload { header: empty_header(), messages: String::new(), events: Vec::new() };
+        let header = scan::read(input, cap, sizes, |e| payload.push(e.id.to_owned(), e.timestamp, e.message))?;
+        Some(Payload { header, ..payload })
+    }
+
+    /// The fast reader's contract, on one compressed input: it accepts only what the exact
+    /// reader accepts, with the same result, whatever its sizes (which must not change what it
+    /// accepts either). Returns whether it accepted.
+    fn fast_as_exact(input: Compressed<'_>, cap: usize, shown: &dyn Fn() -> String) -> bool {
+        let exact = decode_exact(input, cap);
+        let mut accepted = None;
+        for sizes in SIZES {
+            let fast = fast(input, cap, sizes).map(|p| view(&p));
+            if let Some(fast) = &fast {
+                let exact = exact.as_ref().unwrap_or_else(|e| {
+                    panic!("fast reader ({sizes:?}) accepted what the exact one refuses: {e}: {}", shown())
                 });
-                assert_eq!(view(&fast), view(&exact));
-                true
+                assert_eq!(fast, &view(exact), "{sizes:?}: {}", shown());
             }
-            None => false,
+            let now = fast.is_some();
+            assert_eq!(*accepted.get_or_insert(now), now, "{sizes:?} decided otherwise: {}", shown());
         }
+        accepted.unwrap_or(false)
+    }
+
+    /// [`fast_as_exact`] on payload text, gzipped and as base64 of that.
+    fn same_as_exact(json: &[u8]) -> bool {
+        let compressed = gzip(json);
+        let text = STANDARD.encode(&compressed);
+        let shown = || String::from_utf8_lossy(json).into_owned();
+        let gzip = fast_as_exact(Compressed::Gzip(&compressed), 1 << 24, &shown);
+        let base64 = fast_as_exact(Compressed::Base64(text.as_bytes()), 1 << 24, &shown);
+        assert_eq!(gzip, base64, "{}", shown());
+        gzip
     }
 
     fn event(message: &str) -> String {
@@ -718,13 +795,102 @@ pub(crate) mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") && !path.ends_with("inventory.json") {
                 let bytes = std::fs::read(&path).unwrap();
-                let envelope: Envelope<'_> = serde_json::from_slice(&bytes).unwrap();
-                let json = gunzip_capped(&base64_decode(envelope.awslogs.data.as_bytes()).unwrap(), 1 << 24).unwrap();
-                assert!(same_as_exact(&json), "{}", path.display());
+                let data = envelope_data(&bytes).unwrap();
+                let shown = || path.display().to_string();
+                assert!(fast_as_exact(Compressed::Base64(data.as_bytes()), 1 << 24, &shown), "{}", shown());
                 read += 1;
             }
         }
         assert!(read >= 32, "{read} recorded payloads");
+    }
+
+    #[test]
+    fn the_fast_reader_refuses_what_the_exact_one_cannot_decompress() {
+        // A payload whose base64 is padded (its gzip length not a multiple of 3).
+        let json = (0..)
+            .map(|n| payload_json(&[event("one"), event(&"two".repeat(n))].join(",")))
+            .find(|json| gzip(json.as_bytes()).len() % 3 != 0)
+            .unwrap();
+        let (head, tail) = json.split_at(json.len() / 3);
+        let two = [gzip(head.as_bytes()), gzip(tail.as_bytes())].concat();
+        let whole = gzip(json.as_bytes());
+        let shown = || json.clone();
+        // Several members are one stream, through every chunk and window size.
+        assert!(fast_as_exact(Compressed::Gzip(&two), 1 << 20, &shown));
+        assert!(fast_as_exact(Compressed::Base64(STANDARD.encode(&two).as_bytes()), 1 << 20, &shown));
+        // The cap counts every member: exactly the decompressed length passes, one byte less not.
+        assert!(fast_as_exact(Compressed::Gzip(&two), json.len(), &shown));
+        assert!(!fast_as_exact(Compressed::Gzip(&two), json.len() - 1, &shown));
+        let mut corrupt = whole.clone();
+        let at = corrupt.len() - 6;
+        corrupt[at] ^= 0xff; // the CRC
+        let trailing = [whole.clone(), b"CANARY".to_vec()].concat();
+        let zeros = [whole.clone(), vec![0; 4]].concat();
+        for bad in [&whole[..whole.len() - 1], &whole[..10], &corrupt[..], &trailing[..], &zeros[..], b"", b"\x1f"] {
+            assert!(!fast_as_exact(Compressed::Gzip(bad), 1 << 20, &shown));
+            assert!(!fast_as_exact(Compressed::Base64(STANDARD.encode(bad).as_bytes()), 1 << 20, &shown));
+        }
+        let text = STANDARD.encode(&whole);
+        let unpadded = text.trim_end_matches('=').to_owned();
+        let inner_pad = format!("{}={}", &text[..8], &text[9..]);
+        for bad in [unpadded, text[..text.len() - 1].to_owned(), inner_pad, format!("{text}AAAA"), format!(" {text}")] {
+            assert!(!fast_as_exact(Compressed::Base64(bad.as_bytes()), 1 << 20, &shown), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_window_end_is_read_as_if_the_payload_were_whole() {
+        // A window of k bytes ends first at byte k: for every k, each token of these payloads
+        // (a surrogate pair, an escape, a number, a literal, a name) is cut somewhere.
+        let tricky = payload_json(
+            &[
+                event(r#"\ud83d\ude00\ud83d\u0041\ud800\\\"x\u00e9\n"#),
+                r#"{"timestamp":-12,"x":[true,false,null,{"k":1.5e-3}],"message":"\u20ac","id":"\u0041"}"#.into(),
+            ]
+            .join(","),
+        );
+        let mut payloads = vec![tricky.into_bytes()];
+        payloads.extend((1..40u64).map(|seed| Gen(seed * 104_729).payload()));
+        for json in payloads {
+            let compressed = gzip(&json);
+            let read = |window| {
+                fast(Compressed::Gzip(&compressed), 1 << 20, scan::Sizes { window, chunk: 4 }).map(|p| view(&p))
+            };
+            let whole = read(json.len() + 1);
+            for window in 1..=json.len() {
+                assert_eq!(read(window), whole, "window {window}: {}", String::from_utf8_lossy(&json));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Invariant: whatever is done to the gzip stream or its base64 text, the fast reader
+        /// either refuses or gives exactly the exact reader's payload.
+        #[test]
+        fn the_two_readers_agree_on_damaged_input(
+            seed in 1u64..,
+            split in 0usize..4096,
+            edits in proptest::collection::vec((0usize..8192, 0u8..=255, 0u8..3), 1..3),
+            base64 in proptest::bool::ANY,
+        ) {
+            let json = Gen(seed).payload();
+            let split = split % (json.len() + 1);
+            let mut bytes = [gzip(&json[..split]), gzip(&json[split..])].concat();
+            if base64 {
+                bytes = STANDARD.encode(&bytes).into_bytes();
+            }
+            for (at, byte, op) in edits {
+                let at = at % (bytes.len() + 1);
+                match op {
+                    0 if at < bytes.len() => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ if at < bytes.len() => { bytes.remove(at); }
+                    _ => {}
+                }
+            }
+            let input = if base64 { Compressed::Base64(&bytes) } else { Compressed::Gzip(&bytes) };
+            fast_as_exact(input, 1 << 20, &|| String::from_utf8_lossy(&json).into_owned());
+        }
     }
 
     #[test]

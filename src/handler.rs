@@ -24,10 +24,11 @@
 //! events `PutLogEvents` rejects individually (too old, too new, expired) are counted, logged
 //! and metered, and the invocation succeeds: retrying would not change them.
 
+use crate::decode::{Compressed, Header};
 use crate::kinesis::{self, BatchOutcome, BatchResponse, Event, KinesisError};
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
-use crate::{Counts, DecodeError, Payload, SanitizedPayload, Sanitizer, Spend, decode_envelope};
+use crate::{Counts, DecodeError, Payload, SanitizedPayload, Sanitizer, Spend};
 use futures_util::StreamExt as _;
 use std::time::{Duration, Instant};
 
@@ -237,19 +238,27 @@ impl<S: Sink> Handler<S> {
     /// `log_stream`, else one named after the source group and stream). Pure: nothing is
     /// written, so a caller can prepare every input before writing any.
     pub fn prepare(&self, envelope: &[u8]) -> Result<Prepared, DecodeError> {
-        let payload = decode_envelope(envelope, self.settings.max_decompressed)?;
-        Ok(self.prepare_payload(&payload))
+        let data = crate::decode::envelope_data(envelope)?;
+        self.prepare_compressed(Compressed::Base64(data.as_bytes()))
     }
 
-    /// Sanitizes one decoded payload (a direct envelope's, or a Kinesis record's) and picks its
-    /// destination stream. Pure.
+    /// Reads and sanitizes one compressed payload (a direct envelope's data, or a Kinesis
+    /// record's) and picks its destination stream. Pure.
+    fn prepare_compressed(&self, input: Compressed<'_>) -> Result<Prepared, DecodeError> {
+        let (header, sanitized) = self.sanitizer.sanitize_compressed(input, self.settings.max_decompressed)?;
+        Ok(Prepared { stream: self.stream_for(&header), sanitized })
+    }
+
+    /// Sanitizes one decoded payload and picks its destination stream. Pure.
     pub fn prepare_payload(&self, payload: &Payload) -> Prepared {
-        let sanitized = self.sanitizer.sanitize_payload(payload);
-        let stream = match &self.settings.log_stream {
+        Prepared { stream: self.stream_for(&payload.header), sanitized: self.sanitizer.sanitize_payload(payload) }
+    }
+
+    fn stream_for(&self, header: &Header) -> String {
+        match &self.settings.log_stream {
             Some(s) => s.clone(),
-            None => self.streams.name(payload.log_group(), payload.log_stream()),
-        };
-        Prepared { stream, sanitized }
+            None => self.streams.name(&header.log_group, &header.log_stream),
+        }
     }
 
     /// Prepares any input the function accepts ([`kinesis::read_event`] decides which): a direct
@@ -261,10 +270,7 @@ impl<S: Sink> Handler<S> {
             Event::Subscription => Ok(vec![self.prepare(event)?]),
             Event::Kinesis(records) => records
                 .iter()
-                .map(|record| {
-                    let payload = record.decode(self.settings.max_decompressed).map_err(KinesisError::from)?;
-                    Ok(self.prepare_payload(&payload))
-                })
+                .map(|record| Ok(record.read(|input| self.prepare_compressed(input)).map_err(KinesisError::from)?))
                 .collect(),
         }
     }
@@ -326,8 +332,8 @@ impl<S: Sink> Handler<S> {
                 Report { error: Some(HandlerError::Deadline), ..Report::default() },
             );
         }
-        let payload = match record.decode(self.settings.max_decompressed) {
-            Ok(payload) => payload,
+        let prepared = match record.read(|input| self.prepare_compressed(input)) {
+            Ok(prepared) => prepared,
             Err(e) => {
                 let mut counts = Counts::default();
                 counts.payloads = 1;
@@ -336,9 +342,7 @@ impl<S: Sink> Handler<S> {
                 return (RecordResult::Undecodable(e), report);
             }
         };
-        let control = payload.is_control_message();
-        let prepared = self.prepare_payload(&payload);
-        drop(payload);
+        let control = prepared.sanitized.counts.control_messages > 0;
         let report = self.handle_payload(prepared, deadline).await;
         let result = match &report.error {
             None => RecordResult::Written { control },

@@ -3,8 +3,8 @@
 //!
 //! A CloudWatch Logs subscription reaches another account only through a Logs destination backed
 //! by a Kinesis stream. Each record's `data` is then the gzip payload a direct subscription sends
-//! base64-encoded inside `{"awslogs":{"data":...}}`; after base64 it goes through the same
-//! [`decode_compressed`] as a direct payload.
+//! base64-encoded inside `{"awslogs":{"data":...}}`: its base64 text goes through the same
+//! reader as a direct envelope's `data`.
 //!
 //! Trusts nothing about its input. Guarantees:
 //! - [`read_event`] decides the kind of an event in one place: a JSON object whose first member
@@ -15,9 +15,9 @@
 //! - A record that cannot be decoded is a failed record ([`RecordError`]): it is reported in the
 //!   [`BatchResponse`] by its sequence number, never dropped. A batch whose records cannot even
 //!   be told apart (no usable sequence number) is an [`EventError`]: the whole invocation fails.
-//! - Records are decoded one at a time ([`Record::decode`], called by the handler as each
-//!   record's turn comes), so memory is bounded by one record's decompressed-size cap (plus the
-//!   sanitized events of the writes in flight), not by the batch.
+//! - Records are read one at a time ([`Record::read`], called by the handler as each record's
+//!   turn comes), so memory is bounded by one record's decompressed-size cap (plus the sanitized
+//!   events of the writes in flight), not by the batch.
 //! - Errors name a kind and a record position, never content. Sequence numbers (decimal digits,
 //!   checked) are the only values taken from the event, because the response must name them.
 //!
@@ -25,7 +25,8 @@
 //! inside serde, so one bad record would fail the whole batch before the handler runs (and its
 //! error text is serde's); here `data` stays a borrowed string until its record is handled.
 
-use crate::{DecodeError, Payload, decode_compressed};
+use crate::decode::Compressed;
+use crate::{DecodeError, Payload};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -151,15 +152,21 @@ impl Record<'_> {
     /// after its base64. A control message decodes like any payload
     /// ([`Payload::is_control_message`]); the sanitizer skips and counts it.
     pub fn decode(&self, max_decompressed: usize) -> Result<Payload, RecordError> {
+        self.read(|input| crate::decode::decode(input, max_decompressed))
+    }
+
+    /// Runs `read` on the record's data (base64 of a gzip payload, as a direct envelope's),
+    /// naming this record in its error.
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(Compressed<'_>) -> Result<T, DecodeError>,
+    ) -> Result<T, RecordError> {
         let fail = |kind| RecordError { index: self.index, kind };
         let data: Cow<'_, str> = self
             .data
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .ok_or_else(|| fail(RecordFault::NotString))?;
-        // The envelope's base64 decoder: one decode path for both inputs.
-        let compressed = crate::decode::base64_decode(data.as_bytes()).map_err(|e| fail(e.into()))?;
-        drop(data);
-        decode_compressed(&compressed, max_decompressed).map_err(|e| fail(e.into()))
+        read(Compressed::Base64(data.as_bytes())).map_err(|e| fail(e.into()))
     }
 }
 

@@ -10,11 +10,12 @@
 //! the work of one event is freed before the next and never grows with the payload.
 
 use crate::allowlist::{Output, Rule};
+use crate::decode::{self, Compressed, Header, Unreadable};
 use crate::kind::Kept;
 use crate::parse::{self, Entry, Found, Indexes, KeyIndex, RawEvent};
 use crate::spend::{Spend, SpendField};
 use crate::value::Scalar;
-use crate::{Allowlist, AttributeDrop, Counts, EventDrop, Payload, PseudonymKey};
+use crate::{Allowlist, AttributeDrop, Counts, DecodeError, EventDrop, Payload, PseudonymKey};
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 use serde_json::value::RawValue;
@@ -228,6 +229,12 @@ impl Collector {
         Collector { out }
     }
 
+    /// A control message: counted, nothing written.
+    fn control_message(mut self) -> SanitizedPayload {
+        self.out.counts.control_messages = 1;
+        self.finish()
+    }
+
     fn finish(mut self) -> SanitizedPayload {
         self.out.counts.written = self.out.events.len() as u64;
         self.out
@@ -268,19 +275,54 @@ impl Sanitizer {
     pub fn sanitize_payload(&self, payload: &Payload) -> SanitizedPayload {
         let mut collector = Collector::new(payload.events.len());
         if payload.is_control_message() {
-            collector.out.counts.control_messages = 1;
-            return collector.finish();
+            return collector.control_message();
         }
         let mut scratch = Scratch::default();
         for event in &payload.events {
-            let origin = Origin { id: Some(&event.id), timestamp_ms: Some(event.timestamp) };
-            let result = match payload.message(event) {
-                Ok(message) => self.sanitize_one(&mut scratch, origin, message, &mut collector),
-                Err(_) => Err(EventDrop::Unparseable),
-            };
-            collector.record(event.timestamp, result);
+            self.sanitize_event(&mut scratch, &event.id, event.timestamp, payload.message(event), &mut collector);
         }
         collector.finish()
+    }
+
+    /// Reads a compressed payload and sanitizes each event as it is read ([`decode::read_events`]:
+    /// the payload is never whole in memory), in input order; when the fast reader refuses the
+    /// input, what it gave is dropped and the exact reader's payload is sanitized instead.
+    /// Returns the payload's fields and the sanitized events, or why it cannot be decoded.
+    pub(crate) fn sanitize_compressed(
+        &self,
+        input: Compressed<'_>,
+        max_decompressed: usize,
+    ) -> Result<(Header, SanitizedPayload), DecodeError> {
+        let mut collector = Collector::new(0);
+        let mut scratch = Scratch::default();
+        let read = decode::read_events(input, max_decompressed, |event| {
+            self.sanitize_event(&mut scratch, event.id, event.timestamp, event.message, &mut collector);
+        });
+        if let Some(header) = read {
+            // A control message's events (CloudWatch's own text) are not written: only counted.
+            let sanitized =
+                if header.is_control_message() { Collector::new(0).control_message() } else { collector.finish() };
+            return Ok((header, sanitized));
+        }
+        let payload = decode::decode_exact(input, max_decompressed)?;
+        let sanitized = self.sanitize_payload(&payload);
+        Ok((payload.header, sanitized))
+    }
+
+    fn sanitize_event(
+        &self,
+        scratch: &mut Scratch,
+        id: &str,
+        timestamp: i64,
+        message: Result<&str, Unreadable>,
+        collector: &mut Collector,
+    ) {
+        let origin = Origin { id: Some(id), timestamp_ms: Some(timestamp) };
+        let result = match message {
+            Ok(message) => self.sanitize_one(scratch, origin, message, collector),
+            Err(_) => Err(EventDrop::Unparseable),
+        };
+        collector.record(timestamp, result);
     }
 
     /// Sanitizes raw stored messages, one per line (blank lines skipped; a line that is not

@@ -1,25 +1,39 @@
-//! The fast reader of a decompressed subscription payload: one pass over the bytes, each
-//! `message` unescaped in place and packed at the front of the buffer, which then becomes the
-//! payload's one message string.
+//! The fast reader of a subscription payload, streamed: base64, gzip and JSON in one pass through
+//! a window of a few hundred KiB, each event handed over as soon as its closing brace is read.
+//! Neither the compressed nor the decompressed payload is ever whole in memory, so the memory the
+//! reader touches is the window, not the payload (a 67 MB payload was 26,800 page faults, a
+//! third of the process's CPU: `docs/performance.md`).
 //!
-//! Trusts nothing, and decides nothing alone. It accepts only what the exact reader (serde_json,
-//! [`super::read_exact`]) accepts, with the same result, and refuses (`None`) everything else:
+//! Trusts nothing, and decides nothing alone. It accepts only what the exact reader (base64,
+//! gzip, then serde_json: [`super::decode_exact`]) accepts, with the same result, and refuses
+//! (`None`) everything else: bad base64, a bad or truncated gzip stream, output over the cap,
 //! malformed JSON, and also forms the exact reader takes but CloudWatch never sends (the payload
 //! or an event as a JSON array, an escaped field name, nesting deeper than [`MAX_DEPTH`]). On a
-//! refusal the caller runs the exact reader on a fresh copy, which gives the result or the error
-//! with its position. The differential tests in `decode.rs` hold it to that on generated,
-//! mutated and recorded payloads.
+//! refusal the caller drops whatever it made of the events it was given and runs the exact reader,
+//! which gives the result or the error with its position. The differential tests in `decode.rs`
+//! hold it to that on generated, mutated and recorded payloads, through windows and base64
+//! chunks as small as one byte and one group.
+//!
+//! How it streams: the payload object is read as a few states (its members, the events array,
+//! each event). Each state is read whole from the window; one that reaches the window's end
+//! before the input's is read again from its start once the window has been refilled (what was
+//! read is moved to the front, and the window doubles when one state fills it). A state is
+//! acted on only once it has been read without reaching the end, so an event is handed over
+//! exactly once, and a state near the end is read as if the whole payload were one buffer.
 //!
 //! Why it exists: the messages are JSON inside JSON, so about one byte in ten is an escape, and
 //! serde_json spends some 190 instructions per escape (measured: `docs/performance.md`); this
-//! reader handles the runs between escapes eight bytes at a time. simd-json and sonic-rs were
+//! reader copies the runs between escapes eight bytes at a time. simd-json and sonic-rs were
 //! measured too: simd-json builds a tape of every value, which reached 18 × a hostile payload;
 //! sonic-rs saved less than half of what this reader saves.
 //!
-//! Bounded: linear in the payload, no recursion (nesting is a counter and a 64-bit stack), no
-//! allocation but one record per event and the short strings (ids, group and stream names).
+//! Bounded: linear in the payload, no recursion (nesting is a counter and a 64-bit stack); the
+//! window and the three text buffers grow only to the largest single event or member.
 
-use super::{LogEvent, Unreadable};
+use super::{Compressed, Header, Unreadable};
+use base64_simd::AsOut as _;
+#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
+use flate2::{Decompress, FlushDecompress, Status};
 
 /// Nesting the fast reader follows inside fields it ignores; deeper goes to the exact reader
 /// (whose limit, 128, is larger, so the two never disagree about depth).
@@ -28,58 +42,206 @@ const MAX_DEPTH: u32 = 60;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The high bit of each byte that is `"`, `\`, a control character or beyond ASCII (which the
-/// byte path checks), exact up to the first such byte (above it, borrows may set more bits;
-/// only the lowest one is used).
+/// The high bit of each byte that is `"`, `\` or a control character, exact up to the first
+/// such byte (above it, borrows may set more bits; only the lowest one is used). Bytes beyond
+/// ASCII are copied like any other: the whole message is checked as UTF-8 once it is read.
 fn special(word: u64) -> u64 {
     let zero = |v: u64| v.wrapping_sub(ONES) & !v;
     (zero(word ^ (ONES * u64::from(b'"')))
         | zero(word ^ (ONES * u64::from(b'\\')))
-        | word.wrapping_sub(ONES * 0x20)
-        | word)
+        | word.wrapping_sub(ONES * 0x20) & !word)
         & HIGHS
 }
 
-/// What the fast reader returns: the payload's fields, and its messages in one string that the
-/// events' ranges index.
-pub(super) struct Scanned {
-    pub(super) message_type: String,
-    pub(super) log_group: String,
-    pub(super) log_stream: String,
-    pub(super) messages: String,
-    pub(super) events: Vec<LogEvent>,
+/// The reader's buffer sizes: the window of decompressed text (it doubles when one event or
+/// member fills it), and the base64 text decoded at a time (a multiple of 4).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sizes {
+    pub(super) window: usize,
+    pub(super) chunk: usize,
 }
 
-/// Reads `json`, reusing its bytes for the messages. `None`: the exact reader must decide.
-pub(super) fn scan(json: Vec<u8>) -> Option<Scanned> {
-    let mut s = Scanner { buf: json, r: 0, w: 0 };
-    let (message_type, log_group, log_stream, events) = s.payload()?;
-    s.ws();
-    if s.r != s.buf.len() {
-        return None;
+/// The sizes the crate reads with: a window that stays in the core's cache, and chunks that
+/// inflate to about its size.
+pub(super) const SIZES: Sizes = Sizes { window: 256 << 10, chunk: 64 << 10 };
+
+/// One event as read: borrowed from the reader's buffers, which the next event reuses.
+#[derive(Debug)]
+pub(crate) struct EventRef<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) timestamp: i64,
+    pub(crate) message: Result<&'a str, Unreadable>,
+}
+
+/// Reads the payload `input` holds, handing each event to `each` in order, and returns the
+/// payload's own fields. `None`: the exact reader must decide (and what `each` saw is void).
+pub(super) fn read(
+    input: Compressed<'_>,
+    cap: usize,
+    sizes: Sizes,
+    mut each: impl FnMut(EventRef<'_>),
+) -> Option<Header> {
+    let mut source = Inflate::new(input, cap, sizes.chunk)?;
+    let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, eof: false, starved: false };
+    s.fill(&mut source)?;
+    let mut text = Text::default();
+    let mut fields: [Option<String>; 3] = Default::default();
+    let mut events_seen = false;
+    let mut state = State::Open;
+    loop {
+        let mark = s.r;
+        s.starved = false;
+        let step = s.step(state, &mut text);
+        if s.starved && !s.eof {
+            s.r = mark;
+            s.refill(&mut source)?;
+            continue;
+        }
+        state = match step? {
+            Step::Next(next) => next,
+            Step::Field(i, value) => {
+                set_once(&mut fields[i], value)?;
+                State::AfterMember
+            }
+            Step::Events(next) => {
+                (!std::mem::replace(&mut events_seen, true)).then_some(())?;
+                next
+            }
+            Step::Event { id, timestamp, message } => {
+                let id = std::str::from_utf8(&text.id[..id]).ok()?;
+                let message = match message {
+                    Some(len) => std::str::from_utf8(&text.message[..len]).map_err(|_| Unreadable),
+                    None => Err(Unreadable),
+                };
+                each(EventRef { id, timestamp, message });
+                State::AfterEvent
+            }
+            Step::Done => break,
+        };
     }
-    let mut buf = s.buf;
-    buf.truncate(s.w);
-    // Every kept message was checked as UTF-8 on its own, so this holds; checked, not assumed.
-    let messages = String::from_utf8(buf).ok()?;
-    Some(Scanned { message_type, log_group, log_stream, messages, events })
+    events_seen.then_some(())?;
+    let [message_type, log_group, log_stream] = fields;
+    Some(Header { message_type: message_type?, log_group: log_group?, log_stream: log_stream? })
 }
 
-/// A read position `r` and a write position `w <= r` in one buffer: bytes before `r` have been
-/// read, so unescaped text can be written over them.
-struct Scanner {
-    buf: Vec<u8>,
-    r: usize,
-    w: usize,
+/// Where the reader is in the payload object; each state is read whole (see the module docs).
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Before the payload's `{`.
+    Open,
+    /// Before a member's name.
+    Member,
+    /// After a member's value: `,` or `}`.
+    AfterMember,
+    /// Before an event of `logEvents`.
+    Event,
+    /// After an event: `,` or `]`.
+    AfterEvent,
+    /// After the payload's `}`: only whitespace may follow.
+    End,
+}
+
+/// What reading one state gave.
+enum Step {
+    Next(State),
+    /// One of the payload's string fields, by index.
+    Field(usize, String),
+    /// `logEvents` opened (the next state says whether it was empty).
+    Events(State),
+    /// An event: its id and message are at the front of [`Text`]'s buffers (the message `None`
+    /// when it is no Unicode string).
+    Event {
+        id: usize,
+        timestamp: i64,
+        message: Option<usize>,
+    },
+    Done,
+}
+
+/// The buffers strings are unescaped into: an event's id and message, and a spare one for the
+/// other strings (the payload's fields, and those in values that are skipped).
+#[derive(Default)]
+struct Text {
+    id: Vec<u8>,
+    message: Vec<u8>,
+    spare: Vec<u8>,
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.replace(value).is_none().then_some(())
 }
 
+/// A read position `r` in a window of decompressed text; `starved` says a read reached the
+/// window's end (so the state must be read again with more text, unless the input has ended).
+struct Scanner {
+    buf: Vec<u8>,
+    r: usize,
+    eof: bool,
+    starved: bool,
+}
+
 impl Scanner {
-    fn peek(&self) -> Option<u8> {
-        self.buf.get(self.r).copied()
+    /// Inflates into the window's free room.
+    fn fill(&mut self, source: &mut Inflate<'_>) -> Option<()> {
+        source.fill(&mut self.buf)?;
+        self.eof = source.done;
+        Some(())
+    }
+
+    /// Drops what was read, doubles the window if what is left fills it, and inflates more.
+    fn refill(&mut self, source: &mut Inflate<'_>) -> Option<()> {
+        self.buf.drain(..self.r);
+        self.r = 0;
+        if self.buf.len() == self.buf.capacity() {
+            self.buf.reserve(self.buf.capacity());
+        }
+        self.fill(source)
+    }
+
+    fn step(&mut self, state: State, text: &mut Text) -> Option<Step> {
+        const FIELDS: &[&[u8]] = &[b"messageType", b"logGroup", b"logStream", b"logEvents"];
+        Some(match state {
+            State::Open => {
+                self.expect(b'{')?;
+                Step::Next(if self.eat(b'}') { State::End } else { State::Member })
+            }
+            State::Member => match self.name_in(FIELDS)? {
+                Some(3) => {
+                    self.expect(b'[')?;
+                    Step::Events(if self.eat(b']') { State::AfterMember } else { State::Event })
+                }
+                Some(i) => Step::Field(i, self.string(&mut text.spare)?),
+                None => {
+                    self.skip(&mut text.spare)?;
+                    Step::Next(State::AfterMember)
+                }
+            },
+            State::AfterMember => Step::Next(if self.eat(b',') {
+                State::Member
+            } else {
+                self.expect(b'}')?;
+                State::End
+            }),
+            State::Event => self.event(text)?,
+            State::AfterEvent => Step::Next(if self.eat(b',') {
+                State::Event
+            } else {
+                self.expect(b']')?;
+                State::AfterMember
+            }),
+            State::End => {
+                self.ws();
+                (self.r == self.buf.len()).then_some(())?;
+                Step::Done
+            }
+        })
+    }
+
+    /// The byte at `r`, if the window holds it.
+    fn peek(&mut self) -> Option<u8> {
+        let byte = self.buf.get(self.r).copied();
+        self.starved |= byte.is_none();
+        byte
     }
 
     fn ws(&mut self) {
@@ -100,104 +262,64 @@ impl Scanner {
         self.eat(byte).then_some(())
     }
 
-    /// The payload object: its three string fields and its events, each field at most once.
-    fn payload(&mut self) -> Option<(String, String, String, Vec<LogEvent>)> {
-        const FIELDS: &[&[u8]] = &[b"messageType", b"logGroup", b"logStream", b"logEvents"];
-        let (mut message_type, mut log_group, mut log_stream, mut events) = (None, None, None, None);
-        self.members(
-            |s, field| match field {
-                Some(0) => set_once(&mut message_type, s.string()?),
-                Some(1) => set_once(&mut log_group, s.string()?),
-                Some(2) => set_once(&mut log_stream, s.string()?),
-                Some(_) => set_once(&mut events, s.events()?),
-                None => s.skip(),
-            },
-            FIELDS,
-        )?;
-        Some((message_type?, log_group?, log_stream?, events?))
-    }
-
-    fn events(&mut self) -> Option<Vec<LogEvent>> {
-        self.expect(b'[')?;
-        let mut events = Vec::new();
-        if self.eat(b']') {
-            return Some(events);
-        }
-        loop {
-            events.push(self.event()?);
-            if !self.eat(b',') {
-                self.expect(b']')?;
-                return Some(events);
-            }
-        }
-    }
-
-    fn event(&mut self) -> Option<LogEvent> {
+    /// An event object: its id, timestamp and message, each exactly once, in any order.
+    fn event(&mut self, text: &mut Text) -> Option<Step> {
         const FIELDS: &[&[u8]] = &[b"id", b"timestamp", b"message"];
         let (mut id, mut timestamp, mut message) = (None, None, None);
-        self.members(
-            |s, field| match field {
-                Some(0) => set_once(&mut id, s.string()?),
-                Some(1) => set_once(&mut timestamp, s.integer()?),
-                Some(_) => set_once(&mut message, s.message()?),
-                None => s.skip(),
-            },
-            FIELDS,
-        )?;
-        Some(LogEvent { id: id?, timestamp: timestamp?, message: message? })
-    }
-
-    /// An object's members: `member` reads each value, given the index of its name in `fields`.
-    fn members(
-        &mut self,
-        mut member: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
-        fields: &[&[u8]],
-    ) -> Option<()> {
         self.expect(b'{')?;
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let name = self.name()?;
-            let field = fields.iter().position(|f| **f == self.buf[name.clone()]);
-            self.expect(b':')?;
-            member(self, field)?;
-            if !self.eat(b',') {
-                return self.expect(b'}');
+        if !self.eat(b'}') {
+            loop {
+                match self.name_in(FIELDS)? {
+                    Some(0) => {
+                        let len = self.unicode_string(&mut text.id)?;
+                        set_once(&mut id, len)?;
+                    }
+                    Some(1) => set_once(&mut timestamp, self.integer()?)?,
+                    Some(_) => {
+                        let (len, whole) = self.unescape(&mut text.message)?;
+                        set_once(&mut message, whole.then_some(len))?;
+                    }
+                    None => self.skip(&mut text.spare)?,
+                }
+                if !self.eat(b',') {
+                    self.expect(b'}')?;
+                    break;
+                }
             }
         }
+        Some(Step::Event { id: id?, timestamp: timestamp?, message: message? })
     }
 
-    /// A member name without escapes (an escaped one goes to the exact reader), as UTF-8.
-    fn name(&mut self) -> Option<std::ops::Range<usize>> {
+    /// A member name without escapes (an escaped one goes to the exact reader), as UTF-8, and
+    /// its colon: the name's index in `fields`.
+    fn name_in(&mut self, fields: &[&[u8]]) -> Option<Option<usize>> {
         self.expect(b'"')?;
         let start = self.r;
-        let len = self.buf[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let Some(len) = self.buf[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) else {
+            self.starved = true;
+            return None;
+        };
         let end = start + len;
         (self.buf[end] == b'"').then_some(())?;
-        std::str::from_utf8(&self.buf[start..end]).ok()?;
+        let name = &self.buf[start..end];
+        std::str::from_utf8(name).ok()?;
+        let field = fields.iter().position(|f| *f == name);
         self.r = end + 1;
-        Some(start..end)
+        self.expect(b':')?;
+        Some(field)
     }
 
-    /// A string field, which must be Unicode (the exact reader refuses one that is not).
-    fn string(&mut self) -> Option<String> {
-        let start = self.w;
-        let whole = self.unescape()?;
-        let text = whole.then(|| std::str::from_utf8(&self.buf[start..self.w]).ok().map(str::to_owned)).flatten();
-        self.w = start;
-        text
+    /// A string that must be Unicode (the exact reader refuses one that is not), at the front
+    /// of `dest`: its length.
+    fn unicode_string(&mut self, dest: &mut Vec<u8>) -> Option<usize> {
+        let (len, whole) = self.unescape(dest)?;
+        (whole && std::str::from_utf8(&dest[..len]).is_ok()).then_some(len)
     }
 
-    /// A message: kept (packed at `w`) when it is Unicode, else unreadable and not kept.
-    fn message(&mut self) -> Option<Result<std::ops::Range<usize>, Unreadable>> {
-        let start = self.w;
-        if self.unescape()? {
-            Some(Ok(start..self.w))
-        } else {
-            self.w = start;
-            Some(Err(Unreadable))
-        }
+    /// A string field, which must be Unicode.
+    fn string(&mut self, dest: &mut Vec<u8>) -> Option<String> {
+        let len = self.unicode_string(dest)?;
+        String::from_utf8(dest[..len].to_vec()).ok()
     }
 
     /// An integer in `i64` (a fraction or an exponent makes it a float: refused, as serde does).
@@ -220,47 +342,53 @@ impl Scanner {
         if negative { (value != 0).then_some(value) } else { value.checked_neg() }
     }
 
-    /// Unescapes the string at `r` into `w`. `Some(false)`: valid JSON, but not a Unicode
-    /// string (a lone surrogate escape, left out, or raw bytes that are not UTF-8).
-    fn unescape(&mut self) -> Option<bool> {
+    /// Unescapes the string at `r` into the front of `dest`: its length, and whether it is
+    /// whole (`false`: valid JSON, but a lone surrogate escape, left out). Raw bytes are copied
+    /// as they are; the caller checks them as UTF-8.
+    fn unescape(&mut self, dest: &mut Vec<u8>) -> Option<(usize, bool)> {
         self.expect(b'"')?;
-        let start = self.w;
-        // Locals, not fields: a store into the buffer cannot then force `r` and `w` back to memory.
-        let (buf, mut r, mut w) = (&mut self.buf[..], self.r, self.w);
-        let (mut whole, mut ascii) = (true, true);
-        let whole = loop {
+        // Unescaped text is never longer than what is left of the window; one word of slack
+        // for the eight-byte stores. The buffer only grows, so this is rarely more than a test.
+        let room = self.buf.len() - self.r + 8;
+        if dest.len() < room {
+            dest.resize(room, 0);
+        }
+        // Locals, not fields: a store into `dest` cannot then force `r` and `w` back to memory.
+        let (buf, dest, mut r, mut w) = (&self.buf[..], &mut dest[..], self.r, 0);
+        let mut whole = true;
+        loop {
             // Eight bytes at a time up to the next quote, backslash or control character.
             while let Some(chunk) = buf.get(r..r + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().ok()?);
+                dest[w..w + 8].copy_from_slice(chunk);
                 let found = special(word);
                 if found == 0 {
-                    buf[w..w + 8].copy_from_slice(&word.to_le_bytes());
                     (r, w) = (r + 8, w + 8);
                     continue;
                 }
                 let run = found.trailing_zeros() as usize / 8;
-                if r - w >= 8 || r == w {
-                    // The store lands on bytes already read, or rewrites them unchanged.
-                    buf[w..w + 8].copy_from_slice(&word.to_le_bytes());
-                } else {
-                    buf.copy_within(r..r + run, w);
-                }
                 (r, w) = (r + run, w + run);
                 // The commonest escape, `\"`, without leaving the loop when it is in this word.
                 if run < 7 && word >> (run * 8) & 0xffff == u64::from(u16::from_le_bytes(*b"\\\"")) {
-                    buf[w] = b'"';
+                    dest[w] = b'"';
                     (r, w) = (r + 2, w + 1);
                     continue;
                 }
                 break;
             }
-            let byte = *buf.get(r)?;
+            let Some(&byte) = buf.get(r) else {
+                self.starved = true;
+                return None;
+            };
             r += 1;
             let out = match byte {
-                b'"' => break whole,
+                b'"' => break,
                 0..0x20 => return None,
                 b'\\' => {
-                    let escape = *buf.get(r)?;
+                    let Some(&escape) = buf.get(r) else {
+                        self.starved = true;
+                        return None;
+                    };
                     r += 1;
                     match escape {
                         b'"' | b'\\' | b'/' => escape,
@@ -270,7 +398,13 @@ impl Scanner {
                         b'r' => b'\r',
                         b't' => b'\t',
                         b'u' => {
-                            whole &= unicode(buf, &mut r, &mut w)?;
+                            match unicode(buf, &mut r, dest, &mut w) {
+                                Ok(unit) => whole &= unit,
+                                Err(stop) => {
+                                    self.starved |= stop == Stop::Starved;
+                                    return None;
+                                }
+                            }
                             continue;
                         }
                         _ => return None,
@@ -278,18 +412,16 @@ impl Scanner {
                 }
                 other => other,
             };
-            ascii &= out.is_ascii();
-            buf[w] = out;
+            dest[w] = out;
             w += 1;
-        };
-        (self.r, self.w) = (r, w);
-        // Escapes give whole characters; only raw bytes beyond ASCII need checking.
-        Some(whole && (ascii || std::str::from_utf8(&self.buf[start..w]).is_ok()))
+        }
+        self.r = r;
+        Some((w, whole))
     }
 
     /// Any JSON value, checked and discarded, without recursion: `objects` has bit `i` set when
-    /// level `i` is an object.
-    fn skip(&mut self) -> Option<()> {
+    /// level `i` is an object. Its strings are unescaped into `spare`.
+    fn skip(&mut self, spare: &mut Vec<u8>) -> Option<()> {
         let (mut depth, mut objects) = (0u32, 0u64);
         loop {
             self.ws();
@@ -306,13 +438,13 @@ impl Scanner {
                         depth -= 1;
                     } else {
                         if object {
-                            self.key()?;
+                            self.key(spare)?;
                         }
                         continue;
                     }
                 }
                 b'"' => {
-                    self.string()?;
+                    self.unicode_string(spare)?;
                 }
                 b't' => self.literal(b"true")?,
                 b'f' => self.literal(b"false")?,
@@ -328,7 +460,7 @@ impl Scanner {
                 let object = objects >> (depth - 1) & 1 == 1;
                 if self.eat(b',') {
                     if object {
-                        self.key()?;
+                        self.key(spare)?;
                     }
                     break;
                 }
@@ -339,15 +471,19 @@ impl Scanner {
     }
 
     /// A member name in an ignored object, and its colon.
-    fn key(&mut self) -> Option<()> {
+    fn key(&mut self, spare: &mut Vec<u8>) -> Option<()> {
         self.ws();
         (self.peek()? == b'"').then_some(())?;
-        self.string()?;
+        self.unicode_string(spare)?;
         self.expect(b':')
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        (self.buf.get(self.r..self.r + word.len())? == word).then_some(())?;
+        let Some(next) = self.buf.get(self.r..self.r + word.len()) else {
+            self.starved = true;
+            return None;
+        };
+        (next == word).then_some(())?;
         self.r += word.len();
         Some(())
     }
@@ -378,43 +514,143 @@ impl Scanner {
     fn digits(&mut self) -> Option<()> {
         let n = self.buf[self.r..].iter().take_while(|b| b.is_ascii_digit()).count();
         self.r += n;
+        self.starved |= self.r == self.buf.len();
         (n > 0).then_some(())
     }
 }
 
-/// The rest of a `\u` escape at `r` (a surrogate pair takes two), written at `w`. `Some(false)`:
+/// Why a `\u` escape could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// It runs past the window's end.
+    Starved,
+    /// It is not valid JSON.
+    Invalid,
+}
+
+/// The rest of a `\u` escape at `r` (a surrogate pair takes two), written at `w`. `Ok(false)`:
 /// a lone surrogate, written as nothing; what follows it is read as usual.
-fn unicode(buf: &mut [u8], r: &mut usize, w: &mut usize) -> Option<bool> {
+fn unicode(buf: &[u8], r: &mut usize, dest: &mut [u8], w: &mut usize) -> Result<bool, Stop> {
     let unit = hex4(buf, r)?;
     let code = match unit {
         0xD800..=0xDBFF => {
-            if buf.get(*r..*r + 2) != Some(b"\\u") {
-                return Some(false);
+            let Some(next) = buf.get(*r..*r + 2) else { return Err(Stop::Starved) };
+            if next != b"\\u" {
+                return Ok(false);
             }
             let mut after = *r + 2;
             let low = hex4(buf, &mut after)?;
             if !(0xDC00..=0xDFFF).contains(&low) {
-                return Some(false); // the second escape is read on its own
+                return Ok(false); // the second escape is read on its own
             }
             *r = after;
             0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
         }
-        0xDC00..=0xDFFF => return Some(false),
+        0xDC00..=0xDFFF => return Ok(false),
         _ => u32::from(unit),
     };
     let mut utf8 = [0; 4];
-    let encoded = char::from_u32(code)?.encode_utf8(&mut utf8).as_bytes();
-    buf[*w..*w + encoded.len()].copy_from_slice(encoded);
+    let encoded = char::from_u32(code).ok_or(Stop::Invalid)?.encode_utf8(&mut utf8).as_bytes();
+    dest[*w..*w + encoded.len()].copy_from_slice(encoded);
     *w += encoded.len();
-    Some(true)
+    Ok(true)
 }
 
-fn hex4(buf: &[u8], r: &mut usize) -> Option<u16> {
-    let digits = buf.get(*r..*r + 4)?;
+fn hex4(buf: &[u8], r: &mut usize) -> Result<u16, Stop> {
+    let digits = buf.get(*r..*r + 4).ok_or(Stop::Starved)?;
     let mut unit = 0u16;
     for &d in digits {
-        unit = unit << 4 | u16::try_from(char::from(d).to_digit(16)?).ok()?;
+        let digit = char::from(d).to_digit(16).ok_or(Stop::Invalid)?;
+        unit = unit << 4 | u16::try_from(digit).map_err(|_| Stop::Invalid)?;
     }
     *r += 4;
-    Some(unit)
+    Ok(unit)
+}
+
+/// The compressed input, a chunk of base64 at a time for an envelope's or a record's data.
+enum Input<'a> {
+    Gzip(&'a [u8]),
+    Base64 { text: &'a [u8], chunk: usize, decoded: Vec<u8>, at: usize },
+}
+
+impl Input<'_> {
+    /// The compressed bytes not yet inflated (empty at the end), decoding the next chunk of
+    /// base64 once the last is used up. `None`: a chunk is not valid base64.
+    fn pending(&mut self) -> Option<&[u8]> {
+        match self {
+            Input::Gzip(bytes) => Some(*bytes),
+            Input::Base64 { text, chunk, decoded, at } => {
+                if *at == decoded.len() && !text.is_empty() {
+                    // The whole text was checked first, so only its last chunk holds padding.
+                    let (piece, rest) = text.split_at((*chunk).min(text.len()));
+                    *text = rest;
+                    decoded.resize(base64_simd::STANDARD.decoded_length(piece).ok()?, 0);
+                    base64_simd::STANDARD.decode(piece, decoded.as_mut_slice().as_out()).ok()?;
+                    *at = 0;
+                }
+                Some(&decoded[*at..])
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Input::Gzip(bytes) => *bytes = &bytes[n..],
+            Input::Base64 { at, .. } => *at += n,
+        }
+    }
+}
+
+/// The gzip stream (one member or several, concatenated), inflated on demand, never past the cap.
+#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
+struct Inflate<'a> {
+    input: Input<'a>,
+    member: Option<Decompress>,
+    /// Bytes still allowed under the cap.
+    left: usize,
+    /// The last member has ended and no input follows.
+    done: bool,
+}
+
+#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
+impl<'a> Inflate<'a> {
+    fn new(input: Compressed<'a>, cap: usize, chunk: usize) -> Option<Self> {
+        let input = match input {
+            Compressed::Gzip(bytes) => Input::Gzip(bytes),
+            Compressed::Base64(text) => {
+                base64_simd::STANDARD.check(text).ok()?;
+                let chunk = (chunk / 4).max(1) * 4;
+                Input::Base64 { text, chunk, decoded: Vec::new(), at: 0 }
+            }
+        };
+        Some(Inflate { input, member: None, left: cap, done: false })
+    }
+
+    /// Inflates into `out` until it is full or the stream has ended. `None`: the stream is not
+    /// one the exact reader decompresses in full under the cap.
+    fn fill(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        while !self.done && out.len() < out.capacity() {
+            let input = self.input.pending()?;
+            if input.is_empty() {
+                // The input ends: the stream too, if no member is open.
+                self.member.is_none().then_some(())?;
+                self.done = true;
+                break;
+            }
+            let member = self.member.get_or_insert_with(|| Decompress::new_gzip(15));
+            let (read_before, written_before) = (member.total_in(), out.len());
+            let status = member.decompress_vec(input, out, FlushDecompress::None).ok()?;
+            let read = usize::try_from(member.total_in() - read_before).ok()?;
+            let written = out.len() - written_before;
+            self.left = self.left.checked_sub(written)?;
+            match status {
+                Status::StreamEnd => self.member = None,
+                // Input and room both left, and no progress: never loop on it.
+                _ if read == 0 && written == 0 => return None,
+                _ => {}
+            }
+            self.input.consume(read);
+        }
+        Some(())
+    }
 }
