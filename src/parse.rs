@@ -29,13 +29,24 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// The allowlisted input keys of one scope, by slot, and their dotted prefixes. A lookup is by
-/// length first, then one or two short comparisons (measured: about a tenth of the sanitizing
-/// time went to SipHash lookups before).
+/// length first, then by [`fingerprint`], and only a key with the same fingerprint is compared
+/// whole (measured: about a tenth of the sanitizing time went to SipHash lookups before, then
+/// 4 % of the process to comparing keys of one length).
 #[derive(Debug, Default)]
 pub(crate) struct KeyIndex {
-    keys: Vec<Vec<(Box<str>, usize)>>,
-    prefixes: Vec<Vec<Box<str>>>,
+    keys: Vec<Vec<(u64, Box<str>, usize)>>,
+    prefixes: Vec<Vec<(u64, Box<str>)>>,
     max_len: usize,
+}
+
+/// Eight bytes that differ between most keys of one length: the first eight XOR the last eight
+/// rotated (the bytes themselves when shorter). Equal fingerprints still need a full comparison.
+fn fingerprint(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(first), Some(last)) => u64::from_le_bytes(*first) ^ u64::from_le_bytes(*last).rotate_left(29),
+        _ => bytes.iter().fold(0, |acc, &b| acc << 8 | u64::from(b)),
+    }
 }
 
 impl KeyIndex {
@@ -49,11 +60,11 @@ impl KeyIndex {
         let mut index = KeyIndex::default();
         for (key, slot) in keys {
             index.max_len = index.max_len.max(key.len());
-            add(&mut index.keys, key.len(), (key.into(), slot));
+            add(&mut index.keys, key.len(), (fingerprint(key), key.into(), slot));
             for (dot, _) in key.match_indices('.') {
                 let prefix = &key[..dot];
                 if !index.is_prefix(prefix) {
-                    add(&mut index.prefixes, dot, prefix.into());
+                    add(&mut index.prefixes, dot, (fingerprint(prefix), prefix.into()));
                 }
             }
         }
@@ -62,12 +73,16 @@ impl KeyIndex {
 
     /// The slot of an allowlisted key.
     pub(crate) fn slot(&self, key: &str) -> Option<usize> {
-        self.keys.get(key.len())?.iter().find(|(k, _)| **k == *key).map(|&(_, slot)| slot)
+        let keys = self.keys.get(key.len())?;
+        let print = fingerprint(key);
+        keys.iter().find(|(p, k, _)| *p == print && **k == *key).map(|&(_, _, slot)| slot)
     }
 
     /// Whether `key.` begins some allowlisted key (so an object under `key` is worth opening).
     pub(crate) fn is_prefix(&self, key: &str) -> bool {
-        self.prefixes.get(key.len()).is_some_and(|p| p.iter().any(|k| **k == *key))
+        let Some(prefixes) = self.prefixes.get(key.len()) else { return false };
+        let print = fingerprint(key);
+        prefixes.iter().any(|(p, k)| *p == print && **k == *key)
     }
 }
 
@@ -420,6 +435,21 @@ struct KvList<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_with_one_fingerprint_are_still_told_apart() {
+        // Same length, same first and last eight bytes: one fingerprint, two keys.
+        let (a, b) = ("prefix00.X.suffix00", "prefix00.Y.suffix00");
+        assert_eq!(fingerprint(a), fingerprint(b));
+        let index = KeyIndex::new([(a, 0), ("short", 1), ("exactly8", 2)]);
+        assert_eq!(index.slot(a), Some(0));
+        assert_eq!(index.slot(b), None);
+        assert_eq!(index.slot("short"), Some(1));
+        assert_eq!(index.slot("shore"), None);
+        assert_eq!(index.slot("exactly8"), Some(2));
+        assert_eq!(index.slot("exactly9"), None);
+        assert!(index.is_prefix("prefix00") && index.is_prefix("prefix00.X") && !index.is_prefix("prefix00.Y"));
+    }
 
     fn index() -> KeyIndex {
         KeyIndex::new([
