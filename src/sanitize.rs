@@ -284,6 +284,14 @@ impl Sanitizer {
         collector.finish()
     }
 
+    /// Decodes a subscription envelope and sanitizes each event as it is read: the function's
+    /// own path (the payload is never whole in memory), with the result of
+    /// [`Sanitizer::sanitize_payload`] on [`crate::decode_envelope`]'s payload.
+    pub fn sanitize_envelope(&self, envelope: &[u8], max_decompressed: usize) -> Result<SanitizedPayload, DecodeError> {
+        let data = decode::envelope_data(envelope)?;
+        Ok(self.sanitize_compressed(Compressed::Base64(data.as_bytes()), max_decompressed)?.1)
+    }
+
     /// Reads a compressed payload and sanitizes each event as it is read ([`decode::read_events`]:
     /// the payload is never whole in memory), in input order; when the fast reader refuses the
     /// input, what it gave is dropped and the exact reader's payload is sanitized instead.

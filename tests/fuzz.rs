@@ -7,7 +7,8 @@
 //! canary in an output line is a leak whatever the mutations did. Each iteration mutates a few
 //! seeds (byte flips, deletions, duplications, splices between seeds, JSON fragments and deep
 //! nesting from a dictionary) and runs them through one of: the NDJSON path (raw bytes, may be
-//! invalid UTF-8), a full envelope (gzip + base64 + `decode_envelope` + `sanitize_payload`), or
+//! invalid UTF-8), a full envelope (gzip + base64 + `Sanitizer::sanitize_envelope`, checked against
+//! `decode_envelope` + `sanitize_payload`), or
 //! a corrupted envelope at each layer.
 //!
 //! Invariants: never a panic; every event is written or counted; every output line is a JSON
@@ -218,9 +219,12 @@ fn one_iteration(rng: &mut Rng, seeds: &[Vec<u8>], s: &Sanitizer, context: &dyn 
                 .map(|(i, m)| (i.to_string(), i as i64, String::from_utf8_lossy(m).into_owned()))
                 .collect();
             let envelope = envelope_of(&payload("g", "s", &events));
-            let decoded = decode_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES)
+            let streamed = s
+                .sanitize_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES)
                 .unwrap_or_else(|e| panic!("a well-formed envelope is refused ({e}): {}", context()));
-            check(&s.sanitize_payload(&decoded), context);
+            let decoded = decode_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES).expect("decodes as it sanitizes");
+            assert_eq!(streamed, s.sanitize_payload(&decoded), "the two paths differ: {}", context());
+            check(&streamed, context);
         }
         // A corrupted envelope: mutate the payload JSON, the gzip bytes, or the envelope text.
         _ => {
@@ -242,9 +246,19 @@ fn one_iteration(rng: &mut Rng, seeds: &[Vec<u8>], s: &Sanitizer, context: &dyn 
             if layer == 2 {
                 mutate(rng, seeds, &mut envelope);
             }
-            match decode_envelope(&envelope, 1 << 20) {
-                Ok(decoded) => check(&s.sanitize_payload(&decoded), context),
-                Err(e) => assert!(!e.to_string().contains("CANARY"), "canary in an error: {}", context()),
+            // The function's path and the whole decoded payload agree, on the result or the error.
+            match (s.sanitize_envelope(&envelope, 1 << 20), decode_envelope(&envelope, 1 << 20)) {
+                (Ok(streamed), Ok(decoded)) => {
+                    assert_eq!(streamed, s.sanitize_payload(&decoded), "the two paths differ: {}", context());
+                    check(&streamed, context);
+                }
+                (Err(e), Err(same)) => {
+                    assert_eq!(e, same, "the two paths fail differently: {}", context());
+                    assert!(!e.to_string().contains("CANARY"), "canary in an error: {}", context());
+                }
+                (streamed, decoded) => {
+                    panic!("one path decodes, one does not ({:?}, {:?}): {}", streamed.err(), decoded.err(), context())
+                }
             }
         }
     }

@@ -54,9 +54,14 @@ fn run(messages: &[String]) -> (Vec<String>, Counts) {
     run_payload(&payload(messages))
 }
 
+/// The function's path (each event sanitized as it is read), checked against sanitizing the
+/// whole decoded payload.
 fn run_payload(payload: &Value) -> (Vec<String>, Counts) {
-    let payload = decode_envelope(&envelope_of_payload(payload), DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
-    let out = sanitizer().sanitize_payload(&payload);
+    let envelope = envelope_of_payload(payload);
+    let s = sanitizer();
+    let out = s.sanitize_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+    let decoded = decode_envelope(&envelope, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+    assert_eq!(out, s.sanitize_payload(&decoded), "the two paths differ");
     (out.events.into_iter().map(|e| e.message).collect(), out.counts)
 }
 

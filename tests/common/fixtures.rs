@@ -37,11 +37,16 @@ pub fn sanitizer() -> Sanitizer {
     Sanitizer::new(Allowlist::embedded(), Some(PseudonymKey::new(FIXTURE_KEY.as_bytes()).expect("valid key")))
 }
 
+/// The function's path (each event sanitized as it is read), checked against sanitizing the
+/// whole decoded payload.
 pub fn sanitize_file(sanitizer: &Sanitizer, path: &Path) -> SanitizedPayload {
     let bytes = std::fs::read(path).expect("fixture readable");
-    let payload =
-        decode_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    sanitizer.sanitize_payload(&payload)
+    let streamed = sanitizer
+        .sanitize_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let payload = decode_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES).expect("decodes as it sanitizes");
+    assert_eq!(streamed, sanitizer.sanitize_payload(&payload), "{}: the two paths differ", path.display());
+    streamed
 }
 
 /// The golden file's content: the written lines, then the counts.
