@@ -42,30 +42,15 @@ const MAX_DEPTH: u32 = 60;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The high bit of each byte that is `"`, `\` or a control character: exact for every byte of
-/// the word (no borrow crosses a byte), so one word can hold several escapes. Bytes beyond ASCII
-/// are copied like any other: the whole message is checked as UTF-8 once it is read.
-fn specials(word: u64) -> u64 {
-    const LOW7: u64 = !HIGHS;
-    // The high bit of each byte that is not zero.
-    let nonzero = |v: u64| ((v & LOW7) + LOW7) | v;
-    !(nonzero(word ^ (ONES * u64::from(b'"')))
-        & nonzero(word ^ (ONES * u64::from(b'\\')))
-        & nonzero(word & (ONES * 0xe0)))
+/// The high bit of each byte that is `"`, `\` or a control character, exact up to the first
+/// such byte (above it, borrows may set more bits; only the lowest one is used). Bytes beyond
+/// ASCII are copied like any other: the whole message is checked as UTF-8 once it is read.
+fn special(word: u64) -> u64 {
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero(word ^ (ONES * u64::from(b'"')))
+        | zero(word ^ (ONES * u64::from(b'\\')))
+        | word.wrapping_sub(ONES * 0x20) & !word)
         & HIGHS
-}
-
-/// The byte a two-byte escape stands for (`\u` and invalid escapes are read byte by byte).
-fn short_escape(escape: u8) -> Option<u8> {
-    match escape {
-        b'"' | b'\\' | b'/' => Some(escape),
-        b'b' => Some(0x08),
-        b'f' => Some(0x0c),
-        b'n' => Some(b'\n'),
-        b'r' => Some(b'\r'),
-        b't' => Some(b'\t'),
-        _ => None,
-    }
 }
 
 /// The reader's buffer sizes: the window of decompressed text (it doubles when one event or
@@ -372,41 +357,24 @@ impl Scanner {
         let (buf, dest, mut r, mut w) = (&self.buf[..], &mut dest[..], self.r, 0);
         let mut whole = true;
         loop {
-            // Eight bytes at a time, and each short escape among them without leaving the word:
-            // the word is stored, then for each escape the rest of it one byte lower. What else
-            // ends the run (a quote, a control character, `\u`, an invalid escape, the window's
-            // end) is left at `r` for the byte path below.
-            'words: while let Some(chunk) = buf.get(r..r + 8) {
+            // Eight bytes at a time up to the next quote, backslash or control character.
+            while let Some(chunk) = buf.get(r..r + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().ok()?);
                 dest[w..w + 8].copy_from_slice(chunk);
-                let mut found = specials(word);
-                // Bytes of this word left out of the output so far (one per escape).
-                let mut removed = 0;
-                while found != 0 {
-                    let p = found.trailing_zeros() as usize / 8;
-                    let at = w + p - removed;
-                    let next = if p < 7 { Some((word >> (8 * (p + 1))) as u8) } else { buf.get(r + 8).copied() };
-                    let out = match next.and_then(short_escape) {
-                        Some(out) if word >> (8 * p) & 0xff == u64::from(b'\\') => out,
-                        _ => {
-                            (r, w) = (r + p, at);
-                            break 'words;
-                        }
-                    };
-                    if p == 7 {
-                        // The escaped byte opens the next word.
-                        dest[at] = out;
-                        (r, w) = (r + 9, at + 1);
-                        continue 'words;
-                    }
-                    // `out`, then the rest of the word, over the escape.
-                    let rest = (word >> (8 * (p + 1))) & !0xff | u64::from(out);
-                    dest[at..at + 8].copy_from_slice(&rest.to_le_bytes());
-                    removed += 1;
-                    // Past the escaped byte (itself a quote or backslash, perhaps).
-                    found &= u64::MAX.checked_shl(8 * (p as u32 + 2)).unwrap_or(0);
+                let found = special(word);
+                if found == 0 {
+                    (r, w) = (r + 8, w + 8);
+                    continue;
                 }
-                (r, w) = (r + 8, w + 8 - removed);
+                let run = found.trailing_zeros() as usize / 8;
+                (r, w) = (r + run, w + run);
+                // The commonest escape, `\"`, without leaving the loop when it is in this word.
+                if run < 7 && word >> (run * 8) & 0xffff == u64::from(u16::from_le_bytes(*b"\\\"")) {
+                    dest[w] = b'"';
+                    (r, w) = (r + 2, w + 1);
+                    continue;
+                }
+                break;
             }
             let Some(&byte) = buf.get(r) else {
                 self.starved = true;
@@ -422,17 +390,25 @@ impl Scanner {
                         return None;
                     };
                     r += 1;
-                    if escape == b'u' {
-                        match unicode(buf, &mut r, dest, &mut w) {
-                            Ok(unit) => whole &= unit,
-                            Err(stop) => {
-                                self.starved |= stop == Stop::Starved;
-                                return None;
+                    match escape {
+                        b'"' | b'\\' | b'/' => escape,
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            match unicode(buf, &mut r, dest, &mut w) {
+                                Ok(unit) => whole &= unit,
+                                Err(stop) => {
+                                    self.starved |= stop == Stop::Starved;
+                                    return None;
+                                }
                             }
+                            continue;
                         }
-                        continue;
+                        _ => return None,
                     }
-                    short_escape(escape)?
                 }
                 other => other,
             };
