@@ -189,11 +189,13 @@ impl Scanner {
     }
 
     /// Drops what was read, doubles the window if what is left fills it, and inflates more.
+    /// Never past what the cap still allows (and one byte, to see a stream go over it).
     fn refill(&mut self, source: &mut Inflate<'_>) -> Option<()> {
         self.buf.drain(..self.r);
         self.r = 0;
-        if self.buf.len() == self.buf.capacity() {
-            self.buf.reserve(self.buf.capacity());
+        let len = self.buf.len();
+        if len == self.buf.capacity() {
+            self.buf.reserve_exact(len.min(source.left + 1).max(1));
         }
         self.fill(source)
     }
@@ -345,22 +347,22 @@ impl Scanner {
     /// Unescapes the string at `r` into the front of `dest`: its length, and whether it is
     /// whole (`false`: valid JSON, but a lone surrogate escape, left out). Raw bytes are copied
     /// as they are; the caller checks them as UTF-8.
-    fn unescape(&mut self, dest: &mut Vec<u8>) -> Option<(usize, bool)> {
+    fn unescape(&mut self, text: &mut Vec<u8>) -> Option<(usize, bool)> {
         self.expect(b'"')?;
-        // Unescaped text is never longer than what is left of the window; one word of slack
-        // for the eight-byte stores. The buffer only grows, so this is rarely more than a test.
-        let room = self.buf.len() - self.r + 8;
-        if dest.len() < room {
-            dest.resize(room, 0);
-        }
+        // The buffer grows (doubling) as the string needs, never past what is left of the
+        // window (unescaped text is no longer than its escapes) and a little slack for the
+        // eight-byte stores: so it holds about the longest string it has been given.
+        let room = self.buf.len() - self.r + 16;
         // Locals, not fields: a store into `dest` cannot then force `r` and `w` back to memory.
-        let (buf, dest, mut r, mut w) = (&self.buf[..], &mut dest[..], self.r, 0);
+        let (buf, mut dest, mut r, mut w) = (&self.buf[..], &mut text[..], self.r, 0);
         let mut whole = true;
         loop {
-            // Eight bytes at a time up to the next quote, backslash or control character.
+            // Eight bytes at a time up to the next quote, backslash or control character (or
+            // the end of the buffer's room, which the byte path below makes).
             while let Some(chunk) = buf.get(r..r + 8) {
+                let Some(slot) = dest.get_mut(w..w + 8) else { break };
                 let word = u64::from_le_bytes(chunk.try_into().ok()?);
-                dest[w..w + 8].copy_from_slice(chunk);
+                slot.copy_from_slice(chunk);
                 let found = special(word);
                 if found == 0 {
                     (r, w) = (r + 8, w + 8);
@@ -375,6 +377,11 @@ impl Scanner {
                     continue;
                 }
                 break;
+            }
+            if dest.len() < w + 16 {
+                let len = (dest.len() * 2).clamp(w + 16, room.max(w + 16));
+                text.resize(len, 0);
+                dest = &mut text[..];
             }
             let Some(&byte) = buf.get(r) else {
                 self.starved = true;
