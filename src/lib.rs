@@ -4,7 +4,8 @@
 //! Data flow (each stage is a module; all but `sink` are pure):
 //!
 //! ```text
-//! envelope bytes ─▶ decode    base64 → size-capped gzip → payload JSON
+//! envelope bytes ─▶ decode    base64 → size-capped gzip → payload JSON, streamed: each event
+//!                              handed on as it is read (the payload is never whole in memory)
 //!                 ─▶ parse     one stored OTel record → borrowed raw event
 //!                 ─▶ sanitize  the allowlist builds each output from empty (input order)
 //!                 ─▶ plan      the one sort (stable, by timestamp) + split by PutLogEvents limits
