@@ -28,7 +28,7 @@ use crate::decode::{Compressed, Header};
 use crate::kinesis::{self, BatchOutcome, BatchResponse, Event, KinesisError};
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
-use crate::{Counts, DecodeError, Payload, SanitizedPayload, Sanitizer, Spend};
+use crate::{Counts, DecodeError, SanitizedPayload, Sanitizer, Spend};
 use futures_util::StreamExt as _;
 use std::time::{Duration, Instant};
 
@@ -247,11 +247,6 @@ impl<S: Sink> Handler<S> {
     fn prepare_compressed(&self, input: Compressed<'_>) -> Result<Prepared, DecodeError> {
         let (header, sanitized) = self.sanitizer.sanitize_compressed(input, self.settings.max_decompressed)?;
         Ok(Prepared { stream: self.stream_for(&header), sanitized })
-    }
-
-    /// Sanitizes one decoded payload and picks its destination stream. Pure.
-    pub fn prepare_payload(&self, payload: &Payload) -> Prepared {
-        Prepared { stream: self.stream_for(&payload.header), sanitized: self.sanitizer.sanitize_payload(payload) }
     }
 
     fn stream_for(&self, header: &Header) -> String {

@@ -114,8 +114,8 @@ impl From<DecodeError> for RecordFault {
             DecodeError::Gzip { kind } => RecordFault::Gzip { kind },
             DecodeError::TooLarge { limit } => RecordFault::TooLarge { limit },
             DecodeError::Payload { category, line, column } => RecordFault::Payload { category, line, column },
-            // decode_compressed reads no envelope and no base64; kept total for safety.
             DecodeError::Base64 { offset } => RecordFault::Base64 { offset },
+            // A record's data is read without an envelope; kept total for safety.
             DecodeError::Envelope { category, line, column } => RecordFault::Payload { category, line, column },
         }
     }
