@@ -218,15 +218,18 @@ pub fn decode_compressed(compressed: &[u8], max_decompressed: usize) -> Result<P
 
 /// Decodes a payload whole: the fast reader's events collected, else the exact reader's.
 pub(crate) fn decode(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
-    let mut payload = Payload { header: empty_header(), messages: String::new(), events: Vec::new() };
-    match read_events(input, max_decompressed, |e| payload.push(e.id.to_owned(), e.timestamp, e.message)) {
-        Some(header) => Ok(Payload { header, ..payload }),
+    match collect(input, max_decompressed, scan::SIZES) {
+        Some(payload) => Ok(payload),
         None => decode_exact(input, max_decompressed),
     }
 }
 
-fn empty_header() -> Header {
-    Header { message_type: String::new(), log_group: String::new(), log_stream: String::new() }
+/// The fast reader's events, collected into a payload (`None`: it refuses the input).
+fn collect(input: Compressed<'_>, max_decompressed: usize, sizes: scan::Sizes) -> Option<Payload> {
+    let header = Header { message_type: String::new(), log_group: String::new(), log_stream: String::new() };
+    let mut payload = Payload { header, messages: String::new(), events: Vec::new() };
+    let header = scan::read(input, max_decompressed, sizes, |e| payload.push(e.id.to_owned(), e.timestamp, e.message))?;
+    Some(Payload { header, ..payload })
 }
 
 /// The fast reader ([`scan`]): streams the payload, handing each event to `each` in order as it
@@ -516,13 +519,6 @@ pub(crate) mod tests {
         scan::Sizes { window: 64, chunk: 12 },
     ];
 
-    /// The fast reader's events, collected as [`decode`] collects them.
-    fn fast(input: Compressed<'_>, cap: usize, sizes: scan::Sizes) -> Option<Payload> {
-        let mut payload = Payload { header: empty_header(), messages: String::new(), events: Vec::new() };
-        let header = scan::read(input, cap, sizes, |e| payload.push(e.id.to_owned(), e.timestamp, e.message))?;
-        Some(Payload { header, ..payload })
-    }
-
     /// The fast reader's contract, on one compressed input: it accepts only what the exact
     /// reader accepts, with the same result, whatever its sizes (which must not change what it
     /// accepts either). Returns whether it accepted.
@@ -530,7 +526,7 @@ pub(crate) mod tests {
         let exact = decode_exact(input, cap);
         let mut accepted = None;
         for sizes in SIZES {
-            let fast = fast(input, cap, sizes).map(|p| view(&p));
+            let fast = collect(input, cap, sizes).map(|p| view(&p));
             if let Some(fast) = &fast {
                 let exact = exact.as_ref().unwrap_or_else(|e| {
                     panic!("fast reader ({sizes:?}) accepted what the exact one refuses: {e}: {}", shown())
@@ -767,6 +763,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// Random byte edits: `(at, byte, op)` overwrites, inserts or removes one byte.
+    fn edit(bytes: &mut Vec<u8>, edits: &[(usize, u8, u8)]) {
+        for &(at, byte, op) in edits {
+            let at = at % (bytes.len() + 1);
+            match op {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+    }
+
     proptest::proptest! {
         /// Invariant: on any payload text, generated or mutated, the fast reader either refuses
         /// or gives exactly the exact reader's payload.
@@ -774,15 +785,7 @@ pub(crate) mod tests {
         fn the_two_readers_agree(seed in 1u64.., edits in proptest::collection::vec((0usize..4096, 0u8..=255, 0u8..3), 0..3)) {
             let mut json = Gen(seed).payload();
             same_as_exact(&json);
-            for (at, byte, op) in edits {
-                let at = at % (json.len() + 1);
-                match op {
-                    0 if at < json.len() => json[at] = byte,
-                    1 => json.insert(at, byte),
-                    _ if at < json.len() => { json.remove(at); }
-                    _ => {}
-                }
-            }
+            edit(&mut json, &edits);
             same_as_exact(&json);
         }
     }
@@ -854,7 +857,7 @@ pub(crate) mod tests {
         for json in payloads {
             let compressed = gzip(&json);
             let read = |window| {
-                fast(Compressed::Gzip(&compressed), 1 << 20, scan::Sizes { window, chunk: 4 }).map(|p| view(&p))
+                collect(Compressed::Gzip(&compressed), 1 << 20, scan::Sizes { window, chunk: 4 }).map(|p| view(&p))
             };
             let whole = read(json.len() + 1);
             for window in 1..=json.len() {
@@ -879,15 +882,7 @@ pub(crate) mod tests {
             if base64 {
                 bytes = STANDARD.encode(&bytes).into_bytes();
             }
-            for (at, byte, op) in edits {
-                let at = at % (bytes.len() + 1);
-                match op {
-                    0 if at < bytes.len() => bytes[at] = byte,
-                    1 => bytes.insert(at, byte),
-                    _ if at < bytes.len() => { bytes.remove(at); }
-                    _ => {}
-                }
-            }
+            edit(&mut bytes, &edits);
             let input = if base64 { Compressed::Base64(&bytes) } else { Compressed::Gzip(&bytes) };
             fast_as_exact(input, 1 << 20, &|| String::from_utf8_lossy(&json).into_owned());
         }

@@ -82,17 +82,17 @@ pub(super) fn read(
     mut each: impl FnMut(EventRef<'_>),
 ) -> Option<Header> {
     let mut source = Inflate::new(input, cap, sizes.chunk)?;
-    let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, eof: false, starved: false };
-    s.fill(&mut source)?;
+    let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, starved: false };
+    source.fill(&mut s.buf)?;
     let mut text = Text::default();
     let mut fields: [Option<String>; 3] = Default::default();
-    let mut events_seen = false;
+    let mut events = None;
     let mut state = State::Open;
     loop {
         let mark = s.r;
         s.starved = false;
         let step = s.step(state, &mut text);
-        if s.starved && !s.eof {
+        if s.starved && !source.done {
             s.r = mark;
             s.refill(&mut source)?;
             continue;
@@ -104,7 +104,7 @@ pub(super) fn read(
                 State::AfterMember
             }
             Step::Events(next) => {
-                (!std::mem::replace(&mut events_seen, true)).then_some(())?;
+                set_once(&mut events, ())?;
                 next
             }
             Step::Event { id, timestamp, message } => {
@@ -119,7 +119,7 @@ pub(super) fn read(
             Step::Done => break,
         };
     }
-    events_seen.then_some(())?;
+    events?;
     let [message_type, log_group, log_stream] = fields;
     Some(Header { message_type: message_type?, log_group: log_group?, log_stream: log_stream? })
 }
@@ -176,18 +176,10 @@ fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 struct Scanner {
     buf: Vec<u8>,
     r: usize,
-    eof: bool,
     starved: bool,
 }
 
 impl Scanner {
-    /// Inflates into the window's free room.
-    fn fill(&mut self, source: &mut Inflate<'_>) -> Option<()> {
-        source.fill(&mut self.buf)?;
-        self.eof = source.done;
-        Some(())
-    }
-
     /// Drops what was read, doubles the window if what is left fills it, and inflates more.
     /// Never past what the cap still allows (and one byte, to see a stream go over it).
     fn refill(&mut self, source: &mut Inflate<'_>) -> Option<()> {
@@ -197,7 +189,7 @@ impl Scanner {
         if len == self.buf.capacity() {
             self.buf.reserve_exact(len.min(source.left + 1).max(1));
         }
-        self.fill(source)
+        source.fill(&mut self.buf)
     }
 
     fn step(&mut self, state: State, text: &mut Text) -> Option<Step> {
