@@ -1,7 +1,7 @@
 //! Fixture discovery, the golden files beside them, and the fixed test pseudonym key.
 
 use claude_otel_sanitizer::{
-    Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
+    Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
 };
 use std::path::{Path, PathBuf};
 
@@ -37,16 +37,26 @@ pub fn sanitizer() -> Sanitizer {
     Sanitizer::new(Allowlist::embedded(), Some(PseudonymKey::new(FIXTURE_KEY.as_bytes()).expect("valid key")))
 }
 
-/// The function's path (each event sanitized as it is read), checked against sanitizing the
-/// whole decoded payload.
+/// The function's path (`sanitize_envelope`: each event sanitized as it is read), checked
+/// against sanitizing the whole decoded payload: the same result, or the same error. `context`
+/// names the input in a failure.
+pub fn sanitize_both_ways(
+    sanitizer: &Sanitizer,
+    envelope: &[u8],
+    cap: usize,
+    context: impl Fn() -> String,
+) -> Result<SanitizedPayload, DecodeError> {
+    let streamed = sanitizer.sanitize_envelope(envelope, cap);
+    let whole = decode_envelope(envelope, cap).map(|payload| sanitizer.sanitize_payload(&payload));
+    assert_eq!(streamed, whole, "the streamed and the whole-payload paths differ: {}", context());
+    streamed
+}
+
+/// A fixture through [`sanitize_both_ways`].
 pub fn sanitize_file(sanitizer: &Sanitizer, path: &Path) -> SanitizedPayload {
     let bytes = std::fs::read(path).expect("fixture readable");
-    let streamed = sanitizer
-        .sanitize_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let payload = decode_envelope(&bytes, DEFAULT_MAX_DECOMPRESSED_BYTES).expect("decodes as it sanitizes");
-    assert_eq!(streamed, sanitizer.sanitize_payload(&payload), "{}: the two paths differ", path.display());
-    streamed
+    sanitize_both_ways(sanitizer, &bytes, DEFAULT_MAX_DECOMPRESSED_BYTES, || path.display().to_string())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The golden file's content: the written lines, then the counts.
