@@ -355,6 +355,7 @@ pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, De
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::parse::marks_of;
     use base64::engine::general_purpose::STANDARD;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write as _;
@@ -510,6 +511,21 @@ pub(crate) mod tests {
         (p.header.message_type.clone(), p.header.log_group.clone(), p.header.log_stream.clone(), events)
     }
 
+    /// The fast reader's events with `sizes`, as [`collect`] gives them, each message's marks
+    /// checked against [`marks_of`] (computed from the message alone).
+    fn read_view(input: Compressed<'_>, cap: usize, sizes: scan::Sizes) -> Option<View> {
+        let mut events = Vec::new();
+        let header = scan::read(input, cap, sizes, |e| {
+            if let Ok(message) = e.message {
+                assert_eq!(e.marks, &marks_of(message)[..], "{sizes:?}: the marks of {message:?}");
+            }
+            events.push((e.id.to_owned(), e.timestamp, e.message.map(str::to_owned)));
+        })?;
+        let viewed = (header.message_type, header.log_group, header.log_stream, events);
+        assert_eq!(collect(input, cap, sizes).map(|p| view(&p)).as_ref(), Some(&viewed));
+        Some(viewed)
+    }
+
     /// The crate's sizes, and windows and base64 chunks so small that every state of the
     /// reader meets the window's end, and every gzip header, member and trailer a chunk's.
     const SIZES: [scan::Sizes; 4] = [
@@ -526,7 +542,7 @@ pub(crate) mod tests {
         let exact = decode_exact(input, cap);
         let mut accepted = None;
         for sizes in SIZES {
-            let fast = collect(input, cap, sizes).map(|p| view(&p));
+            let fast = read_view(input, cap, sizes);
             if let Some(fast) = &fast {
                 let exact = exact.as_ref().unwrap_or_else(|e| {
                     panic!("fast reader ({sizes:?}) accepted what the exact one refuses: {e}: {}", shown())
@@ -648,7 +664,8 @@ pub(crate) mod tests {
                     }
                     250..=279 => format!(
                         r"\u{:04x}",
-                        [0x41, 0xe9, 0x20ac, 0xd83d, 0xde00, 0xd800, 0xdfff, 0][self.below(8) as usize]
+                        [0x41, 0xe9, 0x20ac, 0xd83d, 0xde00, 0xd800, 0xdfff, 0, 0x22, 0x5c, 0x1f]
+                            [self.below(11) as usize]
                     )
                     .into_bytes(),
                     280..=289 => br"\ud83d\ude00".to_vec(),
@@ -848,6 +865,7 @@ pub(crate) mod tests {
         let tricky = payload_json(
             &[
                 event(r#"\ud83d\ude00\ud83d\u0041\ud800\\\"x\u00e9\n"#),
+                event(r#"{\"k\":\"a\\\"b\u0022\u005c\u001f\b\f\r\t\/\"}"#),
                 r#"{"timestamp":-12,"x":[true,false,null,{"k":1.5e-3}],"message":"\u20ac","id":"\u0041"}"#.into(),
             ]
             .join(","),
@@ -856,9 +874,7 @@ pub(crate) mod tests {
         payloads.extend((1..40u64).map(|seed| Gen(seed * 104_729).payload()));
         for json in payloads {
             let compressed = gzip(&json);
-            let read = |window| {
-                collect(Compressed::Gzip(&compressed), 1 << 20, scan::Sizes { window, chunk: 4 }).map(|p| view(&p))
-            };
+            let read = |window| read_view(Compressed::Gzip(&compressed), 1 << 20, scan::Sizes { window, chunk: 4 });
             let whole = read(json.len() + 1);
             for window in 1..=json.len() {
                 assert_eq!(read(window), whole, "window {window}: {}", String::from_utf8_lossy(&json));

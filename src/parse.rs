@@ -19,6 +19,12 @@
 //!
 //! A [`RawEvent`] holds payload content: its `Debug` prints counts only, and it has no `Serialize`.
 
+mod marked;
+
+pub(crate) use marked::is_marked;
+#[cfg(test)]
+pub(crate) use marked::marks_of;
+
 use crate::value::{ANY_VALUE_FIELDS, Key};
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
@@ -86,10 +92,32 @@ impl KeyIndex {
     }
 }
 
+/// One JSON value of a record, as its text borrowed from the message: always exactly one
+/// well-formed JSON value (serde_json read it, or [`marked`]'s reader, which accepts only what
+/// serde_json accepts), without surrounding whitespace. Holds payload content: no `Debug`, no
+/// `Serialize`.
+#[derive(Clone, Copy)]
+pub(crate) struct Raw<'a>(&'a str);
+
+impl<'a> Raw<'a> {
+    /// JSON `null`, for KeyValue entries without a value.
+    pub(crate) const NULL: Raw<'static> = Raw("null");
+
+    pub(crate) fn get(self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(deserializer).map(|raw| Raw(raw.get()))
+    }
+}
+
 /// One input key of a scope, as the allowlist sees it.
 pub(crate) enum Entry<'a> {
     /// An allowlisted key (at any depth), by slot, with its raw value.
-    Slot(usize, &'a RawValue),
+    Slot(usize, Raw<'a>),
     /// A top-level key that names nothing in the allowlist, nor the prefix of anything it names.
     Other(Cow<'a, str>),
 }
@@ -110,12 +138,12 @@ impl<'b> Found<'b, '_> {
 
 /// One stored record, with every value still raw JSON.
 pub(crate) struct RawEvent<'b, 'a> {
-    pub(crate) body: Option<&'a RawValue>,
-    pub(crate) event_name: Option<&'a RawValue>,
+    pub(crate) body: Option<Raw<'a>>,
+    pub(crate) event_name: Option<Raw<'a>>,
     pub(crate) attributes: Found<'b, 'a>,
     pub(crate) resource: Found<'b, 'a>,
-    pub(crate) time_unix_nano: Option<&'a RawValue>,
-    pub(crate) observed_time_unix_nano: Option<&'a RawValue>,
+    pub(crate) time_unix_nano: Option<Raw<'a>>,
+    pub(crate) observed_time_unix_nano: Option<Raw<'a>>,
 }
 
 impl<'b> RawEvent<'b, '_> {
@@ -127,6 +155,17 @@ impl<'b> RawEvent<'b, '_> {
             resource: Found::new_in(bump),
             time_unix_nano: None,
             observed_time_unix_nano: None,
+        }
+    }
+}
+
+impl RawEvent<'_, '_> {
+    /// Back to what `new_in` made, keeping the vectors' room.
+    fn clear(&mut self) {
+        (self.body, self.event_name, self.time_unix_nano, self.observed_time_unix_nano) = (None, None, None, None);
+        for found in [&mut self.attributes, &mut self.resource] {
+            found.entries.clear();
+            found.hidden = 0;
         }
     }
 }
@@ -151,15 +190,31 @@ pub(crate) struct Indexes<'i> {
     pub(crate) resource: &'i KeyIndex,
 }
 
-/// Parses one stored message into `event` (as [`RawEvent::new_in`] made it).
+/// Parses one stored message into `event` (as [`RawEvent::new_in`] made it). With `marks`
+/// (what the payload reader found while it unescaped the message: [`marked`]), the marked reader
+/// goes first; whatever it refuses, serde_json reads.
 pub(crate) fn parse_event_into<'a>(
     message: &'a str,
+    marks: Option<&[u64]>,
     indexes: Indexes<'_>,
     event: &mut RawEvent<'_, 'a>,
 ) -> Result<(), Unparseable> {
+    if let Some(marks) = marks {
+        if marked::read(message, marks, indexes, event).is_some() {
+            return Ok(());
+        }
+        event.clear();
+    }
     let mut de = serde_json::Deserializer::from_str(message);
     de.deserialize_map(EventVisitor { event, indexes }).map_err(|_| Unparseable)?;
     de.end().map_err(|_| Unparseable)
+}
+
+/// Whether the marked reader takes `message` on its own (given the marks it would have).
+#[cfg(test)]
+pub(crate) fn marked_reader_takes(message: &str, indexes: Indexes<'_>) -> bool {
+    let bump = Bump::new();
+    marked::read(message, &marks_of(message), indexes, &mut RawEvent::new_in(&bump)).is_some()
 }
 
 /// Parses a JSON object held in a value (e.g. the `tool_parameters` string) against `index`,
@@ -175,11 +230,7 @@ pub(crate) fn parse_object_into<'a>(
     de.end().map_err(|_| Unparseable)
 }
 
-fn set_once<'a, E: de::Error>(
-    slot: &mut Option<&'a RawValue>,
-    value: &'a RawValue,
-    field: &'static str,
-) -> Result<(), E> {
+fn set_once<'a, E: de::Error>(slot: &mut Option<Raw<'a>>, value: Raw<'a>, field: &'static str) -> Result<(), E> {
     if slot.replace(value).is_some() {
         return Err(E::duplicate_field(field));
     }
@@ -242,7 +293,7 @@ struct Reader<'v, 'b, 'a, 'i> {
 
 impl<'a> Reader<'_, '_, 'a, '_> {
     /// One top-level key and its raw value.
-    fn top(&mut self, key: Cow<'a, str>, value: &'a RawValue) {
+    fn top(&mut self, key: Cow<'a, str>, value: Raw<'a>) {
         if key.len() <= self.index.max_len {
             if let Some(children) = self.openable(&key, value) {
                 let mut path = String::with_capacity(self.index.max_len);
@@ -264,12 +315,12 @@ impl<'a> Reader<'_, '_, 'a, '_> {
 
     /// The children of `value` if it is an object (not an AnyValue scalar wrapper) under a
     /// prefix of an allowlisted key.
-    fn openable(&self, path: &str, value: &'a RawValue) -> Option<Vec<(Key<'a>, &'a RawValue)>> {
+    fn openable(&self, path: &str, value: Raw<'a>) -> Option<Vec<(Key<'a>, Raw<'a>)>> {
         if value.get().starts_with('{') && self.index.is_prefix(path) { children(value.get()) } else { None }
     }
 
     /// Matches each child as `path.child`; those that name nothing are counted as hidden.
-    fn open(&mut self, path: &mut String, children: Vec<(Key<'a>, &'a RawValue)>) {
+    fn open(&mut self, path: &mut String, children: Vec<(Key<'a>, Raw<'a>)>) {
         for (Key(child), value) in children {
             if !self.visit(path, &child, value) {
                 self.out.hidden += 1;
@@ -279,7 +330,7 @@ impl<'a> Reader<'_, '_, 'a, '_> {
 
     /// Matches `path.key`: an allowlisted key becomes a slot entry, a prefix of one is opened.
     /// Returns false when it names nothing.
-    fn visit(&mut self, path: &mut String, key: &str, value: &'a RawValue) -> bool {
+    fn visit(&mut self, path: &mut String, key: &str, value: Raw<'a>) -> bool {
         let start = path.len();
         if start + 1 + key.len() > self.index.max_len {
             return false;
@@ -354,7 +405,7 @@ struct KeyValue<'a> {
     #[serde(borrow)]
     key: Key<'a>,
     #[serde(borrow)]
-    value: Option<&'a RawValue>,
+    value: Option<Raw<'a>>,
 }
 
 impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de, '_> {
@@ -367,7 +418,7 @@ impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de, '_> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, Raw<'de>>()? {
             self.reader.top(key, value);
         }
         Ok(())
@@ -375,36 +426,31 @@ impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de, '_> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         while let Some(kv) = seq.next_element::<KeyValue<'de>>()? {
             // An absent or null value is still a key: it is reported (and dropped), not skipped.
-            self.reader.top(kv.key.0, kv.value.unwrap_or_else(|| null()));
+            self.reader.top(kv.key.0, kv.value.unwrap_or(Raw::NULL));
         }
         Ok(())
     }
 }
 
-/// JSON `null`, for KeyValue entries without a value.
-fn null() -> &'static RawValue {
-    serde_json::from_str("null").expect("null is JSON")
-}
-
 /// The direct children of an object value: its members, or the entries of an OTLP
 /// `{"kvlistValue":{"values":[..]}}`. `None` for a scalar AnyValue wrapper
 /// (`{"stringValue":..}` and the like, a leaf) or malformed JSON.
-fn children(json: &str) -> Option<Vec<(Key<'_>, &RawValue)>> {
-    let members: Vec<(Key<'_>, &RawValue)> = serde_json::from_str::<Members<'_>>(json).ok()?.0;
+fn children(json: &str) -> Option<Vec<(Key<'_>, Raw<'_>)>> {
+    let members: Vec<(Key<'_>, Raw<'_>)> = serde_json::from_str::<Members<'_>>(json).ok()?.0;
     if let [(Key(key), value)] = members.as_slice() {
         if ANY_VALUE_FIELDS.contains(&key.as_ref()) {
             if key != "kvlistValue" {
                 return None;
             }
             let list: KvList<'_> = serde_json::from_str(value.get()).ok()?;
-            return Some(list.values.into_iter().map(|kv| (kv.key, kv.value.unwrap_or_else(|| null()))).collect());
+            return Some(list.values.into_iter().map(|kv| (kv.key, kv.value.unwrap_or(Raw::NULL))).collect());
         }
     }
     Some(members)
 }
 
 /// An object's members in order, keys borrowed where they have no escapes.
-struct Members<'a>(Vec<(Key<'a>, &'a RawValue)>);
+struct Members<'a>(Vec<(Key<'a>, Raw<'a>)>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -416,7 +462,7 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                while let Some(entry) = map.next_entry::<Key<'de>, Raw<'de>>()? {
                     members.push(entry);
                 }
                 Ok(Members(members))
@@ -451,6 +497,62 @@ mod tests {
         assert!(index.is_prefix("prefix00") && index.is_prefix("prefix00.X") && !index.is_prefix("prefix00.Y"));
     }
 
+    /// Everything a reader put in `e`, to compare two readers.
+    fn shape(e: &RawEvent<'_, '_>) -> String {
+        let found = |f: &Found<'_, '_>| {
+            let entries: Vec<String> = f
+                .entries
+                .iter()
+                .map(|e| match e {
+                    Entry::Slot(slot, value) => format!("#{slot}={}", value.get()),
+                    Entry::Other(key) => format!("{key:?}"),
+                })
+                .collect();
+            format!("{entries:?} hidden {}", f.hidden)
+        };
+        fn raw(r: Option<Raw<'_>>) -> Option<&str> {
+            r.map(Raw::get)
+        }
+        format!(
+            "body {:?} name {:?} time {:?} observed {:?} attributes {} resource {}",
+            raw(e.body),
+            raw(e.event_name),
+            raw(e.time_unix_nano),
+            raw(e.observed_time_unix_nano),
+            found(&e.attributes),
+            found(&e.resource)
+        )
+    }
+
+    /// Parses `message` both ways, which must agree: with its marks (the marked reader first)
+    /// and with serde_json alone, whose result `event` gets. Returns whether the marked reader
+    /// took it on its own.
+    fn parse_both<'a>(
+        message: &'a str,
+        indexes: Indexes<'_>,
+        event: &mut RawEvent<'_, 'a>,
+    ) -> (Result<(), Unparseable>, bool) {
+        let (bump, marks) = (Bump::new(), marks_of(message));
+        let mut fast = RawEvent::new_in(&bump);
+        let took = marked::read(message, &marks, indexes, &mut fast).is_some();
+        let exact = parse_event_into(message, None, indexes, event);
+        if took {
+            assert!(exact.is_ok(), "the marked reader took what serde_json refuses: {message}");
+            assert_eq!(shape(&fast), shape(event), "{message}");
+        }
+        let mut both = RawEvent::new_in(&bump);
+        let result = parse_event_into(message, Some(&marks), indexes, &mut both);
+        assert_eq!(result, exact, "{message}");
+        if result.is_ok() {
+            assert_eq!(shape(&both), shape(event), "{message}");
+        }
+        (exact, took)
+    }
+
+    fn parse<'a>(message: &'a str, indexes: Indexes<'_>, event: &mut RawEvent<'_, 'a>) -> Result<(), Unparseable> {
+        parse_both(message, indexes, event).0
+    }
+
     fn index() -> KeyIndex {
         KeyIndex::new([
             ("model", 0),
@@ -467,7 +569,7 @@ mod tests {
     fn attrs(message: &str) -> (Vec<(String, String)>, u64) {
         let (bump, index, resource) = (Bump::new(), index(), KeyIndex::default());
         let mut event = RawEvent::new_in(&bump);
-        parse_event_into(message, Indexes { attributes: &index, resource: &resource }, &mut event).unwrap();
+        parse(message, Indexes { attributes: &index, resource: &resource }, &mut event).unwrap();
         let entries = event
             .attributes
             .entries
@@ -503,7 +605,7 @@ mod tests {
         let (bump, index, resource) = (Bump::new(), index(), KeyIndex::default());
         let mut event = RawEvent::new_in(&bump);
         let m = r#"{"attributes":{"mo\u0064el":"n","prompt":"x","pr\u006fmpt":"y"}}"#;
-        parse_event_into(m, Indexes { attributes: &index, resource: &resource }, &mut event).unwrap();
+        parse(m, Indexes { attributes: &index, resource: &resource }, &mut event).unwrap();
         let e = &event.attributes.entries;
         assert!(matches!(e[0], Entry::Slot(0, _)));
         assert!(matches!(e[1], Entry::Other(Cow::Borrowed("prompt"))));
@@ -550,7 +652,7 @@ mod tests {
         let resource = KeyIndex::new([("service.name", 0)]);
         let mut e = RawEvent::new_in(&bump);
         let m = r#"{"resource":{"attributes":{"service.name":"claude-code","os":"x"},"droppedAttributesCount":0},"body":"claude_code.x","eventName":"x","timeUnixNano":"1","scope":{"name":"s"},"future":[1,2]}"#;
-        parse_event_into(m, Indexes { attributes: &attributes, resource: &resource }, &mut e).unwrap();
+        parse(m, Indexes { attributes: &attributes, resource: &resource }, &mut e).unwrap();
         assert_eq!(e.resource.entries.len(), 2);
         assert_eq!(e.body.unwrap().get(), r#""claude_code.x""#);
         assert_eq!(e.event_name.unwrap().get(), r#""x""#);
@@ -585,7 +687,7 @@ mod tests {
         ] {
             let mut event = RawEvent::new_in(&bump);
             let indexes = Indexes { attributes: &index, resource: &index };
-            assert_eq!(parse_event_into(m, indexes, &mut event).unwrap_err(), Unparseable, "{m}");
+            assert_eq!(parse(m, indexes, &mut event).unwrap_err(), Unparseable, "{m}");
         }
     }
 
@@ -600,7 +702,269 @@ mod tests {
         let (bump, index) = (Bump::new(), index());
         let mut e = RawEvent::new_in(&bump);
         let indexes = Indexes { attributes: &index, resource: &index };
-        parse_event_into(r#"{"attributes":{"prompt":"CANARY"}}"#, indexes, &mut e).unwrap();
+        parse(r#"{"attributes":{"prompt":"CANARY"}}"#, indexes, &mut e).unwrap();
         assert!(!format!("{e:?}").contains("CANARY"));
+    }
+
+    /// A message generator: records of the client's shape (`client`), or anything near it.
+    struct Gen {
+        state: u64,
+        client: bool,
+    }
+
+    impl Gen {
+        fn below(&mut self, n: usize) -> usize {
+            self.state = self.state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((self.state >> 33) % n as u64) as usize
+        }
+        fn pick<'s>(&mut self, from: &[&'s str]) -> &'s str {
+            from[self.below(from.len())]
+        }
+        /// The usual choices, or now and then (when not `client`) one of `odd`.
+        fn pick_or<'s>(&mut self, usual: &[&'s str], odd: &[&'s str]) -> &'s str {
+            if !self.client && self.below(40) == 0 { self.pick(odd) } else { self.pick(usual) }
+        }
+        fn ws(&mut self, out: &mut String) {
+            if self.below(4) == 0 {
+                out.push_str(self.pick(&[" ", "\n", "\t ", "\r\n  "]));
+            }
+        }
+        fn string(&mut self, out: &mut String) {
+            out.push('"');
+            for _ in 0..self.below(12) {
+                let pieces = [
+                    "a",
+                    "model",
+                    " ",
+                    "{}:,[]",
+                    "0",
+                    r#"\""#,
+                    r"\\",
+                    r"\/",
+                    r"\n",
+                    r"\t",
+                    "é",
+                    "😀",
+                    r"\u0041",
+                    r"\u0022",
+                    r"\u005c",
+                    r"\u001f",
+                    r"\ud83d\ude00",
+                    r"\ud800",
+                    r"\b\f\r",
+                ];
+                let piece = self.pick_or(&pieces, &["\u{1}", "\n", r"\x", r"\u12", r"\U0041", "\""]);
+                out.push_str(piece);
+            }
+            out.push('"');
+        }
+        /// A member name and its colon; `inside`: in a value, where the client's keys may be escaped.
+        fn key(&mut self, out: &mut String, inside: bool) {
+            let mut keys = vec!["model", "n", "session.id", "session", "a", "a.b", "prompt", "user", "email", "w", "x"];
+            let escaped = [r"mo\u0064el", r#"k\""#, "", r"\ud800", "\u{1}"];
+            if inside {
+                keys.extend(&escaped[..4]);
+            }
+            self.ws(out);
+            out.push('"');
+            let key = self.pick_or(&keys, &escaped);
+            out.push_str(key);
+            out.push('"');
+            self.ws(out);
+            out.push(':');
+            self.ws(out);
+        }
+        fn value(&mut self, out: &mut String, depth: usize) {
+            match self.below(if depth > 3 { 3 } else { 6 }) {
+                0 => self.string(out),
+                1 => {
+                    let numbers = ["0", "-1", "12", "1.5e-3", "2E+7", "-0.0", "123456789012345678901234567890"];
+                    let number = self.pick_or(&numbers, &["01", "-", "1.", "1e", ".5", "+1", "-01", "1e+"]);
+                    out.push_str(number);
+                }
+                2 => {
+                    let literal = self.pick_or(&["true", "false", "null"], &["nul", "tru", "nulll", "True", "n"]);
+                    out.push_str(literal);
+                }
+                3 => {
+                    out.push('{');
+                    for i in 0..self.below(4) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.key(out, true);
+                        self.value(out, depth + 1);
+                    }
+                    self.ws(out);
+                    out.push('}');
+                }
+                4 => {
+                    out.push('[');
+                    for i in 0..self.below(4) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.ws(out);
+                        self.value(out, depth + 1);
+                    }
+                    self.ws(out);
+                    out.push(']');
+                }
+                _ => {
+                    let wrapper = self.pick(&["stringValue", "intValue", "kvlistValue"]);
+                    out.push_str(&format!(r#"{{"{wrapper}":"#));
+                    self.value(out, depth + 1);
+                    out.push('}');
+                }
+            }
+        }
+        /// `attributes` or `resource.attributes`.
+        fn attributes(&mut self, out: &mut String) {
+            let shapes = if self.client || self.below(10) != 0 { 9 } else { 12 };
+            match self.below(shapes) {
+                0 => out.push_str("null"),
+                8 => {
+                    out.push('[');
+                    for i in 0..self.below(6) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.ws(out);
+                        let key = self.pick_or(
+                            &["model", "session.id", "session", "a", "prompt", "w"],
+                            &[r"mo\u0064el", "", "\u{1}"],
+                        );
+                        let entry = match self.below(if self.client { 3 } else { 7 }) {
+                            0 => format!(r#"{{"key":"{key}","value":"#),
+                            1 => r#"{"value":"#.to_string(),
+                            2 => format!(r#"{{"x":[1],"key":"{key}","value":"#),
+                            3 => format!(r#"{{"key":"{key}","key":"{key}","value":"#),
+                            4 => r#"{"key":1,"value":"#.to_string(),
+                            5 => format!(r#"["{key}","#),
+                            _ => r#"{"value":1,"value":"#.to_string(),
+                        };
+                        out.push_str(&entry);
+                        self.value(out, 1);
+                        out.push(if entry.starts_with('[') { ']' } else { '}' });
+                        if entry == r#"{"value":"# {
+                            out.insert_str(out.len() - 1, &format!(r#","key":"{key}""#));
+                        }
+                    }
+                    out.push(']');
+                }
+                9 => out.push_str(r#"[{"key":"model"},{"key":"n","value":null}]"#),
+                10 => self.string(out),
+                11 => out.push_str("{,}"),
+                _ => {
+                    out.push('{');
+                    for i in 0..self.below(8) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        self.key(out, false);
+                        self.value(out, 0);
+                    }
+                    self.ws(out);
+                    out.push('}');
+                }
+            }
+        }
+        fn message(&mut self) -> String {
+            let mut out = String::new();
+            self.ws(&mut out);
+            out.push('{');
+            let mut seen = Vec::new();
+            for i in 0..self.below(7) {
+                let field = self.pick(&["attributes", "resource", "body", "eventName", "timeUnixNano", "scope", "x"]);
+                if seen.contains(&field) && (self.client || self.below(10) != 0) {
+                    continue;
+                }
+                seen.push(field);
+                if i > 0 && !out.ends_with('{') {
+                    out.push(',');
+                }
+                self.ws(&mut out);
+                out.push_str(&format!(r#""{field}":"#));
+                self.ws(&mut out);
+                match field {
+                    "attributes" => self.attributes(&mut out),
+                    "resource" => {
+                        out.push_str(r#"{"droppedAttributesCount":0,"attributes":"#);
+                        self.attributes(&mut out);
+                        out.push('}');
+                    }
+                    _ => self.value(&mut out, 0),
+                }
+            }
+            self.ws(&mut out);
+            out.push('}');
+            self.ws(&mut out);
+            out
+        }
+    }
+
+    fn indexes_for_tests() -> (KeyIndex, KeyIndex) {
+        (index(), KeyIndex::new([("user", 0), ("session.id", 1), ("x", 2)]))
+    }
+
+    #[test]
+    fn the_marked_reader_takes_every_record_of_the_clients_shape() {
+        let (attributes, resource) = indexes_for_tests();
+        let indexes = Indexes { attributes: &attributes, resource: &resource };
+        for seed in 0..20_000 {
+            let message = Gen { state: seed, client: true }.message();
+            let bump = Bump::new();
+            let mut event = RawEvent::new_in(&bump);
+            let (result, took) = parse_both(&message, indexes, &mut event);
+            assert!(result.is_ok() && took, "{message}");
+        }
+    }
+
+    #[test]
+    fn records_near_the_clients_shape_are_read_alike() {
+        let (attributes, resource) = indexes_for_tests();
+        let indexes = Indexes { attributes: &attributes, resource: &resource };
+        let (mut took, mut left) = (0, 0);
+        for seed in 0..100_000 {
+            let message = Gen { state: seed, client: false }.message();
+            let bump = Bump::new();
+            let mut event = RawEvent::new_in(&bump);
+            if parse_both(&message, indexes, &mut event).1 { took += 1 } else { left += 1 }
+        }
+        // Both sides are well exercised: most records are taken, many are left to serde_json.
+        assert!(took > 50_000 && left > 10_000, "taken {took}, left {left}");
+    }
+
+    proptest::proptest! {
+        /// Invariant: whatever the message, what the marked reader takes, serde_json takes
+        /// with the same entries, and the two ways of reading agree (`parse_both`); a message
+        /// cut or edited anywhere included.
+        #[test]
+        fn the_marked_reader_takes_only_what_serde_json_takes(
+            seed in 0u64..,
+            client in proptest::bool::ANY,
+            edits in proptest::collection::vec((0usize..4096, 0usize..12, 0u8..3), 0..3),
+        ) {
+            let mut message = Gen { state: seed, client }.message();
+            for (at, piece, how) in edits {
+                let mut at = at % (message.len() + 1);
+                while !message.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let piece = ["\"", "\\", "{", "}", "[", "]", ",", ":", "\u{1}", "0", " ", "e"][piece];
+                match how {
+                    0 => message.insert_str(at, piece),
+                    1 => message.truncate(at),
+                    _ => {
+                        let end = (at + 1..=message.len()).find(|&e| message.is_char_boundary(e)).unwrap_or(at);
+                        message.replace_range(at..end, piece);
+                    }
+                }
+            }
+            let (attributes, resource) = indexes_for_tests();
+            let bump = Bump::new();
+            let mut event = RawEvent::new_in(&bump);
+            let _agree = parse_both(&message, Indexes { attributes: &attributes, resource: &resource }, &mut event);
+        }
     }
 }

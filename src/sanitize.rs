@@ -12,13 +12,12 @@
 use crate::allowlist::{Output, Rule};
 use crate::decode::{self, Compressed, Header, Unreadable};
 use crate::kind::Kept;
-use crate::parse::{self, Entry, Found, Indexes, KeyIndex, RawEvent};
+use crate::parse::{self, Entry, Found, Indexes, KeyIndex, Raw, RawEvent};
 use crate::spend::{Spend, SpendField};
 use crate::value::Scalar;
 use crate::{Allowlist, AttributeDrop, Counts, DecodeError, EventDrop, Payload, PseudonymKey};
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
@@ -126,7 +125,7 @@ pub struct Sanitizer {
 #[derive(Clone, Copy)]
 enum SlotValue<'a> {
     Empty,
-    One(&'a RawValue),
+    One(Raw<'a>),
     Dup,
 }
 
@@ -279,7 +278,7 @@ impl Sanitizer {
         }
         let mut scratch = Scratch::default();
         for event in &payload.events {
-            self.sanitize_event(&mut scratch, &event.id, event.timestamp, payload.message(event), &mut collector);
+            self.sanitize_event(&mut scratch, &event.id, event.timestamp, payload.message(event), None, &mut collector);
         }
         collector.finish()
     }
@@ -304,7 +303,8 @@ impl Sanitizer {
         let mut collector = Collector::new(0);
         let mut scratch = Scratch::default();
         let read = decode::read_events(input, max_decompressed, |event| {
-            self.sanitize_event(&mut scratch, event.id, event.timestamp, event.message, &mut collector);
+            let marks = Some(event.marks);
+            self.sanitize_event(&mut scratch, event.id, event.timestamp, event.message, marks, &mut collector);
         });
         if let Some(header) = read {
             // A control message's events (CloudWatch's own text) are not written: only counted.
@@ -323,11 +323,12 @@ impl Sanitizer {
         id: &str,
         timestamp: i64,
         message: Result<&str, Unreadable>,
+        marks: Option<&[u64]>,
         collector: &mut Collector,
     ) {
         let origin = Origin { id: Some(id), timestamp_ms: Some(timestamp) };
         let result = match message {
-            Ok(message) => self.sanitize_one(scratch, origin, message, collector),
+            Ok(message) => self.sanitize_one(scratch, origin, message, marks, collector),
             Err(_) => Err(EventDrop::Unparseable),
         };
         collector.record(timestamp, result);
@@ -342,7 +343,7 @@ impl Sanitizer {
         for line in ndjson_lines(input) {
             let origin = Origin { id: None, timestamp_ms: Some(default_timestamp) };
             let result = match line {
-                Ok(line) => self.sanitize_one(&mut scratch, origin, line, &mut collector),
+                Ok(line) => self.sanitize_one(&mut scratch, origin, line, None, &mut collector),
                 Err(()) => Err(EventDrop::Unparseable),
             };
             let timestamp = match &result {
@@ -364,16 +365,18 @@ impl Sanitizer {
         audit: &mut A,
     ) -> Result<(String, Option<i64>), EventDrop> {
         let mut sink = AuditOnly(audit);
-        self.sanitize_one(&mut Scratch::default(), origin, message, &mut sink)
+        self.sanitize_one(&mut Scratch::default(), origin, message, None, &mut sink)
             .map(|w| (w.message, w.time_unix_nano.map(nanos_to_ms)))
     }
 
     /// One event, in `scratch`'s arena (reset first, so the previous event's work is freed).
+    /// `marks`: what the payload reader found in `message` while unescaping it, if it did.
     fn sanitize_one<R: Record>(
         &self,
         scratch: &mut Scratch,
         origin: Origin<'_>,
         message: &str,
+        marks: Option<&[u64]>,
         record: &mut R,
     ) -> Result<Written, EventDrop> {
         scratch.bump.reset();
@@ -382,7 +385,7 @@ impl Sanitizer {
 
         // 1. Parse, matching keys against the allowlist; fill the slots; find the event name.
         let mut event = RawEvent::new_in(bump);
-        parse::parse_event_into(message, self.indexes(), &mut event).map_err(|_| EventDrop::Unparseable)?;
+        parse::parse_event_into(message, marks, self.indexes(), &mut event).map_err(|_| EventDrop::Unparseable)?;
         let mut attributes = Slots::new_in(bump, al.attribute_slots.len());
         attributes.fill(&event.attributes);
         let name = self.event_name(&event, &attributes, record.audit())?;
@@ -703,7 +706,7 @@ fn supersede(slot: SlotValue<'_>, verdict: &mut Option<Verdict>) {
     };
 }
 
-fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+fn string_of(raw: Raw<'_>) -> Option<Cow<'_, str>> {
     match Scalar::from_json(raw.get()) {
         Scalar::Str(s) => Some(s),
         _ => None,
@@ -736,7 +739,7 @@ fn carried_id(id: &str) -> Cow<'_, str> {
 }
 
 /// A positive nanosecond timestamp (JSON number, decimal string, or AnyValue of either).
-fn time_nanos(raw: Option<&RawValue>) -> Option<u64> {
+fn time_nanos(raw: Option<Raw<'_>>) -> Option<u64> {
     let nanos = match Scalar::from_json(raw?.get()) {
         Scalar::Int(n) => u64::try_from(n).ok()?,
         Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_TIME_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) => {
@@ -776,6 +779,25 @@ hex_chars = 16
     fn sanitizer(with_key: bool) -> Sanitizer {
         let key = with_key.then(|| PseudonymKey::new(b"unit-test-key-0123456789").unwrap());
         Sanitizer::new(Allowlist::from_toml(ALLOWLIST).unwrap(), key)
+    }
+
+    #[test]
+    fn every_recorded_record_is_read_by_the_marked_reader() {
+        // The fast path is the path real traffic takes: the client's records never fall back.
+        let sanitizer = Sanitizer::new(Allowlist::embedded(), None);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") && !path.ends_with("inventory.json") {
+                let payload = crate::decode_envelope(&std::fs::read(&path).unwrap(), 1 << 24).unwrap();
+                for message in payload.events.iter().filter_map(|e| payload.message(e).ok()) {
+                    assert!(parse::marked_reader_takes(message, sanitizer.indexes()), "{}", path.display());
+                    read += 1;
+                }
+            }
+        }
+        assert!(read >= 100, "{read} recorded records");
     }
 
     fn one(message: &str) -> Result<String, EventDrop> {

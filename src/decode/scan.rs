@@ -31,6 +31,7 @@
 //! window and the three text buffers grow only to the largest single event or member.
 
 use super::{Compressed, Header, Unreadable};
+use crate::parse::is_marked as marked;
 use base64_simd::AsOut as _;
 #[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
 use flate2::{Decompress, FlushDecompress, Status};
@@ -71,6 +72,9 @@ pub(crate) struct EventRef<'a> {
     pub(crate) id: &'a str,
     pub(crate) timestamp: i64,
     pub(crate) message: Result<&'a str, Unreadable>,
+    /// The message's marks (the bytes that are `"`, `\` or control characters, as
+    /// `parse`'s marked reader takes them), found while it was unescaped.
+    pub(crate) marks: &'a [u64],
 }
 
 /// Reads the payload `input` holds, handing each event to `each` in order, and returns the
@@ -113,7 +117,8 @@ pub(super) fn read(
                     Some(len) => simdutf8::basic::from_utf8(&text.message[..len]).map_err(|_| Unreadable),
                     None => Err(Unreadable),
                 };
-                each(EventRef { id, timestamp, message });
+                let marks = &text.marks.words[..message.map_or(0, |m| m.len().div_ceil(64))];
+                each(EventRef { id, timestamp, message, marks });
                 State::AfterEvent
             }
             Step::Done => break,
@@ -165,6 +170,25 @@ struct Text {
     id: Vec<u8>,
     message: Vec<u8>,
     spare: Vec<u8>,
+    marks: Marks,
+}
+
+/// Bit `i % 64` of word `i / 64` is set when byte `i` of the message is `"`, `\` or a control
+/// character. Each such byte comes from an escape, which the unescaping loop handles anyway, so
+/// marking it costs a store; the marked reader then finds the end of each string in the message
+/// from the marks instead of scanning it again (measured: `docs/performance.md`).
+#[derive(Default)]
+struct Marks {
+    /// At least one word per 64 bytes of the message buffer.
+    words: Vec<u64>,
+    /// How many bytes the last message's marks may cover: its words are cleared before the next.
+    used: usize,
+}
+
+impl Marks {
+    fn set(&mut self, at: usize) {
+        self.words[at / 64] |= 1 << (at % 64);
+    }
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
@@ -270,7 +294,7 @@ impl Scanner {
                     }
                     Some(1) => set_once(&mut timestamp, self.integer()?)?,
                     Some(_) => {
-                        let (len, whole) = self.unescape(&mut text.message)?;
+                        let (len, whole) = self.unescape::<true>(&mut text.message, &mut text.marks)?;
                         set_once(&mut message, whole.then_some(len))?;
                     }
                     None => self.skip(&mut text.spare)?,
@@ -306,7 +330,7 @@ impl Scanner {
     /// A string that must be Unicode (the exact reader refuses one that is not), at the front
     /// of `dest`: its length.
     fn unicode_string(&mut self, dest: &mut Vec<u8>) -> Option<usize> {
-        let (len, whole) = self.unescape(dest)?;
+        let (len, whole) = self.unescape::<false>(dest, &mut Marks::default())?;
         (whole && simdutf8::basic::from_utf8(&dest[..len]).is_ok()).then_some(len)
     }
 
@@ -338,9 +362,16 @@ impl Scanner {
 
     /// Unescapes the string at `r` into the front of `dest`: its length, and whether it is
     /// whole (`false`: valid JSON, but a lone surrogate escape, left out). Raw bytes are copied
-    /// as they are; the caller checks them as UTF-8.
-    fn unescape(&mut self, text: &mut Vec<u8>) -> Option<(usize, bool)> {
+    /// as they are; the caller checks them as UTF-8. `MARK`: `marks` are cleared and then set
+    /// for the unescaped text (raw bytes are never marked: a raw `"`, `\` or control character
+    /// ends the string or refuses it).
+    fn unescape<const MARK: bool>(&mut self, text: &mut Vec<u8>, marks: &mut Marks) -> Option<(usize, bool)> {
         self.expect(b'"')?;
+        if MARK {
+            let used = marks.used.div_ceil(64).min(marks.words.len());
+            marks.words[..used].fill(0);
+            marks.used = 0;
+        }
         // The buffer grows (doubling) as the string needs, never past what is left of the
         // window (unescaped text is no longer than its escapes) and a little slack for the
         // eight-byte stores: so it holds about the longest string it has been given.
@@ -365,6 +396,9 @@ impl Scanner {
                 // The commonest escape, `\"`, without leaving the loop when it is in this word.
                 if run < 7 && word >> (run * 8) & 0xffff == u64::from(u16::from_le_bytes(*b"\\\"")) {
                     dest[w] = b'"';
+                    if MARK {
+                        marks.set(w);
+                    }
                     (r, w) = (r + 2, w + 1);
                     continue;
                 }
@@ -374,9 +408,13 @@ impl Scanner {
                 let len = (dest.len() * 2).clamp(w + 16, room.max(w + 16));
                 text.resize(len, 0);
                 dest = &mut text[..];
+                if MARK {
+                    marks.words.resize(len / 64 + 1, 0);
+                }
             }
             let Some(&byte) = buf.get(r) else {
                 self.starved = true;
+                marks.used = w;
                 return None;
             };
             r += 1;
@@ -386,6 +424,7 @@ impl Scanner {
                 b'\\' => {
                     let Some(&escape) = buf.get(r) else {
                         self.starved = true;
+                        marks.used = w;
                         return None;
                     };
                     r += 1;
@@ -397,12 +436,17 @@ impl Scanner {
                         b'r' => b'\r',
                         b't' => b'\t',
                         b'u' => {
+                            let at = w;
                             match unicode(buf, &mut r, dest, &mut w) {
                                 Ok(unit) => whole &= unit,
                                 Err(stop) => {
                                     self.starved |= stop == Stop::Starved;
+                                    marks.used = w;
                                     return None;
                                 }
+                            }
+                            if MARK && w == at + 1 && marked(dest[at]) {
+                                marks.set(at);
                             }
                             continue;
                         }
@@ -412,9 +456,13 @@ impl Scanner {
                 other => other,
             };
             dest[w] = out;
+            if MARK && marked(out) {
+                marks.set(w);
+            }
             w += 1;
         }
         self.r = r;
+        marks.used = w;
         Some((w, whole))
     }
 

@@ -1,0 +1,348 @@
+//! The fast reader of one stored record, for a message the payload reader has just unescaped:
+//! that reader marks every byte of the message that is `"`, `\` or a control character (each
+//! one comes from an escape of the payload, so it is already found), and this reader jumps from
+//! mark to mark instead of scanning strings byte by byte.
+//!
+//! Trusts nothing in the message, and decides nothing alone. It reads the shape the client
+//! writes (the record an object, `attributes` an object or a KeyValue array, keys without
+//! escapes) and refuses (`None`) everything else, valid or not: an escaped key, a repeated
+//! field, a KeyValue entry that is not an object, nesting deeper than [`MAX_DEPTH`], malformed
+//! JSON. On a refusal the caller
+//! clears what it filled and runs the serde_json reader, which gives the result or
+//! `Unparseable`. What it accepts, serde_json accepts with the same entries in the same order
+//! (the differential tests below hold it to that).
+//!
+//! It trusts the marks to be exact (tested in `decode.rs` against [`marks_of`] for every
+//! message, through every window size): a byte between two marks is never `"`, `\` or a control
+//! character, so the text between is a run of ordinary characters.
+//!
+//! Bounded: one pass, no recursion (nesting is a counter and a 64-bit stack).
+
+use super::{Indexes, Raw, RawEvent, Reader};
+use std::borrow::Cow;
+
+/// Nesting followed inside values; deeper goes to serde_json (whose values have no limit).
+const MAX_DEPTH: u32 = 60;
+
+/// Whether a byte is marked: `"`, `\` or a control character.
+pub(crate) fn is_marked(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// The marks of `text` computed from scratch: bit `i % 64` of word `i / 64` is set when byte
+/// `i` [`is_marked`]. The payload reader computes the same words while it unescapes.
+#[cfg(test)]
+pub(crate) fn marks_of(text: &str) -> Vec<u64> {
+    let mut marks = vec![0; text.len().div_ceil(64)];
+    for (i, _) in text.bytes().enumerate().filter(|&(_, b)| is_marked(b)) {
+        marks[i / 64] |= 1 << (i % 64);
+    }
+    marks
+}
+
+/// Reads `message` into `event` (as `RawEvent::new_in` made it). `None`: refused, and `event`
+/// may hold part of the record.
+pub(super) fn read<'a>(
+    message: &'a str,
+    marks: &[u64],
+    indexes: Indexes<'_>,
+    event: &mut RawEvent<'_, 'a>,
+) -> Option<()> {
+    let mut c = Cursor { text: message, bytes: message.as_bytes(), marks, p: 0 };
+    let (mut attributes, mut resource) = (false, false);
+    c.expect(b'{')?;
+    if !c.eat(b'}') {
+        loop {
+            match c.key()? {
+                "body" => once(&mut event.body, c.value()?)?,
+                "eventName" => once(&mut event.event_name, c.value()?)?,
+                "timeUnixNano" => once(&mut event.time_unix_nano, c.value()?)?,
+                "observedTimeUnixNano" => once(&mut event.observed_time_unix_nano, c.value()?)?,
+                "attributes" => {
+                    (!std::mem::replace(&mut attributes, true)).then_some(())?;
+                    c.attributes(Reader { index: indexes.attributes, out: &mut event.attributes, named: true })?;
+                }
+                "resource" => {
+                    (!std::mem::replace(&mut resource, true)).then_some(())?;
+                    c.resource(Reader { index: indexes.resource, out: &mut event.resource, named: true })?;
+                }
+                _ => c.skip()?,
+            }
+            if !c.eat(b',') {
+                c.expect(b'}')?;
+                break;
+            }
+        }
+    }
+    c.ws();
+    (c.p == c.bytes.len()).then_some(())
+}
+
+fn once<'a>(slot: &mut Option<Raw<'a>>, value: Raw<'a>) -> Option<()> {
+    slot.replace(value).is_none().then_some(())
+}
+
+struct Cursor<'a, 'm> {
+    text: &'a str,
+    bytes: &'a [u8],
+    marks: &'m [u64],
+    p: usize,
+}
+
+impl<'a> Cursor<'a, '_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.p).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.p += 1;
+        }
+    }
+
+    /// Skips whitespace and consumes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.ws();
+        let next = self.peek() == Some(byte);
+        self.p += usize::from(next);
+        next
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    /// The first marked position at or after `from`.
+    fn next_mark(&self, from: usize) -> Option<usize> {
+        let mut i = from / 64;
+        let mut word = self.marks.get(i)? & (!0 << (from % 64));
+        while word == 0 {
+            i += 1;
+            word = *self.marks.get(i)?;
+        }
+        let at = i * 64 + word.trailing_zeros() as usize;
+        (at < self.bytes.len()).then_some(at)
+    }
+
+    /// The string at `p` (which must open one): the range of its text, and whether it holds
+    /// escapes. Each escape is checked as JSON defines it (`\u` with any four hex digits, as
+    /// serde_json checks a string it skips).
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        (self.peek()? == b'"').then_some(())?;
+        let start = self.p + 1;
+        let (mut from, mut escaped) = (start, false);
+        loop {
+            let at = self.next_mark(from)?;
+            match self.bytes[at] {
+                b'"' => {
+                    self.p = at + 1;
+                    return Some((start, at, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    from = match self.bytes.get(at + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at + 2,
+                        b'u' => {
+                            let digits = self.bytes.get(at + 2..at + 6)?;
+                            digits.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                            at + 6
+                        }
+                        _ => return None,
+                    };
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    /// A member name without escapes, and its colon.
+    fn key(&mut self) -> Option<&'a str> {
+        self.ws();
+        let (start, end, escaped) = self.string()?;
+        (!escaped).then_some(())?;
+        let key = self.text.get(start..end)?;
+        self.expect(b':')?;
+        Some(key)
+    }
+
+    /// One value, checked, as its text.
+    fn value(&mut self) -> Option<Raw<'a>> {
+        self.ws();
+        let start = self.p;
+        self.skip()?;
+        Some(Raw(self.text.get(start..self.p)?))
+    }
+
+    /// `attributes`: an object (each member goes to `reader`), an OTLP KeyValue array, or null.
+    fn attributes(&mut self, mut reader: Reader<'_, '_, 'a, '_>) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'n' => return self.literal(b"null"),
+            b'[' => return self.key_values(reader),
+            _ => {}
+        }
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            let value = self.value()?;
+            reader.top(Cow::Borrowed(key), value);
+            if !self.eat(b',') {
+                return self.expect(b'}');
+            }
+        }
+    }
+
+    /// `[{"key":..,"value":..},..]`: each entry goes to `reader` (an entry without a value as
+    /// null). Other members of an entry are passed over; an entry that is not an object, or
+    /// whose key is missing, repeated, escaped or not a string, is refused.
+    fn key_values(&mut self, mut reader: Reader<'_, '_, 'a, '_>) -> Option<()> {
+        self.expect(b'[')?;
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            self.expect(b'{')?;
+            let (mut key, mut value) = (None, None);
+            if !self.eat(b'}') {
+                loop {
+                    match self.key()? {
+                        "key" => {
+                            self.ws();
+                            let (start, end, escaped) = self.string()?;
+                            (!escaped && key.replace(self.text.get(start..end)?).is_none()).then_some(())?;
+                        }
+                        "value" => once(&mut value, self.value()?)?,
+                        _ => self.skip()?,
+                    }
+                    if !self.eat(b',') {
+                        self.expect(b'}')?;
+                        break;
+                    }
+                }
+            }
+            reader.top(Cow::Borrowed(key?), value.unwrap_or(Raw::NULL));
+            if !self.eat(b',') {
+                return self.expect(b']');
+            }
+        }
+    }
+
+    /// `resource`: an object whose `attributes` (once) goes to `reader`, or null.
+    fn resource(&mut self, reader: Reader<'_, '_, 'a, '_>) -> Option<()> {
+        self.ws();
+        if self.peek()? == b'n' {
+            return self.literal(b"null");
+        }
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(());
+        }
+        let mut reader = Some(reader);
+        loop {
+            if self.key()? == "attributes" {
+                self.attributes(reader.take()?)?;
+            } else {
+                self.skip()?;
+            }
+            if !self.eat(b',') {
+                return self.expect(b'}');
+            }
+        }
+    }
+
+    /// Any JSON value, checked and passed over, without recursion: `objects` has bit `i` set
+    /// when level `i` is an object.
+    fn skip(&mut self) -> Option<()> {
+        let (mut depth, mut objects) = (0u32, 0u64);
+        loop {
+            self.ws();
+            match self.peek()? {
+                open @ (b'{' | b'[') => {
+                    self.p += 1;
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    let object = open == b'{';
+                    objects = objects & !(1 << depth) | u64::from(object) << depth;
+                    depth += 1;
+                    if self.eat(if object { b'}' } else { b']' }) {
+                        depth -= 1;
+                    } else {
+                        if object {
+                            self.key_anywhere()?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            // After a value: close the containers it ends, or go on to the next member.
+            loop {
+                if depth == 0 {
+                    return Some(());
+                }
+                let object = objects >> (depth - 1) & 1 == 1;
+                if self.eat(b',') {
+                    if object {
+                        self.key_anywhere()?;
+                    }
+                    break;
+                }
+                self.expect(if object { b'}' } else { b']' })?;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// A member name inside a value (escapes allowed), and its colon.
+    fn key_anywhere(&mut self) -> Option<()> {
+        self.ws();
+        self.string()?;
+        self.expect(b':')
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        (self.bytes.get(self.p..self.p + word.len())? == word).then_some(())?;
+        self.p += word.len();
+        Some(())
+    }
+
+    /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        self.p += usize::from(self.peek() == Some(b'-'));
+        match self.peek()? {
+            b'0' => self.p += 1,
+            b'1'..=b'9' => self.digits()?,
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.p += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.p += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.p += 1;
+            }
+            self.digits()?;
+        }
+        Some(())
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Option<()> {
+        let n = self.bytes[self.p..].iter().take_while(|b| b.is_ascii_digit()).count();
+        self.p += n;
+        (n > 0).then_some(())
+    }
+}
