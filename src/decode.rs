@@ -245,6 +245,17 @@ pub(crate) fn read_events(
     scan::read(input, max_decompressed, scan::SIZES, each)
 }
 
+/// [`read_events`] for a subscription envelope read from `reader` a piece at a time
+/// ([`scan`]'s `read_envelope`). `None`: not the envelope's own form, a read error, or refused;
+/// then whatever `each` was given is void, and the caller reads the input whole as usual.
+pub(crate) fn read_envelope_events(
+    reader: &mut dyn std::io::Read,
+    max_decompressed: usize,
+    each: impl FnMut(EventRef<'_>),
+) -> Option<Header> {
+    scan::read_envelope(reader, max_decompressed, scan::SIZES, each)
+}
+
 /// The exact reader of a whole input: base64 (when it is), size-capped gunzip, serde_json.
 pub(crate) fn decode_exact(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
     let decoded;
@@ -526,6 +537,74 @@ pub(crate) mod tests {
         Some(viewed)
     }
 
+    /// Gives its bytes a few at a time (1, 2, 3, .. 13, then again), as a pipe or a file may.
+    struct Pieces<'a> {
+        bytes: &'a [u8],
+        next: usize,
+    }
+
+    impl std::io::Read for Pieces<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.next = self.next % 13 + 1;
+            let n = self.next.min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// [`read_view`] for an envelope read from a reader a few bytes at a time.
+    fn read_envelope_view(envelope: &[u8], cap: usize, sizes: scan::Sizes) -> Option<View> {
+        let mut events = Vec::new();
+        let header = scan::read_envelope(&mut Pieces { bytes: envelope, next: 0 }, cap, sizes, |e| {
+            if let Ok(message) = e.message {
+                assert_eq!(e.marks, &marks_of(message)[..], "{sizes:?}: the marks of {message:?}");
+            }
+            events.push((e.id.to_owned(), e.timestamp, e.message.map(str::to_owned)));
+        })?;
+        Some((header.message_type, header.log_group, header.log_stream, events))
+    }
+
+    #[test]
+    fn an_envelope_is_read_in_pieces_only_in_its_own_form() {
+        let json = payload_json(&[event("one"), event(r#"t\"wo"#)].join(","));
+        let text = STANDARD.encode(gzip(json.as_bytes()));
+        let expected = read_view(Compressed::Base64(text.as_bytes()), 1 << 20, scan::SIZES).unwrap();
+        let envelope = |open: &str, close: &str| [open.as_bytes(), text.as_bytes(), close.as_bytes()].concat();
+        for sizes in SIZES {
+            let read = |bytes: &[u8]| read_envelope_view(bytes, 1 << 20, sizes);
+            // Any JSON whitespace between the tokens (a pretty-printed test event).
+            for (open, close) in [
+                (r#"{"awslogs":{"data":""#, r#""}}"#),
+                ("\n {\r\n\t\"awslogs\" : {\n    \"data\" :  \"", "\"\n  }\n}\n"),
+            ] {
+                assert_eq!(read(&envelope(open, close)).as_ref(), Some(&expected), "{sizes:?} {open:?}");
+            }
+            // Anything else is left to the usual path, which reads the input whole.
+            let trailing = format!(r#""}}}}{}"#, " ".repeat(5000));
+            for (open, close) in [
+                (r#"{"awslogs":{"data":""#, r#""}} x"#),
+                (r#"{"awslogs":{"data":""#, r#""}"#),
+                (r#"{"awslogs":{"data":""#, r#"""#),
+                (r#"{"awslogs":{"data":""#, ""),
+                (r#"{"awslogs":{"data":""#, r#"","x":1}}"#),
+                (r#"{"awslogs":{"data":""#, &trailing),
+                (r#"{"x":1,"awslogs":{"data":""#, r#""}}"#),
+                (r#"{"awslogs":{"type":"x","data":""#, r#""}}"#),
+                ("\u{c}{\"awslogs\":{\"data\":\"", r#""}}"#),
+                (r#"{"awslogs":{"data":""#, "\"}}\u{c}"),
+                (r#"{"awslogs": {"data": "\/"#, r#""}}"#),
+                (r#"[{"awslogs":{"data":""#, r#""}}]"#),
+            ] {
+                assert_eq!(read(&envelope(open, close)), None, "{sizes:?} {open:?} .. {close:?}");
+            }
+            // An escape inside the data, valid JSON for the same text, is left to it too.
+            let escaped = text.replacen('/', "\\/", 1);
+            assert!(escaped.contains('\\'));
+            assert_eq!(read(&[br#"{"awslogs":{"data":""#, escaped.as_bytes(), br#""}}"#].concat()), None);
+        }
+    }
+
     /// The crate's sizes, and windows and base64 chunks so small that every state of the
     /// reader meets the window's end, and every gzip header, member and trailer a chunk's.
     const SIZES: [scan::Sizes; 4] = [
@@ -543,6 +622,12 @@ pub(crate) mod tests {
         let mut accepted = None;
         for sizes in SIZES {
             let fast = read_view(input, cap, sizes);
+            if let Compressed::Base64(text) = input {
+                // The same text in an envelope, read a few bytes at a time as a file would be.
+                let envelope = [&br#"{"awslogs":{"data":""#[..], text, br#""}}"#].concat();
+                let streamed = read_envelope_view(&envelope, cap, sizes);
+                assert!(streamed == fast, "{sizes:?}, read from an envelope: {}", shown());
+            }
             if let Some(fast) = &fast {
                 let exact = exact.as_ref().unwrap_or_else(|e| {
                     panic!("fast reader ({sizes:?}) accepted what the exact one refuses: {e}: {}", shown())
@@ -853,7 +938,13 @@ pub(crate) mod tests {
         let text = STANDARD.encode(&whole);
         let unpadded = text.trim_end_matches('=').to_owned();
         let inner_pad = format!("{}={}", &text[..8], &text[9..]);
-        for bad in [unpadded, text[..text.len() - 1].to_owned(), inner_pad, format!("{text}AAAA"), format!(" {text}")] {
+        // Two members' texts, each padded: every piece decodes, the text as a whole does not.
+        let padded = [gzip(head.as_bytes()), gzip(tail.as_bytes())].map(|g| STANDARD.encode(g));
+        assert!(padded[0].ends_with('='));
+        let pieces = padded.concat();
+        for bad in
+            [unpadded, text[..text.len() - 1].to_owned(), inner_pad, format!("{text}AAAA"), format!(" {text}"), pieces]
+        {
             assert!(!fast_as_exact(Compressed::Base64(bad.as_bytes()), 1 << 20, &shown), "{bad}");
         }
     }

@@ -242,6 +242,14 @@ impl<S: Sink> Handler<S> {
         self.prepare_compressed(Compressed::Base64(data.as_bytes()))
     }
 
+    /// [`Handler::prepare`] for an envelope read from `reader` a piece at a time (the CLI's
+    /// files: [`Sanitizer::sanitize_envelope_reader`]). `None`: not taken; read the input whole
+    /// and call [`Handler::prepare_event`], which gives the result or the error.
+    pub fn prepare_reader(&self, reader: &mut dyn std::io::Read) -> Option<Prepared> {
+        let (header, sanitized) = self.sanitizer.sanitize_envelope_reader(reader, self.settings.max_decompressed)?;
+        Some(Prepared { stream: self.stream_for(&header), sanitized })
+    }
+
     /// Reads and sanitizes one compressed payload (a direct envelope's data, or a Kinesis
     /// record's) and picks its destination stream. Pure.
     fn prepare_compressed(&self, input: Compressed<'_>) -> Result<Prepared, DecodeError> {

@@ -209,19 +209,29 @@ fn prepare_all<S: Sink>(
     args: &InputArgs,
     ndjson_stream: Option<&str>,
 ) -> Result<Vec<Prepared>, Failure> {
-    read_inputs(args)?
-        .into_iter()
-        .map(|(name, bytes)| {
-            if args.ndjson {
-                let stream = ndjson_stream.unwrap_or("stdout").to_owned();
-                Ok(vec![handler.prepare_ndjson(&bytes, now_ms(), stream)])
-            } else {
-                // A subscription envelope, or a Kinesis event of them (one prepared input per record).
-                handler.prepare_event(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))
+    let stdin = [PathBuf::from("-")];
+    let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
+    let mut prepared = Vec::new();
+    for path in files {
+        // A file holding a subscription envelope is read a piece at a time, as it is decoded.
+        // Anything else (stdin, NDJSON, a Kinesis event, a form or error that piece-wise
+        // reading leaves to the usual path) is read whole and prepared as the function would.
+        if path.as_os_str() != "-" && !args.ndjson {
+            if let Some(p) = std::fs::File::open(path).ok().and_then(|mut file| handler.prepare_reader(&mut file)) {
+                prepared.push(p);
+                continue;
             }
-        })
-        .collect::<Result<Vec<Vec<Prepared>>, Failure>>()
-        .map(|inputs| inputs.into_iter().flatten().collect())
+        }
+        let (name, bytes) = read_input(path)?;
+        if args.ndjson {
+            let stream = ndjson_stream.unwrap_or("stdout").to_owned();
+            prepared.push(handler.prepare_ndjson(&bytes, now_ms(), stream));
+        } else {
+            // A subscription envelope, or a Kinesis event of them (one prepared input per record).
+            prepared.extend(handler.prepare_event(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))?);
+        }
+    }
+    Ok(prepared)
 }
 
 /// What writing every prepared input did, summed.
@@ -367,20 +377,19 @@ fn load_allowlist(path: Option<&Path>) -> Result<Allowlist, Failure> {
 fn read_inputs(args: &InputArgs) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     let stdin = [PathBuf::from("-")];
     let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
-    files
-        .iter()
-        .map(|path| {
-            if path.as_os_str() == "-" {
-                let mut bytes = Vec::new();
-                io::stdin().read_to_end(&mut bytes).map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
-                Ok(("stdin".to_owned(), bytes))
-            } else {
-                let bytes =
-                    std::fs::read(path).map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
-                Ok((path.display().to_string(), bytes))
-            }
-        })
-        .collect()
+    files.iter().map(|path| read_input(path)).collect()
+}
+
+/// One input, whole, with the name its errors give (`-`: stdin).
+fn read_input(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        io::stdin().read_to_end(&mut bytes).map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
+        Ok(("stdin".to_owned(), bytes))
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
+        Ok((path.display().to_string(), bytes))
+    }
 }
 
 fn write_line(out: &mut impl Write, line: &str) -> Result<(), Failure> {

@@ -77,6 +77,50 @@ fn stdin_is_read_when_no_file_is_given() {
 }
 
 #[test]
+fn a_file_read_in_pieces_gives_what_the_whole_input_gives() {
+    // A file holding an envelope in its own form is decoded as it is read; any other form of
+    // the same JSON goes the usual way, as stdin always does. Output, counts and exit code agree.
+    let dir = tempdir();
+    for payload in payload_files() {
+        let original = std::fs::read(&payload).unwrap();
+        let envelope: serde_json::Value = serde_json::from_slice(&original).unwrap();
+        let data = envelope["awslogs"]["data"].as_str().unwrap();
+        let variants = [
+            ("pretty", serde_json::to_vec_pretty(&envelope).unwrap()),
+            ("escaped", format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, data.replace('/', "\\/")).into_bytes()),
+            ("member", format!(r#"{{"awslogs":{{"data":"{data}","x":1}}}}"#).into_bytes()),
+        ];
+        let whole = run_with_stdin(cli(&["sanitize"]).env("PSEUDONYM_KEY", FIXTURE_KEY), &original);
+        assert_eq!(whole.status.code(), Some(0), "{}", payload.display());
+        let mut files = vec![payload.clone()];
+        for (name, bytes) in variants {
+            let file = dir.join(format!("{name}.json"));
+            std::fs::write(&file, bytes).unwrap();
+            files.push(file);
+        }
+        for file in files {
+            let out = run(cli(&["sanitize", file.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+            assert_eq!(out.status.code(), Some(0), "{}", file.display());
+            assert!(out.stdout == whole.stdout, "{} ({})", file.display(), payload.display());
+            assert_eq!(text(&out.stderr), text(&whole.stderr), "{}", file.display());
+        }
+    }
+    // Input the usual path refuses: the same error from a file as from stdin, bar its name.
+    let text_of = |data: &str| format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#).into_bytes();
+    for bad in [text_of("CANARY-not-base64!"), text_of("aGVsbG8="), text_of("aGVs=bG8="), b"{\"awslogs\":{".to_vec()] {
+        let file = dir.join("bad.json");
+        std::fs::write(&file, &bad).unwrap();
+        let from_file = run(cli(&["sanitize", file.to_str().unwrap()]));
+        let from_stdin = run_with_stdin(cli(&["sanitize"]), &bad);
+        assert_eq!(from_file.status.code(), Some(1));
+        assert_eq!(from_stdin.status.code(), Some(1));
+        assert!(from_file.stdout.is_empty() && from_stdin.stdout.is_empty());
+        let named = text(&from_file.stderr).replace(file.to_str().unwrap(), "stdin");
+        assert_eq!(named, text(&from_stdin.stderr));
+    }
+}
+
+#[test]
 fn ndjson_mode_reads_stored_messages() {
     // The messages of a payload, one per line, give the same lines minus the source ids.
     let payload = synthetic("all-events.object.json");

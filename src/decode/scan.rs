@@ -79,13 +79,29 @@ pub(crate) struct EventRef<'a> {
 
 /// Reads the payload `input` holds, handing each event to `each` in order, and returns the
 /// payload's own fields. `None`: the exact reader must decide (and what `each` saw is void).
-pub(super) fn read(
-    input: Compressed<'_>,
+pub(super) fn read(input: Compressed<'_>, cap: usize, sizes: Sizes, each: impl FnMut(EventRef<'_>)) -> Option<Header> {
+    read_from(Inflate::new(input, cap, sizes.chunk)?, sizes, each)
+}
+
+/// [`read`] for a subscription envelope read from `reader` a piece at a time, so that not even
+/// its base64 text is ever whole in memory (measured: reading a 15.7 MB file whole was 3,800 page
+/// faults, 7 ms, for the CLI). Takes only the envelope's own form,
+/// `{"awslogs":{"data":"<base64>"}}` with any whitespace between its tokens; `None` for anything
+/// else, or a read error: the caller then reads the input whole and decodes it as usual.
+pub(super) fn read_envelope(
+    reader: &mut dyn std::io::Read,
     cap: usize,
     sizes: Sizes,
-    mut each: impl FnMut(EventRef<'_>),
+    each: impl FnMut(EventRef<'_>),
 ) -> Option<Header> {
-    let mut source = Inflate::new(input, cap, sizes.chunk)?;
+    read_from(
+        Inflate { input: Input::Envelope(Envelope::open(reader, sizes.chunk)?), ..Inflate::empty(cap) },
+        sizes,
+        each,
+    )
+}
+
+fn read_from(mut source: Inflate<'_>, sizes: Sizes, mut each: impl FnMut(EventRef<'_>)) -> Option<Header> {
     let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, starved: false };
     source.fill(&mut s.buf)?;
     let mut text = Text::default();
@@ -365,6 +381,7 @@ impl Scanner {
     /// as they are; the caller checks them as UTF-8. `MARK`: `marks` are cleared and then set
     /// for the unescaped text (raw bytes are never marked: a raw `"`, `\` or control character
     /// ends the string or refuses it).
+    #[inline(never)]
     fn unescape<const MARK: bool>(&mut self, text: &mut Vec<u8>, marks: &mut Marks) -> Option<(usize, bool)> {
         self.expect(b'"')?;
         if MARK {
@@ -437,8 +454,8 @@ impl Scanner {
                         b't' => b'\t',
                         b'u' => {
                             let at = w;
-                            match unicode(buf, &mut r, dest, &mut w) {
-                                Ok(unit) => whole &= unit,
+                            match unicode(buf, r, dest, w) {
+                                Ok((read, written, unit)) => (r, w, whole) = (read, written, whole & unit),
                                 Err(stop) => {
                                     self.starved |= stop == Stop::Starved;
                                     marks.used = w;
@@ -575,42 +592,43 @@ enum Stop {
     Invalid,
 }
 
-/// The rest of a `\u` escape at `r` (a surrogate pair takes two), written at `w`. `Ok(false)`:
-/// a lone surrogate, written as nothing; what follows it is read as usual.
-fn unicode(buf: &[u8], r: &mut usize, dest: &mut [u8], w: &mut usize) -> Result<bool, Stop> {
-    let unit = hex4(buf, r)?;
+/// The rest of a `\u` escape at `r` (a surrogate pair takes two), written at `w`: where the
+/// reading and the writing end, and `false` for a lone surrogate, written as nothing (what
+/// follows it is read as usual). Positions go in and out by value, and it is not inlined, so
+/// that the unescaping loop keeps its own in registers (measured: `docs/performance.md`).
+#[inline(never)]
+fn unicode(buf: &[u8], r: usize, dest: &mut [u8], w: usize) -> Result<(usize, usize, bool), Stop> {
+    let (mut r, unit) = (r + 4, hex4(buf, r)?);
     let code = match unit {
         0xD800..=0xDBFF => {
-            let Some(next) = buf.get(*r..*r + 2) else { return Err(Stop::Starved) };
+            let Some(next) = buf.get(r..r + 2) else { return Err(Stop::Starved) };
             if next != b"\\u" {
-                return Ok(false);
+                return Ok((r, w, false));
             }
-            let mut after = *r + 2;
-            let low = hex4(buf, &mut after)?;
+            let low = hex4(buf, r + 2)?;
             if !(0xDC00..=0xDFFF).contains(&low) {
-                return Ok(false); // the second escape is read on its own
+                return Ok((r, w, false)); // the second escape is read on its own
             }
-            *r = after;
+            r += 6;
             0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
         }
-        0xDC00..=0xDFFF => return Ok(false),
+        0xDC00..=0xDFFF => return Ok((r, w, false)),
         _ => u32::from(unit),
     };
     let mut utf8 = [0; 4];
     let encoded = char::from_u32(code).ok_or(Stop::Invalid)?.encode_utf8(&mut utf8).as_bytes();
-    dest[*w..*w + encoded.len()].copy_from_slice(encoded);
-    *w += encoded.len();
-    Ok(true)
+    dest[w..w + encoded.len()].copy_from_slice(encoded);
+    Ok((r, w + encoded.len(), true))
 }
 
-fn hex4(buf: &[u8], r: &mut usize) -> Result<u16, Stop> {
-    let digits = buf.get(*r..*r + 4).ok_or(Stop::Starved)?;
+/// The four hex digits at `r`.
+fn hex4(buf: &[u8], r: usize) -> Result<u16, Stop> {
+    let digits = buf.get(r..r + 4).ok_or(Stop::Starved)?;
     let mut unit = 0u16;
     for &d in digits {
         let digit = char::from(d).to_digit(16).ok_or(Stop::Invalid)?;
         unit = unit << 4 | u16::try_from(digit).map_err(|_| Stop::Invalid)?;
     }
-    *r += 4;
     Ok(unit)
 }
 
@@ -618,6 +636,121 @@ fn hex4(buf: &[u8], r: &mut usize) -> Result<u16, Stop> {
 enum Input<'a> {
     Gzip(&'a [u8]),
     Base64 { text: &'a [u8], chunk: usize, decoded: Vec<u8>, at: usize },
+    Envelope(Envelope<'a>),
+}
+
+/// `bytes` after the JSON whitespace they start with.
+fn json_ws(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// An envelope's base64 text as it is read, a chunk at a time (see [`read_envelope`]).
+struct Envelope<'a> {
+    reader: &'a mut dyn std::io::Read,
+    /// Read into at `end`; `text[start..end]` is read and not yet decoded: the data string's,
+    /// up to its closing quote once `closed`. Zeroed once and reused: no clearing per read.
+    text: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// `text[start..searched]` holds no `"` or `\\` (it is searched once).
+    searched: usize,
+    closed: bool,
+    chunk: usize,
+    decoded: Vec<u8>,
+    at: usize,
+}
+
+impl<'a> Envelope<'a> {
+    /// Most text looked at for the envelope's opening, and after its data string.
+    const EDGE: usize = 4 << 10;
+
+    /// Reads the opening up to the data string's quote.
+    fn open(reader: &'a mut dyn std::io::Read, chunk: usize) -> Option<Self> {
+        let chunk = (chunk / 4).max(1) * 4;
+        let text = vec![0; 2 * chunk + 2 * Self::EDGE];
+        let mut envelope =
+            Envelope { reader, text, start: 0, end: 0, searched: 0, closed: false, chunk, decoded: Vec::new(), at: 0 };
+        while envelope.end < Self::EDGE && envelope.more()? {}
+        let mut rest = &envelope.text[..envelope.end];
+        for token in [&b"{"[..], br#""awslogs""#, b":", b"{", br#""data""#, b":", b"\""] {
+            rest = json_ws(rest).strip_prefix(token)?;
+        }
+        envelope.start = envelope.end - rest.len();
+        envelope.searched = envelope.start;
+        Some(envelope)
+    }
+
+    /// Reads more text after `end`, moving what is unread to the front first when the buffer
+    /// is full, and doubling it when that is not enough. `false`: the input has ended.
+    fn more(&mut self) -> Option<bool> {
+        if self.end == self.text.len() {
+            self.text.copy_within(self.start..self.end, 0);
+            (self.end, self.searched) = (self.end - self.start, self.searched - self.start);
+            self.start = 0;
+            if self.end == self.text.len() {
+                self.text.resize(2 * self.text.len(), 0);
+            }
+        }
+        let read = loop {
+            match self.reader.read(&mut self.text[self.end..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                result => break result.ok()?,
+            }
+        };
+        self.end += read;
+        Some(read > 0)
+    }
+
+    /// Reads until more than a chunk is unread, or the data string has closed: then checks that only the
+    /// envelope's closing follows. `None`: an escape in the data, or anything else.
+    fn fill(&mut self) -> Option<()> {
+        while !self.closed {
+            match memchr::memchr2(b'"', b'\\', &self.text[self.searched..self.end]) {
+                Some(at) => {
+                    (self.text[self.searched + at] == b'"').then_some(())?;
+                    let data = self.searched + at - self.start;
+                    // The rest of the input, to its end: the envelope's closing, and nothing else.
+                    while self.more()? {
+                        (self.end - self.start - data <= Self::EDGE).then_some(())?;
+                    }
+                    let mut rest = &self.text[self.start + data + 1..self.end];
+                    for token in [b"}", b"}"] {
+                        rest = json_ws(rest).strip_prefix(token)?;
+                    }
+                    json_ws(rest).is_empty().then_some(())?;
+                    self.end = self.start + data;
+                    self.closed = true;
+                }
+                None => {
+                    self.searched = self.end;
+                    // More than a chunk: the next is not the last, which alone may hold padding.
+                    if self.end - self.start > self.chunk {
+                        return Some(());
+                    }
+                    self.more()?.then_some(())?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// The next chunk of text, decoded. Only the last may hold padding, as in one string.
+    fn pending(&mut self) -> Option<&[u8]> {
+        if self.at == self.decoded.len() {
+            self.fill()?;
+            let unread = self.end - self.start;
+            let last = self.closed && unread <= self.chunk;
+            let piece = &self.text[self.start..self.start + self.chunk.min(unread)];
+            (last || memchr::memchr(b'=', piece).is_none()).then_some(())?;
+            self.decoded.resize(base64_simd::STANDARD.decoded_length(piece).ok()?, 0);
+            base64_simd::STANDARD.decode(piece, self.decoded.as_mut_slice().as_out()).ok()?;
+            self.start += piece.len();
+            self.searched = self.searched.max(self.start);
+            self.at = 0;
+        }
+        Some(&self.decoded[self.at..])
+    }
 }
 
 impl Input<'_> {
@@ -637,6 +770,7 @@ impl Input<'_> {
                 }
                 Some(&decoded[*at..])
             }
+            Input::Envelope(envelope) => envelope.pending(),
         }
     }
 
@@ -644,6 +778,7 @@ impl Input<'_> {
         match self {
             Input::Gzip(bytes) => *bytes = &bytes[n..],
             Input::Base64 { at, .. } => *at += n,
+            Input::Envelope(envelope) => envelope.at += n,
         }
     }
 }
@@ -670,7 +805,12 @@ impl<'a> Inflate<'a> {
                 Input::Base64 { text, chunk, decoded: Vec::new(), at: 0 }
             }
         };
-        Some(Inflate { input, member: None, left: cap, done: false })
+        Some(Inflate { input, ..Inflate::empty(cap) })
+    }
+
+    /// No input yet, and `cap` bytes allowed.
+    fn empty(cap: usize) -> Self {
+        Inflate { input: Input::Gzip(&[]), member: None, left: cap, done: false }
     }
 
     /// Inflates into `out` until it is full or the stream has ended. `None`: the stream is not
