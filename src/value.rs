@@ -78,6 +78,45 @@ impl fmt::Debug for Scalar<'_> {
 impl<'a> Scalar<'a> {
     /// Reads one JSON value. Never fails on well-formed JSON; malformed JSON gives `Compound`.
     pub(crate) fn from_json(json: &'a str) -> Scalar<'a> {
+        Self::plain(json).unwrap_or_else(|| Self::from_json_by_serde(json))
+    }
+
+    /// The forms most kept values take, read without serde_json: a string without escapes, a
+    /// small integer, a literal, and each of those as the client wraps them (`{"stringValue":..}`,
+    /// `{"intValue":..}`, with no whitespace). `None` for anything else. Each gives exactly what
+    /// serde_json gives (tested below against [`Scalar::from_json_by_serde`]).
+    fn plain(json: &'a str) -> Option<Scalar<'a>> {
+        /// A string without escapes or control characters: its text.
+        fn string(json: &str) -> Option<&str> {
+            let text = json.strip_prefix('"')?.strip_suffix('"')?;
+            text.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20).then_some(text)
+        }
+        /// `0`, or up to 18 digits without a leading zero, perhaps negative: within `i64`.
+        fn integer(json: &str) -> Option<i64> {
+            let digits = json.strip_prefix('-').unwrap_or(json);
+            let plain = digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit());
+            let canonical = digits == "0" && digits.len() == json.len() || !digits.starts_with('0');
+            (plain && canonical && !digits.is_empty()).then(|| json.parse().ok()).flatten()
+        }
+        if let Some(inner) = json.strip_prefix(r#"{"stringValue":"#).and_then(|rest| rest.strip_suffix('}')) {
+            return string(inner).map(|s| Scalar::Str(Cow::Borrowed(s)));
+        }
+        if let Some(inner) = json.strip_prefix(r#"{"intValue":"#).and_then(|rest| rest.strip_suffix('}')) {
+            return integer(string(inner).unwrap_or(inner)).map(Scalar::Int);
+        }
+        match json.as_bytes().first()? {
+            b'"' => string(json).map(|s| Scalar::Str(Cow::Borrowed(s))),
+            b't' | b'f' | b'n' => match json {
+                "true" => Some(Scalar::Bool(true)),
+                "false" => Some(Scalar::Bool(false)),
+                "null" => Some(Scalar::Null),
+                _ => None,
+            },
+            _ => integer(json).map(Scalar::Int),
+        }
+    }
+
+    fn from_json_by_serde(json: &'a str) -> Scalar<'a> {
         let mut de = serde_json::Deserializer::from_str(json);
         match de.deserialize_any(ScalarVisitor { unwrap: true }) {
             Ok(scalar) if de.end().is_ok() => scalar,
@@ -198,6 +237,36 @@ pub(crate) fn parse_integer(s: &str) -> Result<i64, AttributeDrop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_forms_are_read_as_serde_json_reads_them() {
+        let values = [
+            r#""""#, r#""a""#, r#""a b:{}""#, r#""a\"b""#, r#""é😀""#, r#""\u0041""#, "\"tab\t\"", r#""a"b""#, r#"""#,
+            r#""12""#, r#""-3""#, r#""007""#, r#""-0""#, "0", "-0", "00", "01", "-01", "7", "-7", "123456789012345678",
+            "-123456789012345678", "1234567890123456789", "9223372036854775808", "-", "1.0", "1e3", "+1", " 1", "1 ",
+            "true", "false", "null", "nul", "truex", "[]", "[1]", "{}", r#"{"a":1}"#, "",
+        ];
+        let mut cases: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        for wrapper in ["stringValue", "intValue", "doubleValue", "boolValue", "x"] {
+            for value in values {
+                for form in ["{'W':V}", "{ 'W':V}", "{'W': V }", "{'W':V,'x':1}", "{'W':V}}", "{'W':{'W':V}}"] {
+                    cases.push(form.replace('\'', "\"").replace('V', value).replace('W', wrapper));
+                }
+            }
+        }
+        let mut plain = 0;
+        for case in &cases {
+            if let Some(fast) = Scalar::plain(case) {
+                assert_eq!(fast, Scalar::from_json_by_serde(case), "{case}");
+                if let (Scalar::Str(fast), Scalar::Str(Cow::Borrowed(_))) = (&fast, Scalar::from_json_by_serde(case)) {
+                    assert!(matches!(fast, Cow::Borrowed(_)), "{case}");
+                }
+                plain += 1;
+            }
+            assert_eq!(Scalar::from_json(case), Scalar::from_json_by_serde(case), "{case}");
+        }
+        assert!(plain >= 25, "{plain} of {} read plainly", cases.len());
+    }
 
     fn shape(json: &str) -> String {
         format!("{:?}", Scalar::from_json(json))
