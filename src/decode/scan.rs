@@ -702,8 +702,9 @@ impl<'a> Envelope<'a> {
         Some(read > 0)
     }
 
-    /// Reads until more than a chunk is unread, or the data string has closed: then checks that only the
-    /// envelope's closing follows. `None`: an escape in the data, or anything else.
+    /// Reads until more than a group of four is unread, or the data string has closed: then
+    /// checks that only the envelope's closing follows. `None`: an escape in the data, or
+    /// anything else.
     fn fill(&mut self) -> Option<()> {
         while !self.closed {
             match memchr::memchr2(b'"', b'\\', &self.text[self.searched..self.end]) {
@@ -724,8 +725,8 @@ impl<'a> Envelope<'a> {
                 }
                 None => {
                     self.searched = self.end;
-                    // More than a chunk: the next is not the last, which alone may hold padding.
-                    if self.end - self.start > self.chunk {
+                    // A whole group and a byte after it: a piece that is not the last.
+                    if self.end - self.start > 4 {
                         return Some(());
                     }
                     self.more()?.then_some(())?;
@@ -735,13 +736,16 @@ impl<'a> Envelope<'a> {
         Some(())
     }
 
-    /// The next chunk of text, decoded. Only the last may hold padding, as in one string.
+    /// The next piece of text, decoded: the whole groups of four read (up to a chunk), but one
+    /// byte at least left unread until the string has closed, so that only the last piece may
+    /// hold padding, as in one string. What is left of a group is all the buffer ever moves.
     fn pending(&mut self) -> Option<&[u8]> {
         if self.at == self.decoded.len() {
             self.fill()?;
             let unread = self.end - self.start;
-            let last = self.closed && unread <= self.chunk;
-            let piece = &self.text[self.start..self.start + self.chunk.min(unread)];
+            let groups = if self.closed { unread } else { (unread - 1) / 4 * 4 };
+            let last = self.closed && groups <= self.chunk;
+            let piece = &self.text[self.start..self.start + self.chunk.min(groups)];
             (last || memchr::memchr(b'=', piece).is_none()).then_some(())?;
             self.decoded.resize(base64_simd::STANDARD.decoded_length(piece).ok()?, 0);
             base64_simd::STANDARD.decode(piece, self.decoded.as_mut_slice().as_out()).ok()?;
