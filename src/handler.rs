@@ -243,7 +243,7 @@ impl<S: Sink> Handler<S> {
     }
 
     /// [`Handler::prepare`] for an envelope read from `reader` a piece at a time (the CLI's
-    /// files: [`Sanitizer::sanitize_envelope_reader`]). `None`: not taken; read the input whole
+    /// files: the sanitizer's `sanitize_envelope_reader`). `None`: not taken; read the input whole
     /// and call [`Handler::prepare_event`], which gives the result or the error.
     pub fn prepare_reader(&self, reader: &mut dyn std::io::Read) -> Option<Prepared> {
         let (header, sanitized) = self.sanitizer.sanitize_envelope_reader(reader, self.settings.max_decompressed)?;

@@ -5,15 +5,19 @@
 //!
 //! ```text
 //! envelope bytes ─▶ decode    base64 → size-capped gzip → payload JSON, streamed: each event
-//!                              handed on as it is read (the payload is never whole in memory)
-//!                 ─▶ parse     one stored OTel record → borrowed raw event
+//!                              handed on as it is read (the payload is never whole in memory),
+//!                              its message unescaped with its quotes and backslashes marked
+//!                 ─▶ parse     one stored OTel record → borrowed raw event (read from mark to
+//!                              mark; serde_json for any shape the marked reader leaves)
 //!                 ─▶ sanitize  the allowlist builds each output from empty (input order)
 //!                 ─▶ plan      the one sort (stable, by timestamp) + split by PutLogEvents limits
 //!                 ─▶ sink      the only code that writes anywhere (CloudWatch Logs, or stdout)
 //! ```
 //!
 //! [`handler::Handler`] runs this path for one payload, generic over the sink; the Lambda
-//! (`src/bin/lambda.rs`) and the CLI's `sanitize` (`src/main.rs`) both call it. Keys:
+//! (`src/bin/lambda.rs`) and the CLI's `sanitize` (`src/main.rs`) both call it; the CLI reads an
+//! envelope file a piece at a time into the same reader ([`handler::Handler::prepare_reader`]),
+//! and anything else whole, as the function receives it. Keys:
 //! [`key_source`] is the one place a pseudonym key is read (a file, `PSEUDONYM_KEY`, Secrets
 //! Manager; the only AWS call besides the sink), and [`PseudonymKey`] derives every keyed digest
 //! (pseudonyms and, through [`StreamNamer`], stream names). [`config`] reads the Lambda's
@@ -30,6 +34,7 @@ mod decode;
 pub mod digest;
 mod explain;
 pub mod handler;
+mod json;
 pub mod key_source;
 mod kind;
 pub mod kinesis;

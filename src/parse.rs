@@ -11,8 +11,11 @@
 //!   descent is bounded by the allowlist, not the input; the path is built in one buffer and
 //!   never longer than the longest allowlisted key (a longer key cannot match and is not built);
 //!   no key is copied per child.
-//! - Values are borrowed as raw JSON slices; only allowlisted ones are ever decoded (by the
-//!   sanitizer).
+//! - Values are borrowed as raw JSON text ([`Raw`]); only allowlisted ones are ever decoded (by
+//!   the sanitizer).
+//! - Two readers, one result: a message the payload reader has just unescaped comes with the
+//!   marks of its quotes, backslashes and control characters, and [`marked`]'s reader goes
+//!   first; whatever it refuses, serde_json reads. The tests hold the two to the same entries.
 //! - A key found inside a value (under an opened object, or in a JSON string parsed as an object)
 //!   that names nothing is only counted ([`Found::hidden`]), never kept. A top-level key that
 //!   names nothing is kept as [`Entry::Other`] for the audit; its value is not read.

@@ -31,14 +31,11 @@
 //! window and the three text buffers grow only to the largest single event or member.
 
 use super::{Compressed, Header, Unreadable};
+use crate::json::Grammar;
 use crate::parse::is_marked as marked;
 use base64_simd::AsOut as _;
 #[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
 use flate2::{Decompress, FlushDecompress, Status};
-
-/// Nesting the fast reader follows inside fields it ignores; deeper goes to the exact reader
-/// (whose limit, 128, is larger, so the two never disagree about depth).
-const MAX_DEPTH: u32 = 60;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -102,7 +99,7 @@ pub(super) fn read_envelope(
 }
 
 fn read_from(mut source: Inflate<'_>, sizes: Sizes, mut each: impl FnMut(EventRef<'_>)) -> Option<Header> {
-    let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, starved: false };
+    let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, starved: false, spare: Vec::new() };
     source.fill(&mut s.buf)?;
     let mut text = Text::default();
     let mut fields: [Option<String>; 3] = Default::default();
@@ -185,7 +182,6 @@ enum Step {
 struct Text {
     id: Vec<u8>,
     message: Vec<u8>,
-    spare: Vec<u8>,
     marks: Marks,
 }
 
@@ -217,6 +213,8 @@ struct Scanner {
     buf: Vec<u8>,
     r: usize,
     starved: bool,
+    /// What strings other than an event's id and message are unescaped into.
+    spare: Vec<u8>,
 }
 
 impl Scanner {
@@ -244,9 +242,9 @@ impl Scanner {
                     self.expect(b'[')?;
                     Step::Events(if self.eat(b']') { State::AfterMember } else { State::Event })
                 }
-                Some(i) => Step::Field(i, self.string(&mut text.spare)?),
+                Some(i) => Step::Field(i, self.string()?),
                 None => {
-                    self.skip(&mut text.spare)?;
+                    self.skip()?;
                     Step::Next(State::AfterMember)
                 }
             },
@@ -271,31 +269,6 @@ impl Scanner {
         })
     }
 
-    /// The byte at `r`, if the window holds it.
-    fn peek(&mut self) -> Option<u8> {
-        let byte = self.buf.get(self.r).copied();
-        self.starved |= byte.is_none();
-        byte
-    }
-
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.r += 1;
-        }
-    }
-
-    /// Skips whitespace and consumes `byte` if it is next.
-    fn eat(&mut self, byte: u8) -> bool {
-        self.ws();
-        let next = self.peek() == Some(byte);
-        self.r += usize::from(next);
-        next
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.eat(byte).then_some(())
-    }
-
     /// An event object: its id, timestamp and message, each exactly once, in any order.
     fn event(&mut self, text: &mut Text) -> Option<Step> {
         const FIELDS: &[&[u8]] = &[b"id", b"timestamp", b"message"];
@@ -313,7 +286,7 @@ impl Scanner {
                         let (len, whole) = self.unescape::<true>(&mut text.message, &mut text.marks)?;
                         set_once(&mut message, whole.then_some(len))?;
                     }
-                    None => self.skip(&mut text.spare)?,
+                    None => self.skip()?,
                 }
                 if !self.eat(b',') {
                     self.expect(b'}')?;
@@ -351,9 +324,11 @@ impl Scanner {
     }
 
     /// A string field, which must be Unicode.
-    fn string(&mut self, dest: &mut Vec<u8>) -> Option<String> {
-        let len = self.unicode_string(dest)?;
-        String::from_utf8(dest[..len].to_vec()).ok()
+    fn string(&mut self) -> Option<String> {
+        let mut spare = std::mem::take(&mut self.spare);
+        let read = self.unicode_string(&mut spare).and_then(|len| String::from_utf8(spare[..len].to_vec()).ok());
+        self.spare = spare;
+        read
     }
 
     /// An integer in `i64` (a fraction or an exponent makes it a float: refused, as serde does).
@@ -482,104 +457,32 @@ impl Scanner {
         marks.used = w;
         Some((w, whole))
     }
+}
 
-    /// Any JSON value, checked and discarded, without recursion: `objects` has bit `i` set when
-    /// level `i` is an object. Its strings are unescaped into `spare`.
-    fn skip(&mut self, spare: &mut Vec<u8>) -> Option<()> {
-        let (mut depth, mut objects) = (0u32, 0u64);
-        loop {
-            self.ws();
-            match self.peek()? {
-                open @ (b'{' | b'[') => {
-                    self.r += 1;
-                    if depth == MAX_DEPTH {
-                        return None;
-                    }
-                    let object = open == b'{';
-                    objects = objects & !(1 << depth) | u64::from(object) << depth;
-                    depth += 1;
-                    if self.eat(if object { b'}' } else { b']' }) {
-                        depth -= 1;
-                    } else {
-                        if object {
-                            self.key(spare)?;
-                        }
-                        continue;
-                    }
-                }
-                b'"' => {
-                    self.unicode_string(spare)?;
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return None,
-            }
-            // After a value: close the containers it ends, or go on to the next member.
-            loop {
-                if depth == 0 {
-                    return Some(());
-                }
-                let object = objects >> (depth - 1) & 1 == 1;
-                if self.eat(b',') {
-                    if object {
-                        self.key(spare)?;
-                    }
-                    break;
-                }
-                self.expect(if object { b'}' } else { b']' })?;
-                depth -= 1;
-            }
-        }
+impl Grammar for Scanner {
+    /// The byte at `r`, if the window holds it.
+    fn peek(&mut self) -> Option<u8> {
+        let byte = self.buf.get(self.r).copied();
+        self.starved |= byte.is_none();
+        byte
     }
 
-    /// A member name in an ignored object, and its colon.
-    fn key(&mut self, spare: &mut Vec<u8>) -> Option<()> {
-        self.ws();
-        (self.peek()? == b'"').then_some(())?;
-        self.unicode_string(spare)?;
-        self.expect(b':')
+    fn ahead(&mut self, n: usize) -> Option<&[u8]> {
+        let bytes = self.buf.get(self.r..self.r + n);
+        self.starved |= bytes.is_none();
+        bytes
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        let Some(next) = self.buf.get(self.r..self.r + word.len()) else {
-            self.starved = true;
-            return None;
-        };
-        (next == word).then_some(())?;
-        self.r += word.len();
-        Some(())
-    }
-
-    /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Option<()> {
-        self.eat(b'-');
-        match self.peek()? {
-            b'0' => self.r += 1,
-            b'1'..=b'9' => self.digits()?,
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.r += 1;
-            self.digits()?;
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.r += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.r += 1;
-            }
-            self.digits()?;
-        }
-        Some(())
-    }
-
-    /// One or more digits.
-    fn digits(&mut self) -> Option<()> {
-        let n = self.buf[self.r..].iter().take_while(|b| b.is_ascii_digit()).count();
+    fn advance(&mut self, n: usize) {
         self.r += n;
-        self.starved |= self.r == self.buf.len();
-        (n > 0).then_some(())
+    }
+
+    /// A string in a value passed over, unescaped into the spare buffer: it must be Unicode.
+    fn pass_string(&mut self) -> Option<()> {
+        let mut spare = std::mem::take(&mut self.spare);
+        let read = self.unicode_string(&mut spare);
+        self.spare = spare;
+        read.map(drop)
     }
 }
 

@@ -6,7 +6,7 @@
 //! Trusts nothing in the message, and decides nothing alone. It reads the shape the client
 //! writes (the record an object, `attributes` an object or a KeyValue array, keys without
 //! escapes) and refuses (`None`) everything else, valid or not: an escaped key, a repeated
-//! field, a KeyValue entry that is not an object, nesting deeper than [`MAX_DEPTH`], malformed
+//! field, a KeyValue entry that is not an object, nesting deeper than [`crate::json::MAX_DEPTH`], malformed
 //! JSON. On a refusal the caller
 //! clears what it filled and runs the serde_json reader, which gives the result or
 //! `Unparseable`. What it accepts, serde_json accepts with the same entries in the same order
@@ -19,10 +19,8 @@
 //! Bounded: one pass, no recursion (nesting is a counter and a 64-bit stack).
 
 use super::{Indexes, Raw, RawEvent, Reader};
+use crate::json::Grammar;
 use std::borrow::Cow;
-
-/// Nesting followed inside values; deeper goes to serde_json (whose values have no limit).
-const MAX_DEPTH: u32 = 60;
 
 /// Whether a byte is marked: `"`, `\` or a control character.
 pub(crate) fn is_marked(byte: u8) -> bool {
@@ -90,28 +88,6 @@ struct Cursor<'a, 'm> {
 }
 
 impl<'a> Cursor<'a, '_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.p).copied()
-    }
-
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.p += 1;
-        }
-    }
-
-    /// Skips whitespace and consumes `byte` if it is next.
-    fn eat(&mut self, byte: u8) -> bool {
-        self.ws();
-        let next = self.peek() == Some(byte);
-        self.p += usize::from(next);
-        next
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.eat(byte).then_some(())
-    }
-
     /// The first marked position at or after `from`.
     fn next_mark(&self, from: usize) -> Option<usize> {
         let mut i = from / 64;
@@ -252,97 +228,22 @@ impl<'a> Cursor<'a, '_> {
             }
         }
     }
+}
 
-    /// Any JSON value, checked and passed over, without recursion: `objects` has bit `i` set
-    /// when level `i` is an object.
-    fn skip(&mut self) -> Option<()> {
-        let (mut depth, mut objects) = (0u32, 0u64);
-        loop {
-            self.ws();
-            match self.peek()? {
-                open @ (b'{' | b'[') => {
-                    self.p += 1;
-                    if depth == MAX_DEPTH {
-                        return None;
-                    }
-                    let object = open == b'{';
-                    objects = objects & !(1 << depth) | u64::from(object) << depth;
-                    depth += 1;
-                    if self.eat(if object { b'}' } else { b']' }) {
-                        depth -= 1;
-                    } else {
-                        if object {
-                            self.key_anywhere()?;
-                        }
-                        continue;
-                    }
-                }
-                b'"' => {
-                    self.string()?;
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return None,
-            }
-            // After a value: close the containers it ends, or go on to the next member.
-            loop {
-                if depth == 0 {
-                    return Some(());
-                }
-                let object = objects >> (depth - 1) & 1 == 1;
-                if self.eat(b',') {
-                    if object {
-                        self.key_anywhere()?;
-                    }
-                    break;
-                }
-                self.expect(if object { b'}' } else { b']' })?;
-                depth -= 1;
-            }
-        }
+impl Grammar for Cursor<'_, '_> {
+    fn peek(&mut self) -> Option<u8> {
+        self.bytes.get(self.p).copied()
     }
 
-    /// A member name inside a value (escapes allowed), and its colon.
-    fn key_anywhere(&mut self) -> Option<()> {
-        self.ws();
-        self.string()?;
-        self.expect(b':')
+    fn ahead(&mut self, n: usize) -> Option<&[u8]> {
+        self.bytes.get(self.p..self.p + n)
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        (self.bytes.get(self.p..self.p + word.len())? == word).then_some(())?;
-        self.p += word.len();
-        Some(())
-    }
-
-    /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Option<()> {
-        self.p += usize::from(self.peek() == Some(b'-'));
-        match self.peek()? {
-            b'0' => self.p += 1,
-            b'1'..=b'9' => self.digits()?,
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.p += 1;
-            self.digits()?;
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.p += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.p += 1;
-            }
-            self.digits()?;
-        }
-        Some(())
-    }
-
-    /// One or more digits.
-    fn digits(&mut self) -> Option<()> {
-        let n = self.bytes[self.p..].iter().take_while(|b| b.is_ascii_digit()).count();
+    fn advance(&mut self, n: usize) {
         self.p += n;
-        (n > 0).then_some(())
+    }
+
+    fn pass_string(&mut self) -> Option<()> {
+        self.string().map(drop)
     }
 }
