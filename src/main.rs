@@ -162,7 +162,9 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
     };
     match &args.log_group {
         None => {
-            let handler = Handler::new(sanitizer, StdoutSink::new(BufWriter::new(io::stdout())), streams, settings);
+            // 64 KiB at a time: a few hundred writes for a large payload's lines, not thousands.
+            let stdout = BufWriter::with_capacity(64 << 10, io::stdout());
+            let handler = Handler::new(sanitizer, StdoutSink::new(stdout), streams, settings);
             let inputs = prepare_all(&handler, input, None)?;
             let written = runtime.block_on(write_all(&handler, inputs));
             match &written.error {
