@@ -11,6 +11,11 @@
 /// values it passes over have none, so refusing never disagrees with it).
 pub(crate) const MAX_DEPTH: u32 = 60;
 
+/// Fills a field that may be given once: `None` (refused) when it was given already.
+pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    slot.replace(value).is_none().then_some(())
+}
+
 /// A position in some bytes, read forward.
 pub(crate) trait Grammar {
     /// The next byte, if the bytes hold it (a reader may note that it ran out).

@@ -31,7 +31,7 @@
 //! window and the three text buffers grow only to the largest single event or member.
 
 use super::{Compressed, Header, Unreadable};
-use crate::json::Grammar;
+use crate::json::{Grammar, set_once};
 use crate::parse::is_marked as marked;
 use base64_simd::AsOut as _;
 #[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
@@ -203,10 +203,6 @@ impl Marks {
     }
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    slot.replace(value).is_none().then_some(())
-}
-
 /// A read position `r` in a window of decompressed text; `starved` says a read reached the
 /// window's end (so the state must be read again with more text, unless the input has ended).
 struct Scanner {
@@ -323,12 +319,18 @@ impl Scanner {
         (whole && simdutf8::basic::from_utf8(&dest[..len]).is_ok()).then_some(len)
     }
 
+    /// A string that must be Unicode, at the front of the spare buffer: its length.
+    fn spare_string(&mut self) -> Option<usize> {
+        let mut spare = std::mem::take(&mut self.spare);
+        let len = self.unicode_string(&mut spare);
+        self.spare = spare;
+        len
+    }
+
     /// A string field, which must be Unicode.
     fn string(&mut self) -> Option<String> {
-        let mut spare = std::mem::take(&mut self.spare);
-        let read = self.unicode_string(&mut spare).and_then(|len| String::from_utf8(spare[..len].to_vec()).ok());
-        self.spare = spare;
-        read
+        let len = self.spare_string()?;
+        String::from_utf8(self.spare[..len].to_vec()).ok()
     }
 
     /// An integer in `i64` (a fraction or an exponent makes it a float: refused, as serde does).
@@ -479,10 +481,7 @@ impl Grammar for Scanner {
 
     /// A string in a value passed over, unescaped into the spare buffer: it must be Unicode.
     fn pass_string(&mut self) -> Option<()> {
-        let mut spare = std::mem::take(&mut self.spare);
-        let read = self.unicode_string(&mut spare);
-        self.spare = spare;
-        read.map(drop)
+        self.spare_string().map(drop)
     }
 }
 

@@ -19,7 +19,7 @@
 //! Bounded: one pass, no recursion (nesting is a counter and a 64-bit stack).
 
 use super::{Indexes, Raw, RawEvent, Reader};
-use crate::json::Grammar;
+use crate::json::{Grammar, set_once};
 use std::borrow::Cow;
 
 /// Whether a byte is marked: `"`, `\` or a control character.
@@ -52,10 +52,10 @@ pub(super) fn read<'a>(
     if !c.eat(b'}') {
         loop {
             match c.key()? {
-                "body" => once(&mut event.body, c.value()?)?,
-                "eventName" => once(&mut event.event_name, c.value()?)?,
-                "timeUnixNano" => once(&mut event.time_unix_nano, c.value()?)?,
-                "observedTimeUnixNano" => once(&mut event.observed_time_unix_nano, c.value()?)?,
+                "body" => set_once(&mut event.body, c.value()?)?,
+                "eventName" => set_once(&mut event.event_name, c.value()?)?,
+                "timeUnixNano" => set_once(&mut event.time_unix_nano, c.value()?)?,
+                "observedTimeUnixNano" => set_once(&mut event.observed_time_unix_nano, c.value()?)?,
                 "attributes" => {
                     (!std::mem::replace(&mut attributes, true)).then_some(())?;
                     c.attributes(Reader { index: indexes.attributes, out: &mut event.attributes, named: true })?;
@@ -74,10 +74,6 @@ pub(super) fn read<'a>(
     }
     c.ws();
     (c.p == c.bytes.len()).then_some(())
-}
-
-fn once<'a>(slot: &mut Option<Raw<'a>>, value: Raw<'a>) -> Option<()> {
-    slot.replace(value).is_none().then_some(())
 }
 
 struct Cursor<'a, 'm> {
@@ -131,12 +127,17 @@ impl<'a> Cursor<'a, '_> {
         }
     }
 
-    /// A member name without escapes, and its colon.
-    fn key(&mut self) -> Option<&'a str> {
+    /// A string without escapes, as its text.
+    fn plain_string(&mut self) -> Option<&'a str> {
         self.ws();
         let (start, end, escaped) = self.string()?;
         (!escaped).then_some(())?;
-        let key = self.text.get(start..end)?;
+        self.text.get(start..end)
+    }
+
+    /// A member name without escapes, and its colon.
+    fn key(&mut self) -> Option<&'a str> {
+        let key = self.plain_string()?;
         self.expect(b':')?;
         Some(key)
     }
@@ -185,12 +186,8 @@ impl<'a> Cursor<'a, '_> {
             if !self.eat(b'}') {
                 loop {
                     match self.key()? {
-                        "key" => {
-                            self.ws();
-                            let (start, end, escaped) = self.string()?;
-                            (!escaped && key.replace(self.text.get(start..end)?).is_none()).then_some(())?;
-                        }
-                        "value" => once(&mut value, self.value()?)?,
+                        "key" => set_once(&mut key, self.plain_string()?)?,
+                        "value" => set_once(&mut value, self.value()?)?,
                         _ => self.skip()?,
                     }
                     if !self.eat(b',') {
