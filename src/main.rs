@@ -211,10 +211,8 @@ fn prepare_all<S: Sink>(
     args: &InputArgs,
     ndjson_stream: Option<&str>,
 ) -> Result<Vec<Prepared>, Failure> {
-    let stdin = [PathBuf::from("-")];
-    let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
     let mut prepared = Vec::new();
-    for path in files {
+    for path in input_paths(args) {
         // A file holding a subscription envelope is read a piece at a time, as it is decoded.
         // Anything else (stdin, NDJSON, a Kinesis event, a form or error that piece-wise
         // reading leaves to the usual path) is read whole and prepared as the function would.
@@ -377,9 +375,12 @@ fn load_allowlist(path: Option<&Path>) -> Result<Allowlist, Failure> {
 
 /// Every input as (display name, bytes); stdin when no file (or `-`) is given.
 fn read_inputs(args: &InputArgs) -> Result<Vec<(String, Vec<u8>)>, Failure> {
-    let stdin = [PathBuf::from("-")];
-    let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
-    files.iter().map(|path| read_input(path)).collect()
+    input_paths(args).into_iter().map(read_input).collect()
+}
+
+/// The files given, in order, or `-` (stdin) when none is.
+fn input_paths(args: &InputArgs) -> Vec<&Path> {
+    if args.files.is_empty() { vec![Path::new("-")] } else { args.files.iter().map(PathBuf::as_path).collect() }
 }
 
 /// One input, whole, with the name its errors give (`-`: stdin).

@@ -52,10 +52,10 @@ pub(crate) struct KeyIndex {
 /// between them every byte of a key of up to 16 bytes, so two such keys of one length are equal
 /// exactly when their ends are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Ends(u64, u64);
+pub(crate) struct Ends(u64, u64);
 
 impl Ends {
-    fn of(key: &str) -> Ends {
+    pub(crate) fn of(key: &str) -> Ends {
         let bytes = key.as_bytes();
         match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
             (Some(first), Some(last)) => Ends(u64::from_le_bytes(*first), u64::from_le_bytes(*last)),
