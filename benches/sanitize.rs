@@ -25,11 +25,11 @@ mod workload;
 use aws_lambda_events::event::cloudwatch_logs::LogData;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use criterion::{BenchmarkId, Criterion, Throughput};
 #[allow(clippy::disallowed_types, reason = "the benchmark's reference decoding (floor, gunzip)")]
 use flate2::read::MultiGzDecoder;
 use flate2::{Compression, write::GzEncoder};
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;

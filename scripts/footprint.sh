@@ -2,14 +2,14 @@
 # Footprint measurements (docs/performance.md): peak RSS, arm64 binary size, start-up time, and
 # the ratio of sanitized bytes written to raw bytes received.
 #   scripts/footprint.sh [BIN]   BIN: the binary to size for Lambda (default: sanitizer-lambda if
-#                                src/bin/lambda.rs exists, else the CLI)
+#                                crates/sanitizer-lambda exists, else the CLI)
 # Needs: /usr/bin/time, hyperfine (apt-get install hyperfine), cargo-lambda (pip install
 # cargo-lambda) with the aarch64-unknown-linux-gnu target. Missing tools are reported, not skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cli=claude-otel-sanitizer
-lambda_bin=${1:-$([[ -f src/bin/lambda.rs ]] && echo sanitizer-lambda || echo "$cli")}
+lambda_bin=${1:-$([[ -d crates/sanitizer-lambda ]] && echo sanitizer-lambda || echo "$cli")}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf 'footprint-pseudonym-key-0123456789abcdef\n' > "$work/key"

@@ -9,4 +9,4 @@ scripts/check-deploy.sh
 # `cargo test` runs 20,000: tests/fuzz.rs).
 export PROPTEST_CASES="${PROPTEST_CASES:-10000}"
 export FUZZ_ITERATIONS="${FUZZ_ITERATIONS:-600000}"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked

@@ -1,5 +1,5 @@
 //! The `digest` and `pseudonym` commands: thin readers and writers around
-//! [`claude_otel_sanitizer::digest`].
+//! [`sanitizer_digest`].
 //!
 //! `digest` streams sanitized lines (files, stdin, or the sanitized group through
 //! `FilterLogEvents`) into a [`Digest`], renders the report, and writes it only when all input
@@ -8,8 +8,8 @@
 //! their pseudonyms, one per line; its errors name a line number, never an identity.
 
 use clap::{Args, ValueEnum};
-use claude_otel_sanitizer::digest::{self, Digest, Format, MAX_LINE_BYTES, Report, Window, identity};
-use claude_otel_sanitizer::{Allowlist, PseudonymKey};
+use sanitizer_core::{Allowlist, PseudonymKey};
+use sanitizer_digest::{self as digest, Digest, Format, MAX_LINE_BYTES, Report, Window, identity};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -77,7 +77,7 @@ pub fn digest(args: &DigestArgs) -> Result<(), Failure> {
         u64::try_from(end.unix_timestamp_nanos()).map_err(|_| (EXIT_USAGE, "--until: before 1970".to_owned()))?;
     let mut digest = Digest::new(Window { end_ns, days: args.days });
     if let Some(group) = &args.log_group {
-        claude_otel_sanitizer::config::check_log_group(group).map_err(|e| (EXIT_USAGE, format!("--log-group: {e}")))?;
+        sanitizer_aws::config::check_log_group(group).map_err(|e| (EXIT_USAGE, format!("--log-group: {e}")))?;
         read_group(group, &mut digest)?;
     } else {
         let stdin = [PathBuf::from("-")];

@@ -10,13 +10,14 @@
 //! failed; 2 usage; 3 invalid allowlist or key; 4 a write to CloudWatch Logs finally failed.
 
 use clap::{Args, Parser, Subcommand};
-use claude_otel_sanitizer::handler::{Handler, HandlerError, HandlerSettings, Prepared};
-use claude_otel_sanitizer::key_source::KeySource;
-use claude_otel_sanitizer::sink::{
+use sanitizer_aws::config;
+use sanitizer_aws::handler::{Handler, HandlerError, HandlerSettings, Prepared};
+use sanitizer_aws::key_source::KeySource;
+use sanitizer_aws::sink::{
     CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
-use claude_otel_sanitizer::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, config, decode_envelope,
+use sanitizer_core::{
+    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, decode_envelope,
 };
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -216,11 +217,12 @@ fn prepare_all<S: Sink>(
         // A file holding a subscription envelope is read a piece at a time, as it is decoded.
         // Anything else (stdin, NDJSON, a Kinesis event, a form or error that piece-wise
         // reading leaves to the usual path) is read whole and prepared as the function would.
-        if path.as_os_str() != "-" && !args.ndjson {
-            if let Some(p) = std::fs::File::open(path).ok().and_then(|mut file| handler.prepare_reader(&mut file)) {
-                prepared.push(p);
-                continue;
-            }
+        if path.as_os_str() != "-"
+            && !args.ndjson
+            && let Some(p) = std::fs::File::open(path).ok().and_then(|mut file| handler.prepare_reader(&mut file))
+        {
+            prepared.push(p);
+            continue;
         }
         let (name, bytes) = read_input(path)?;
         if args.ndjson {
@@ -268,13 +270,13 @@ async fn write_all<S: Sink>(handler: &Handler<S>, inputs: Vec<Prepared>) -> Writ
 /// One input of `explain`, decoded.
 enum ExplainSource<'a> {
     Ndjson(&'a [u8]),
-    Payload(claude_otel_sanitizer::Payload),
+    Payload(sanitizer_core::Payload),
 }
 
 /// `explain`: decode every input first (bad input prints nothing), then print one explanation
 /// per event as it is made, or only the summary. Input names are printed escaped.
 fn explain(args: &ExplainArgs) -> Result<(), Failure> {
-    use claude_otel_sanitizer::{Explanation, Summary, escape};
+    use sanitizer_core::{Explanation, Summary, escape};
     let input = &args.input;
     let sanitizer = sanitizer(input)?;
     let inputs = read_inputs(input)?;

@@ -21,7 +21,7 @@
 mod cfn;
 
 use cfn::{leaf_paths, parse_template, referenced_fields, resources, sanitizer_output_paths};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -669,13 +669,13 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The sums of the spend fields of written messages: an oracle independent of the sanitizer's
 /// own bookkeeping.
-fn spend_of(lines: &[String]) -> claude_otel_sanitizer::Spend {
-    let mut spend = claude_otel_sanitizer::Spend::default();
+fn spend_of(lines: &[String]) -> sanitizer_core::Spend {
+    let mut spend = sanitizer_core::Spend::default();
     for line in lines {
         let v: Value = serde_json::from_str(line).expect("sanitized message is JSON");
         let a = &v["attributes"];
         let n = |k: &str| a[k].as_u64().unwrap_or(0);
-        spend.merge(&claude_otel_sanitizer::Spend {
+        spend.merge(&sanitizer_core::Spend {
             cost_usd: a["cost_usd"].as_f64().unwrap_or(0.0),
             input_tokens: n("input_tokens"),
             output_tokens: n("output_tokens"),
@@ -688,9 +688,10 @@ fn spend_of(lines: &[String]) -> claude_otel_sanitizer::Spend {
 
 /// The function's invocation line for a fixture, run through the real handler (stdout sink).
 async fn emf_line_for(name: &str) -> (Value, Vec<String>) {
-    use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
-    use claude_otel_sanitizer::metrics::invocation_line;
-    use claude_otel_sanitizer::sink::StdoutSink;
+    use sanitizer_aws::handler::{Handler, HandlerSettings};
+    use sanitizer_aws::metrics::invocation_line;
+    use sanitizer_aws::sink::StdoutSink;
+    use sanitizer_core::StreamNamer;
     let key = PseudonymKey::new(b"deploy-template-test key, 32 bytes or more").expect("test key");
     let handler = Handler::new(
         Sanitizer::new(Allowlist::embedded(), Some(key)),
@@ -707,7 +708,7 @@ async fn emf_line_for(name: &str) -> (Value, Vec<String>) {
     // The handler's spend (the sanitizer's own sums) equals the sums of what was written.
     let (spend, oracle) = (report.spend, spend_of(&lines));
     assert!((spend.cost_usd - oracle.cost_usd).abs() < 1e-9, "{spend:?} vs {oracle:?}");
-    assert_eq!(claude_otel_sanitizer::Spend { cost_usd: oracle.cost_usd, ..spend }, oracle);
+    assert_eq!(sanitizer_core::Spend { cost_usd: oracle.cost_usd, ..spend }, oracle);
     (invocation_line(&report, "ClaudeOtelSanitizer/claude-otel", 1_764_000_000_000), lines)
 }
 

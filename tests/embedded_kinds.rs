@@ -1,7 +1,7 @@
 //! The embedded allowlist's kinds on the values real clients send, and on identity-shaped
 //! values that must not pass through an allowed key.
 
-use claude_otel_sanitizer::{Allowlist, Counts, Origin, Sanitizer};
+use sanitizer_core::{Allowlist, Counts, Origin, Sanitizer};
 
 /// The `model` written for an `api_request` carrying `model`, if any.
 fn kept_model(model: &str) -> Option<String> {

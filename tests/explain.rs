@@ -6,8 +6,8 @@
 
 mod common;
 
-use claude_otel_sanitizer::{Allowlist, EventType, Explanation, Sanitizer, Summary, escape};
 use common::*;
+use sanitizer_core::{Allowlist, EventType, Explanation, Sanitizer, Summary, escape};
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -287,7 +287,7 @@ fn the_summary_counts_per_event_type_and_key() {
 
 #[test]
 fn the_summary_caps_distinct_keys_and_counts_the_rest() {
-    use claude_otel_sanitizer::MAX_SUMMARY_KEYS;
+    use sanitizer_core::MAX_SUMMARY_KEYS;
     let extra = 10;
     let keys: serde_json::Map<String, Value> =
         (0..MAX_SUMMARY_KEYS + extra).map(|i| (format!("key{i}"), json!(1))).collect();

@@ -133,7 +133,7 @@ fn both_stored_shapes_of_a_recording_sanitize_identically() {
 fn recorded_values_of_kept_keys_have_the_right_kind() {
     // Fails when Claude Code changes the type or shape of a key the allowlist keeps: such a
     // value is dropped (wrong_kind / too_long / out_of_range) and the dashboards lose it.
-    use claude_otel_sanitizer::AttributeDrop::*;
+    use sanitizer_core::AttributeDrop::*;
     let sanitizer = sanitizer();
     for payload in recorded_files() {
         let c = sanitize_file(&sanitizer, &payload).counts;
@@ -158,7 +158,7 @@ fn inventory_lists_what_the_allowlist_does_not_keep() {
     let inventory: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/recorded/inventory.json")).unwrap())
             .unwrap();
-    let allowlist = claude_otel_sanitizer::Allowlist::embedded();
+    let allowlist = sanitizer_core::Allowlist::embedded();
     let kept: BTreeSet<&str> = allowlist.attribute_outputs().collect();
     let mut dropped = BTreeSet::new();
     let events = inventory["events"].as_object().expect("inventory lists events");

@@ -25,10 +25,10 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use claude_otel_sanitizer::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer};
 use common::{envelope_of, gzip, payload, payload_files, payload_of, recorded_canaries, sanitize_both_ways, sanitizer};
 use proptest::prelude::{Rng as _, RngExt as _};
 use proptest::test_runner::{RngAlgorithm, TestRng};
+use sanitizer_core::{DEFAULT_MAX_DECOMPRESSED_BYTES, SanitizedPayload, Sanitizer};
 use serde_json::Value;
 
 /// Iterations of a plain `cargo test`; CI's count is in `scripts/test.sh`.

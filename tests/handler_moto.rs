@@ -6,10 +6,11 @@
 
 mod common;
 
-use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
-use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
 use common::*;
+use sanitizer_aws::handler::{Handler, HandlerSettings};
+use sanitizer_aws::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
+use sanitizer_core::StreamNamer;
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
 use std::path::PathBuf;
 
 /// Every `*.json` envelope under fixtures/synthetic and fixtures/recorded (new recordings are
@@ -164,8 +165,8 @@ async fn stored(client: &aws_sdk_cloudwatchlogs::Client, group: &str) -> (Vec<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_in_every_form_gives_the_same_pseudonyms_and_stream_names() {
-    use claude_otel_sanitizer::PseudonymKey;
-    use claude_otel_sanitizer::key_source::KeySource;
+    use sanitizer_aws::key_source::KeySource;
+    use sanitizer_core::PseudonymKey;
 
     let moto = Moto::start();
     let client = logs_client(&moto.url()).await;

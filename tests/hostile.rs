@@ -4,19 +4,19 @@
 //! exits 1 with one line on stderr and nothing on stdout), or the event kept with the offending
 //! attribute dropped and counted, or the event dropped and counted. None panics, and no value
 //! from the input reaches stdout, stderr or an output line. Cases already covered by unit tests
-//! (`src/decode.rs`: bad base64 offsets, truncated gzip, the bomb at a small cap, invalid UTF-8 in
-//! the payload; `src/kind.rs`: NaN/Infinity/overflow spellings per kind) are not repeated here
+//! (`crates/core/src/decode.rs`: bad base64 offsets, truncated gzip, the bomb at a small cap, invalid UTF-8 in
+//! the payload; `crates/core/src/kind.rs`: NaN/Infinity/overflow spellings per kind) are not repeated here
 //! except where the end-to-end path adds something (the default cap, the CLI, the counts).
 
 mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use claude_otel_sanitizer::{
-    AttributeDrop, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, EventDrop, SanitizedPayload, decode_envelope,
-};
 use common::{root, sanitizer};
 use flate2::{Compression, write::GzEncoder};
+use sanitizer_core::{
+    AttributeDrop, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, EventDrop, SanitizedPayload, decode_envelope,
+};
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::PathBuf;

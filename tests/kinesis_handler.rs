@@ -8,12 +8,13 @@
 mod common;
 mod kinesis_support;
 
-use claude_otel_sanitizer::handler::{EventReport, Handler, HandlerSettings, StreamNamer};
-use claude_otel_sanitizer::plan::Batch;
-use claude_otel_sanitizer::sink::{FailureKind, PutOutcome, Sink, SinkError, StdoutSink};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use common::*;
 use kinesis_support::*;
+use sanitizer_aws::handler::{EventReport, Handler, HandlerSettings};
+use sanitizer_aws::plan::Batch;
+use sanitizer_aws::sink::{FailureKind, PutOutcome, Sink, SinkError, StdoutSink};
+use sanitizer_core::StreamNamer;
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use std::process::Command;
 
 const CANARY: &str = "CANARY5k1n";

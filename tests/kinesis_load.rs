@@ -21,11 +21,12 @@ mod workload;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
-use claude_otel_sanitizer::plan::Batch;
-use claude_otel_sanitizer::sink::{PutOutcome, Rejected, Sink, SinkError};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use flate2::{Compression, write::GzEncoder};
+use sanitizer_aws::handler::{Handler, HandlerSettings};
+use sanitizer_aws::plan::Batch;
+use sanitizer_aws::sink::{PutOutcome, Rejected, Sink, SinkError};
+use sanitizer_core::StreamNamer;
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::Path;

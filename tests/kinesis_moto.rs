@@ -9,11 +9,12 @@ mod common;
 mod kinesis_support;
 
 use base64::Engine as _;
-use claude_otel_sanitizer::handler::{Handler, HandlerSettings, StreamNamer};
-use claude_otel_sanitizer::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
-use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
 use common::*;
 use kinesis_support::*;
+use sanitizer_aws::handler::{Handler, HandlerSettings};
+use sanitizer_aws::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
+use sanitizer_core::StreamNamer;
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
 use serde_json::json;
 
 /// What `claude-otel-sanitizer sanitize FILE...` prints, without a key.

@@ -12,11 +12,11 @@
 mod common;
 
 use base64::Engine as _;
-use claude_otel_sanitizer::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
 use common::{sanitize_both_ways, sanitizer};
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
+use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::io::Write as _;

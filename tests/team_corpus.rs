@@ -47,7 +47,7 @@ fn pseudonym_of(handle: &str) -> String {
         "event.name": "user_prompt", "user.email": format!("{handle}.CANARY@example.com")}})
     .to_string();
     let (line, _) = sanitizer()
-        .sanitize_message(claude_otel_sanitizer::Origin::NONE, &message, &mut claude_otel_sanitizer::Counts::default())
+        .sanitize_message(sanitizer_core::Origin::NONE, &message, &mut sanitizer_core::Counts::default())
         .expect("a user_prompt is kept");
     let v: Value = serde_json::from_str(&line).expect("json");
     v["attributes"]["user.pseudonym"].as_str().expect("pseudonym written").to_owned()

@@ -5,14 +5,14 @@
 mod common;
 
 use bytes::Bytes;
-use claude_otel_sanitizer::SanitizedEvent;
-use claude_otel_sanitizer::plan::plan;
-use claude_otel_sanitizer::sink::{CloudWatchSink, FailureKind, Rejected, RetrySettings, write_plan};
 use common::*;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use sanitizer_aws::plan::plan;
+use sanitizer_aws::sink::{CloudWatchSink, FailureKind, Rejected, RetrySettings, write_plan};
+use sanitizer_core::SanitizedEvent;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -236,8 +236,9 @@ async fn the_invocation_deadline_stops_a_slow_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handler_returns_an_error_on_persistent_5xx_and_counts_the_unwritten() {
-    use claude_otel_sanitizer::handler::{Handler, HandlerError, HandlerSettings, StreamNamer};
-    use claude_otel_sanitizer::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
+    use sanitizer_aws::handler::{Handler, HandlerError, HandlerSettings};
+    use sanitizer_core::StreamNamer;
+    use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, Sanitizer};
     let script: Script = Arc::new(|op, _| match op {
         "PutLogEvents" => Answer::Status(503, "ServiceUnavailableException"),
         _ => Answer::Forward,

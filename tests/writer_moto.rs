@@ -3,10 +3,10 @@
 
 mod common;
 
-use claude_otel_sanitizer::SanitizedEvent;
-use claude_otel_sanitizer::plan::plan;
-use claude_otel_sanitizer::sink::{CloudWatchSink, RetrySettings, write_plan};
 use common::*;
+use sanitizer_aws::plan::plan;
+use sanitizer_aws::sink::{CloudWatchSink, RetrySettings, write_plan};
+use sanitizer_core::SanitizedEvent;
 
 fn events(n: usize, start: i64, width: usize) -> Vec<SanitizedEvent> {
     (0..n)

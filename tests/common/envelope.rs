@@ -2,7 +2,7 @@
 //! and the subscription payload around a list of messages.
 //!
 //! Trusts its input (test-built payloads and the repository's fixtures). Reading gzip back is the
-//! one test-side decompression; the product decompresses only in `src/decode.rs` (`clippy.toml`).
+//! one test-side decompression; the product decompresses only in `crates/core/src/decode.rs` (`clippy.toml`).
 
 use base64::Engine as _;
 use std::io::{Read as _, Write as _};
@@ -34,7 +34,7 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Every member of a gzip stream, uncapped: for test-built envelopes and the fixtures only.
-#[allow(clippy::disallowed_types, reason = "reads back trusted test data; the product path is src/decode.rs")]
+#[allow(clippy::disallowed_types, reason = "reads back trusted test data; the product path is crates/core/src/decode.rs")]
 pub fn gunzip(compressed: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(compressed).read_to_end(&mut out).unwrap();

@@ -1,6 +1,6 @@
 //! Fixture discovery, the golden files beside them, and the fixed test pseudonym key.
 
-use claude_otel_sanitizer::{
+use sanitizer_core::{
     Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, PseudonymKey, SanitizedPayload, Sanitizer, decode_envelope,
 };
 use std::path::{Path, PathBuf};
@@ -11,8 +11,11 @@ pub const FIXTURE_KEY: &str = "fixture-pseudonym-key-0123456789";
 /// Separates the written lines from the counts in a golden file.
 pub const COUNTS_SEPARATOR: &str = "--- counts (stderr) ---";
 
+/// The workspace root (where `allowlist.toml` and `fixtures/` are), from the root package's
+/// tests and from a member crate's alike.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().find(|dir| dir.join("allowlist.toml").is_file()).expect("workspace root").to_path_buf()
 }
 
 /// Every subscription payload under `fixtures/synthetic/` and `fixtures/recorded/`: a new file

@@ -2,7 +2,7 @@
 //! killed on drop, and the Lambda runtime emulator (`cargo lambda watch`).
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ pub fn start_emulator(scratch: &Path) -> (Proc, u16) {
             .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes", "-A", "127.0.0.1", "-P"])
             .arg(port.to_string())
             .arg("--manifest-path")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .arg(super::root().join("Cargo.toml"))
             .current_dir(scratch),
     );
     watch.wait_for("starting Runtime server", Duration::from_secs(60));
@@ -142,4 +142,21 @@ pub fn status_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// The CLI binary. From the root package's own tests, the one cargo built for them; from a
+/// binary crate's tests (crates/*/tests), the one `cargo test --workspace` built beside them
+/// in the same target folder (cargo names another package's binaries to no test).
+pub fn cli_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_claude-otel-sanitizer") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("claude-otel-sanitizer");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh)",
+        bin.display()
+    );
+    bin
 }

@@ -1,0 +1,344 @@
+//! OTLP/JSON values as stored: borrowed keys, and scalars after unwrapping one AnyValue wrapper.
+//!
+//! Shared by `parse` (which reads keys and recognises wrappers) and `kind` (which checks
+//! scalars), so that neither depends on the other. Trusts nothing. Guarantees: exactly one level
+//! of AnyValue wrapper is unwrapped, as OTLP defines it (`{"stringValue":"x"}` is the string
+//! `x`; `{"stringValue":{"stringValue":"x"}}` is not a scalar); a `Scalar` holds payload content,
+//! so its `Debug` prints its shape only.
+
+use crate::counts::AttributeDrop;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest numeric string considered at all (digits, sign, point, exponent).
+pub(crate) const MAX_NUMERIC_STRING: usize = 40;
+
+/// The AnyValue field names of OTLP/JSON.
+pub(crate) const ANY_VALUE_FIELDS: [&str; 7] =
+    ["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue", "bytesValue"];
+
+/// A key borrowed from the message where it has no escapes. (serde's own `Cow<str>` always
+/// allocates: measured, copying every attribute key was a quarter of the sanitizer's own work.)
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
+    }
+}
+
+struct KeyVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
+    type Value = Key<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'a>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'a>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+}
+
+/// A JSON value as found in a stored event, after unwrapping at most one OTLP AnyValue wrapper
+/// (`{"stringValue":..}`, `{"intValue":..}`, `{"doubleValue":..}`, `{"boolValue":..}`).
+#[derive(Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    /// An integer outside `i64` (only `u64` above `i64::MAX`).
+    BigInt,
+    Float(f64),
+    Bool(bool),
+    Null,
+    /// An array, an object that is not an AnyValue wrapper, a wrapper around anything but a
+    /// plain JSON scalar of its type, `arrayValue`, `kvlistValue`, `bytesValue`.
+    Compound,
+}
+
+/// Shape only: a `Scalar` holds payload content.
+impl fmt::Debug for Scalar<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scalar::Str(_) => "Str(..)",
+            Scalar::Int(_) => "Int(..)",
+            Scalar::BigInt => "BigInt",
+            Scalar::Float(_) => "Float(..)",
+            Scalar::Bool(_) => "Bool(..)",
+            Scalar::Null => "Null",
+            Scalar::Compound => "Compound",
+        })
+    }
+}
+
+impl<'a> Scalar<'a> {
+    /// Reads one JSON value. Never fails on well-formed JSON; malformed JSON gives `Compound`.
+    pub(crate) fn from_json(json: &'a str) -> Scalar<'a> {
+        Self::plain(json).unwrap_or_else(|| Self::from_json_by_serde(json))
+    }
+
+    /// The forms most kept values take, read without serde_json: a string without escapes, a
+    /// small integer, a literal, and each of those as the client wraps them (`{"stringValue":..}`,
+    /// `{"intValue":..}`, with no whitespace). `None` for anything else. Each gives exactly what
+    /// serde_json gives (tested below against [`Scalar::from_json_by_serde`]).
+    fn plain(json: &'a str) -> Option<Scalar<'a>> {
+        /// A string without escapes or control characters: its text.
+        fn string(json: &str) -> Option<&str> {
+            let text = json.strip_prefix('"')?.strip_suffix('"')?;
+            text.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20).then_some(text)
+        }
+        /// `0`, or up to 18 digits without a leading zero, perhaps negative: within `i64`.
+        fn integer(json: &str) -> Option<i64> {
+            let digits = json.strip_prefix('-').unwrap_or(json);
+            let plain = digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit());
+            let canonical = digits == "0" && digits.len() == json.len() || !digits.starts_with('0');
+            (plain && canonical && !digits.is_empty()).then(|| json.parse().ok()).flatten()
+        }
+        if let Some(inner) = json.strip_prefix(r#"{"stringValue":"#).and_then(|rest| rest.strip_suffix('}')) {
+            return string(inner).map(|s| Scalar::Str(Cow::Borrowed(s)));
+        }
+        if let Some(inner) = json.strip_prefix(r#"{"intValue":"#).and_then(|rest| rest.strip_suffix('}')) {
+            return integer(string(inner).unwrap_or(inner)).map(Scalar::Int);
+        }
+        match json.as_bytes().first()? {
+            b'"' => string(json).map(|s| Scalar::Str(Cow::Borrowed(s))),
+            b't' | b'f' | b'n' => match json {
+                "true" => Some(Scalar::Bool(true)),
+                "false" => Some(Scalar::Bool(false)),
+                "null" => Some(Scalar::Null),
+                _ => None,
+            },
+            _ => integer(json).map(Scalar::Int),
+        }
+    }
+
+    fn from_json_by_serde(json: &'a str) -> Scalar<'a> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        match de.deserialize_any(ScalarVisitor { unwrap: true }) {
+            Ok(scalar) if de.end().is_ok() => scalar,
+            _ => Scalar::Compound,
+        }
+    }
+}
+
+/// Reads a value; `unwrap` says whether an AnyValue wrapper may be opened (only at the top).
+struct ScalarVisitor {
+    unwrap: bool,
+}
+
+/// The value inside a wrapper: a plain JSON scalar, never another wrapper.
+struct Inner;
+
+impl<'de> de::DeserializeSeed<'de> for Inner {
+    type Value = Scalar<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scalar<'de>, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor { unwrap: false })
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map_or(Scalar::BigInt, Scalar::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let key = if self.unwrap { map.next_key::<Key<'de>>()? } else { None };
+        let Some(Key(key)) = key else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Scalar::Compound);
+        };
+        // Typed as OTLP defines them: intValue is an integer (JSON-encoded as a decimal string),
+        // doubleValue a number, boolValue a boolean, stringValue a string. Anything else inside
+        // a wrapper, another wrapper included, is not a scalar.
+        let inner = match key.as_ref() {
+            "stringValue" => match map.next_value_seed(Inner)? {
+                s @ Scalar::Str(_) => s,
+                _ => Scalar::Compound,
+            },
+            "intValue" => match map.next_value_seed(Inner)? {
+                Scalar::Int(n) => Scalar::Int(n),
+                Scalar::BigInt => Scalar::BigInt,
+                Scalar::Str(s) => match parse_integer(&s) {
+                    Ok(n) => Scalar::Int(n),
+                    Err(AttributeDrop::OutOfRange) => Scalar::BigInt,
+                    Err(_) => Scalar::Compound,
+                },
+                _ => Scalar::Compound,
+            },
+            "doubleValue" => match map.next_value_seed(Inner)? {
+                Scalar::Float(x) => Scalar::Float(x),
+                Scalar::Int(n) => Scalar::Float(n as f64),
+                _ => Scalar::Compound,
+            },
+            "boolValue" => match map.next_value_seed(Inner)? {
+                b @ Scalar::Bool(_) => b,
+                _ => Scalar::Compound,
+            },
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+                Scalar::Compound
+            }
+        };
+        // A wrapper has exactly one field; anything more is a nested object.
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<IgnoredAny>()?;
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Scalar::Compound);
+        }
+        Ok(inner)
+    }
+}
+
+/// A decimal integer string: optional `-`, digits only.
+pub(crate) fn parse_integer(s: &str) -> Result<i64, AttributeDrop> {
+    if s.len() > MAX_NUMERIC_STRING {
+        return Err(AttributeDrop::TooLong);
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AttributeDrop::WrongKind);
+    }
+    s.parse::<i64>().map_err(|_| AttributeDrop::OutOfRange)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_forms_are_read_as_serde_json_reads_them() {
+        let values = [
+            r#""""#,
+            r#""a""#,
+            r#""a b:{}""#,
+            r#""a\"b""#,
+            r#""é😀""#,
+            r#""\u0041""#,
+            "\"tab\t\"",
+            r#""a"b""#,
+            r#"""#,
+            r#""12""#,
+            r#""-3""#,
+            r#""007""#,
+            r#""-0""#,
+            "0",
+            "-0",
+            "00",
+            "01",
+            "-01",
+            "7",
+            "-7",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "9223372036854775808",
+            "-",
+            "1.0",
+            "1e3",
+            "+1",
+            " 1",
+            "1 ",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "truex",
+            "[]",
+            "[1]",
+            "{}",
+            r#"{"a":1}"#,
+            "",
+        ];
+        let mut cases: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        for wrapper in ["stringValue", "intValue", "doubleValue", "boolValue", "x"] {
+            for value in values {
+                for form in ["{'W':V}", "{ 'W':V}", "{'W': V }", "{'W':V,'x':1}", "{'W':V}}", "{'W':{'W':V}}"] {
+                    cases.push(form.replace('\'', "\"").replace('V', value).replace('W', wrapper));
+                }
+            }
+        }
+        let mut plain = 0;
+        for case in &cases {
+            if let Some(fast) = Scalar::plain(case) {
+                assert_eq!(fast, Scalar::from_json_by_serde(case), "{case}");
+                if let (Scalar::Str(fast), Scalar::Str(Cow::Borrowed(_))) = (&fast, Scalar::from_json_by_serde(case)) {
+                    assert!(matches!(fast, Cow::Borrowed(_)), "{case}");
+                }
+                plain += 1;
+            }
+            assert_eq!(Scalar::from_json(case), Scalar::from_json_by_serde(case), "{case}");
+        }
+        assert!(plain >= 25, "{plain} of {} read plainly", cases.len());
+    }
+
+    fn shape(json: &str) -> String {
+        format!("{:?}", Scalar::from_json(json))
+    }
+
+    #[test]
+    fn one_wrapper_level_is_unwrapped() {
+        assert_eq!(shape(r#"{"stringValue":"x"}"#), "Str(..)");
+        assert_eq!(shape(r#"{"intValue":"5"}"#), "Int(..)");
+        assert_eq!(shape(r#"{"doubleValue":1.5}"#), "Float(..)");
+        assert_eq!(shape(r#"{"boolValue":true}"#), "Bool(..)");
+    }
+
+    #[test]
+    fn nested_wrappers_are_not_scalars() {
+        for json in [
+            r#"{"stringValue":{"stringValue":"x"}}"#,
+            r#"{"intValue":{"intValue":"5"}}"#,
+            r#"{"doubleValue":{"doubleValue":1.5}}"#,
+            r#"{"boolValue":{"boolValue":true}}"#,
+            r#"{"stringValue":{}}"#,
+            r#"{"stringValue":["x"]}"#,
+        ] {
+            assert_eq!(shape(json), "Compound", "{json}");
+        }
+        // A 300-deep chain of wrappers: not a scalar, and no recursion beyond one level.
+        let mut chain = r#""x""#.to_owned();
+        for _ in 0..300 {
+            chain = format!(r#"{{"stringValue":{chain}}}"#);
+        }
+        assert_eq!(shape(&chain), "Compound");
+    }
+
+    #[test]
+    fn malformed_json_is_compound() {
+        assert_eq!(shape(r#""x" trailing"#), "Compound");
+        assert_eq!(shape("{"), "Compound");
+    }
+}

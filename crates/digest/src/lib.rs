@@ -1,0 +1,106 @@
+//! sanitizer-digest: usage figures for a window of days, from sanitized messages only.
+//!
+//! ```text
+//! sanitized lines ─▶ message  parse + check the sanitized shape (refuse, count, never echo)
+//!                 ─▶ tally    stream into two windows (current, previous), de-duplicated
+//!                 ─▶ report   the figures: changes, K-anonymous groups, top 3 users
+//!                 ─▶ markdown | slack | json | html
+//! ```
+//!
+//! Trusts nothing about its input. Guarantees: only sanitized messages are counted, and every
+//! string a digest prints is an identifier checked by [`message`] (model, skill, subagent type,
+//! MCP server, group name, 16-hex pseudonym) or text of this module; refused lines are counted
+//! by reason and never echoed. All of it is pure but [`group`] (the sanitized group, read with
+//! `FilterLogEvents`) and [`deliver`] (Slack, through a webhook from Secrets Manager); the
+//! CLI and the digest function read and write.
+
+pub mod deliver;
+pub mod group;
+mod html;
+pub mod identity;
+mod markdown;
+pub mod message;
+pub mod report;
+mod slack;
+pub mod tally;
+
+pub use report::Report;
+pub use tally::{Digest, LineCounts, MAX_LINE_BYTES, Window};
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Slack,
+    Json,
+    Html,
+}
+
+/// Renders a report; the text ends with a newline.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown::render(report),
+        Format::Slack => slack::render(report),
+        Format::Json => json(report),
+        Format::Html => html::render(report),
+    }
+}
+
+fn json(report: &Report) -> String {
+    // A Report holds numbers and checked identifiers only: serializing it cannot fail.
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Number formatting shared by the text formats.
+pub(crate) mod fmt {
+    use super::report::{Amount, Count, Percent};
+
+    /// `1234567` → `1,234,567`.
+    pub fn int(n: u64) -> String {
+        let s = n.to_string();
+        let mut out = String::with_capacity(s.len() + s.len() / 3);
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    pub fn usd(x: f64) -> String {
+        if x.abs() >= 100.0 { format!("${}", int(x.round() as u64)) } else { format!("${x:.2}") }
+    }
+
+    /// `+12.5 %`, `-3.0 %`, `new` (previous was 0), `=` (both 0).
+    pub fn change_pct(pct: Option<f64>, value_is_zero: bool) -> String {
+        match pct {
+            Some(p) if p > 0.0 => format!("+{p:.1} %"),
+            Some(p) => format!("{p:.1} %"),
+            None if value_is_zero => "=".to_owned(),
+            None => "new".to_owned(),
+        }
+    }
+
+    pub fn count_change(c: &Count) -> String {
+        change_pct(c.change_pct, c.value == 0)
+    }
+
+    pub fn amount_change(a: &Amount) -> String {
+        change_pct(a.change_pct, a.value == 0.0)
+    }
+
+    pub fn pct(p: Option<f64>) -> String {
+        p.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.1} %"))
+    }
+
+    pub fn pp_change(p: &Percent) -> String {
+        match p.change_pp {
+            Some(d) if d > 0.0 => format!("+{d:.1} pp"),
+            Some(d) => format!("{d:.1} pp"),
+            None => "n/a".to_owned(),
+        }
+    }
+}
