@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Deployment checks (issue 4), offline: cfn-lint, `sam validate --lint`, and the arm64 `sam build`
-# that `sam deploy` uploads. Needs the Python tools of requirements-dev.txt (scripts/setup.sh).
+# that `sam deploy` uploads. Needs the Python tools of requirements-dev.txt in .venv (scripts/setup.sh).
 # Prints each step's time; the build dominates (a cold release build with LTO on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Python tools come from the project's virtual environment (scripts/setup.sh).
+export PATH="$PWD/.venv/bin:$PATH"
 
 # SAM CLI reads a region even offline, and must not try to send telemetry.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
