@@ -34,7 +34,10 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Every member of a gzip stream, uncapped: for test-built envelopes and the fixtures only.
-#[allow(clippy::disallowed_types, reason = "reads back trusted test data; the product path is crates/core/src/decode.rs")]
+#[allow(
+    clippy::disallowed_types,
+    reason = "reads back trusted test data; the product path is crates/core/src/decode.rs"
+)]
 pub fn gunzip(compressed: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(compressed).read_to_end(&mut out).unwrap();
