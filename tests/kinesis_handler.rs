@@ -292,6 +292,62 @@ async fn records_are_written_concurrently() {
     assert_eq!(handled.written(), 5);
 }
 
+/// Counts the `put_batch` calls in flight and keeps the most seen at once. Each call yields a few
+/// times before it completes, so every call the handler lets start is in flight together.
+#[derive(Default)]
+struct CountingSink {
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Sink for CountingSink {
+    async fn put_batch(&self, _stream: &str, batch: &Batch) -> Result<PutOutcome, SinkError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        self.calls.fetch_add(1, SeqCst);
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        self.in_flight.fetch_sub(1, SeqCst);
+        Ok(PutOutcome { accepted: batch.len() as u64, ..PutOutcome::default() })
+    }
+}
+
+/// A record whose `n` events are a day and an hour apart: `n` batches (one batch spans < 24 h).
+fn payload_of_batches(stream: &str, n: usize) -> serde_json::Value {
+    let mut payload = payload_from(stream, n);
+    let now = now_ms();
+    for (i, event) in payload["logEvents"].as_array_mut().unwrap().iter_mut().enumerate() {
+        event["timestamp"] = (now - i as i64 * 25 * 3_600_000).into();
+    }
+    payload
+}
+
+/// One bound holds for the whole invocation: 4 records of 5 batches each, written with
+/// `concurrency` 4, never have more than 4 `PutLogEvents` calls in flight (each record's writes
+/// bounded on their own would allow 16).
+#[tokio::test]
+async fn a_kinesis_invocation_has_at_most_concurrency_writes_in_flight() {
+    let records = ["a", "b", "c", "d"].iter().map(|s| data_of(&envelope_of(&payload_of_batches(s, 5)))).collect();
+    let handler = Handler::new(
+        Sanitizer::new(Allowlist::embedded(), None),
+        CountingSink::default(),
+        StreamNamer::new(None),
+        HandlerSettings { concurrency: 4, ..settings() },
+    );
+    let handled = handler.handle_event(&kinesis_of(records), None).await;
+    assert_eq!(handled.failed_records(), 0);
+    assert_eq!(handled.report.error, None);
+    assert_eq!((handled.written(), handled.report.write.batches), (20, 20), "every event, one batch each");
+    let sink = handler.into_sink();
+    let most = sink.most.into_inner();
+    assert_eq!(sink.calls.into_inner(), 20);
+    assert!(most <= 4, "{most} PutLogEvents calls were in flight at once; the bound is 4");
+    assert!(most > 1, "the records' writes still overlap ({most} at most)");
+}
+
 /// A gzip bomb in one record stops at the cap and fails that record alone (`too_large`); the
 /// record after it is written.
 #[tokio::test]

@@ -26,7 +26,7 @@
 
 use crate::batch::{BatchOutcome, BatchResponse};
 use crate::plan::{Plan, plan};
-use crate::sink::{FailureKind, Sink, SinkError, WriteReport, write_plan};
+use crate::sink::{FailureKind, Sink, SinkError, WriteReport, WriteSlots, write_plan_within};
 use futures_util::StreamExt as _;
 use sanitizer_core::kinesis::{self, Event, KinesisError};
 use sanitizer_core::{Compressed, Header};
@@ -41,6 +41,8 @@ pub struct HandlerSettings {
     pub max_decompressed: usize,
     /// A fixed destination stream instead of one derived per source stream.
     pub log_stream: Option<String>,
+    /// `PutLogEvents` calls in flight at once for a whole invocation (a Kinesis batch's records
+    /// share it), and Kinesis records prepared ahead of their writes.
     pub concurrency: usize,
 }
 
@@ -283,10 +285,11 @@ impl<S: Sink> Handler<S> {
     /// envelope: [`Handler::handle`]. A Kinesis event: each record decoded (one at a time, so
     /// memory is bounded by one decoded record plus the sanitized events of the writes in
     /// flight), sanitized, planned and written like a direct payload, with up to `concurrency`
-    /// records' writes in flight; a record that cannot be decoded, or whose write fails (the
-    /// deadline included), is recorded as failed and the others are handled; once the deadline
-    /// has passed, the remaining records are failed without being decoded. Control messages are
-    /// skipped and counted.
+    /// records in hand and, over all of them, up to `concurrency` `PutLogEvents` calls in flight
+    /// (one [`WriteSlots`] for the invocation); a record that cannot be decoded, or whose write
+    /// fails (the deadline included), is recorded as failed and the others are handled; once the
+    /// deadline has passed, the remaining records are failed without being decoded. Control
+    /// messages are skipped and counted.
     pub async fn handle_event(&self, event: &[u8], deadline: Option<Instant>) -> EventReport {
         let started = Instant::now();
         let records = match kinesis::read_event(event) {
@@ -302,10 +305,14 @@ impl<S: Sink> Handler<S> {
         };
         // Each record is decoded and sanitized when its turn comes (synchronously: one decoded
         // payload at a time), then its write is awaited while the next records are prepared, up
-        // to `concurrency` writes in flight. Results are put back in record order.
+        // to `concurrency` records at once. Their writes share one set of slots, so the
+        // invocation has at most `concurrency` calls in flight, not `concurrency` per record.
+        // Results are put back in record order.
+        let slots = self.write_slots();
+        let slots = &slots;
         let results: Vec<(usize, RecordResult, Report)> = futures_util::stream::iter(records.iter().enumerate())
             .map(|(i, record)| async move {
-                let (result, report) = self.handle_record(record, deadline).await;
+                let (result, report) = self.handle_record(record, deadline, slots).await;
                 (i, result, report)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -327,7 +334,12 @@ impl<S: Sink> Handler<S> {
     }
 
     /// One Kinesis record: decode, sanitize, plan, write; what became of it and its report.
-    async fn handle_record(&self, record: &kinesis::Record<'_>, deadline: Option<Instant>) -> (RecordResult, Report) {
+    async fn handle_record(
+        &self,
+        record: &kinesis::Record<'_>,
+        deadline: Option<Instant>,
+        slots: &WriteSlots,
+    ) -> (RecordResult, Report) {
         // Past the deadline nothing more can be written: the record fails without being decoded.
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let reason = HandlerError::Deadline.error_type();
@@ -347,7 +359,7 @@ impl<S: Sink> Handler<S> {
             }
         };
         let control = prepared.sanitized.counts.control_messages > 0;
-        let report = self.handle_payload(prepared, deadline).await;
+        let report = self.write_prepared(prepared, deadline, slots).await;
         let result = match &report.error {
             None => RecordResult::Written { control },
             Some(e) => RecordResult::Unwritten(e.error_type()),
@@ -363,20 +375,25 @@ impl<S: Sink> Handler<S> {
     }
 
     /// Plans a prepared payload's events into `PutLogEvents` batches (the one stage that sorts:
-    /// see [`crate::plan`]) and writes them through the sink.
+    /// see [`crate::plan`]) and writes them through the sink, up to `concurrency` calls at once.
     pub async fn handle_payload(&self, prepared: Prepared, deadline: Option<Instant>) -> Report {
+        self.write_prepared(prepared, deadline, &self.write_slots()).await
+    }
+
+    /// The bound on calls in flight for one invocation: `concurrency`, and no more than the sink
+    /// allows.
+    fn write_slots(&self) -> WriteSlots {
+        WriteSlots::new(self.settings.concurrency.min(self.sink.max_concurrency()))
+    }
+
+    /// [`Handler::handle_payload`] within `slots`, which other payloads' writes may share.
+    async fn write_prepared(&self, prepared: Prepared, deadline: Option<Instant>, slots: &WriteSlots) -> Report {
         let started = Instant::now();
         let Prepared { stream, sanitized: SanitizedPayload { events, counts, spend } } = prepared;
         let plan: Plan = plan(events);
         let (too_large, empty) = (plan.too_large, plan.empty);
-        let write = write_plan(
-            &self.sink,
-            &stream,
-            &plan,
-            self.settings.concurrency,
-            deadline.map(tokio::time::Instant::from_std),
-        )
-        .await;
+        let write =
+            write_plan_within(&self.sink, &stream, &plan, slots, deadline.map(tokio::time::Instant::from_std)).await;
         let error = write.error.clone().map(|e| match e.kind {
             FailureKind::Deadline => HandlerError::Deadline,
             _ => HandlerError::Write(e),

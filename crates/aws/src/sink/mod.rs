@@ -4,7 +4,9 @@
 //! AWS SDK; the Lambda and the CLI's `sanitize --log-group`) and [`StdoutSink`] (one message per
 //! line; the CLI's `sanitize`). Both are driven by [`crate::handler::Handler`]. [`write_plan`]
 //! sends the batches of a [`Plan`] through a sink with bounded concurrency, in order when the
-//! sink allows one batch at a time.
+//! sink allows one batch at a time; [`write_plan_within`] does the same within [`WriteSlots`]
+//! shared by several plans, so one bound holds for a whole invocation (a Kinesis batch writes
+//! several records' plans at once).
 //!
 //! Trusts: batches come from [`crate::plan`] (sorted, within every `PutLogEvents` limit) and
 //! hold sanitized messages only. Guarantees: every event of every batch is accounted for as
@@ -24,10 +26,38 @@ use serde::Serialize;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Batches in flight at once when writing to CloudWatch Logs. Parallel `PutLogEvents` calls to
+/// Batches in flight at once when writing to CloudWatch Logs, for a whole invocation (every
+/// record of a Kinesis batch included: see [`WriteSlots`]). Parallel `PutLogEvents` calls to
 /// one stream are allowed; the quota is per account, so a small number keeps one invocation
 /// from starving the OTLP ingestion that shares it.
 pub const DEFAULT_WRITE_CONCURRENCY: usize = 4;
+
+/// The bound on `put_batch` calls in flight, shared by every plan written within it: a Kinesis
+/// invocation makes one and writes all its records' plans within it, so the invocation never
+/// has more than [`WriteSlots::limit`] calls in flight, however many records overlap.
+pub struct WriteSlots {
+    permits: tokio::sync::Semaphore,
+    limit: usize,
+}
+
+impl WriteSlots {
+    /// At most `limit` calls in flight (at least one).
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        WriteSlots { permits: tokio::sync::Semaphore::new(limit), limit }
+    }
+
+    /// The most calls in flight at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+impl std::fmt::Debug for WriteSlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSlots").field("limit", &self.limit).finish_non_exhaustive()
+    }
+}
 
 /// Where sanitized events go. Implementations do I/O; everything before them is pure.
 pub trait Sink {
@@ -156,9 +186,7 @@ pub struct WriteReport {
 }
 
 /// Sends every batch of `plan` to `stream`, at most `concurrency` at once (and no more than the
-/// sink allows). After the first failure no further batch is started: the invocation will be
-/// retried whole, so writing more would only add duplicates. A batch still running at
-/// `deadline` fails with [`FailureKind::Deadline`].
+/// sink allows): [`write_plan_within`] slots of its own.
 pub async fn write_plan<S: Sink>(
     sink: &S,
     stream: &str,
@@ -166,27 +194,50 @@ pub async fn write_plan<S: Sink>(
     concurrency: usize,
     deadline: Option<tokio::time::Instant>,
 ) -> WriteReport {
-    let limit = concurrency.min(sink.max_concurrency()).max(1);
+    let slots = WriteSlots::new(concurrency.min(sink.max_concurrency()));
+    write_plan_within(sink, stream, plan, &slots, deadline).await
+}
+
+/// Sends every batch of `plan` to `stream`, each call holding one of `slots` (shared with any
+/// other plan written within them) and no more calls of this plan at once than the sink allows.
+/// After the first failure no further batch is started: the invocation will be retried whole,
+/// so writing more would only add duplicates. A batch still waiting for a slot or running at
+/// `deadline` fails with [`FailureKind::Deadline`].
+pub async fn write_plan_within<S: Sink>(
+    sink: &S,
+    stream: &str,
+    plan: &Plan,
+    slots: &WriteSlots,
+    deadline: Option<tokio::time::Instant>,
+) -> WriteReport {
+    let limit = slots.limit().min(sink.max_concurrency()).max(1);
     let failed = AtomicBool::new(false);
     let results: Vec<(usize, Option<Result<PutOutcome, SinkError>>)> =
         futures_util::stream::iter(plan.batches.iter().enumerate())
             .map(|(i, batch)| {
                 let failed = &failed;
                 async move {
-                    if failed.load(Ordering::SeqCst) {
-                        return (i, None);
-                    }
-                    let put = sink.put_batch(stream, batch);
+                    // The slot is taken first and held for the call: whatever else is written
+                    // within `slots`, no more than its limit of calls are in flight.
+                    let put = async {
+                        let Ok(_slot) = slots.permits.acquire().await else {
+                            return None; // never closed
+                        };
+                        if failed.load(Ordering::SeqCst) {
+                            return None;
+                        }
+                        Some(sink.put_batch(stream, batch).await)
+                    };
                     let result = match deadline {
                         None => put.await,
                         Some(at) => tokio::time::timeout_at(at, put)
                             .await
-                            .unwrap_or(Err(SinkError { operation: "PutLogEvents", kind: FailureKind::Deadline })),
+                            .unwrap_or(Some(Err(SinkError { operation: "PutLogEvents", kind: FailureKind::Deadline }))),
                     };
-                    if result.is_err() {
+                    if matches!(result, Some(Err(_))) {
                         failed.store(true, Ordering::SeqCst);
                     }
-                    (i, Some(result))
+                    (i, result)
                 }
             })
             .buffer_unordered(limit)
