@@ -19,7 +19,7 @@ use sanitizer_aws::sink::{
 use sanitizer_core::{
     Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, decode_envelope,
 };
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -214,17 +214,22 @@ fn prepare_all<S: Sink>(
 ) -> Result<Vec<Prepared>, Failure> {
     let mut prepared = Vec::new();
     for path in input_paths(args) {
-        // A file holding a subscription envelope is read a piece at a time, as it is decoded.
-        // Anything else (stdin, NDJSON, a Kinesis event, a form or error that piece-wise
-        // reading leaves to the usual path) is read whole and prepared as the function would.
-        if path.as_os_str() != "-"
+        let mut input = open_input(path)?;
+        // A regular file holding a subscription envelope is read a piece at a time, as it is
+        // decoded; when the streamed reader leaves it to the usual path, the file is read again
+        // from its start. Anything else (stdin, a pipe or FIFO such as `/dev/stdin` or
+        // `<(cat ...)`, NDJSON) is read once, whole, and prepared as the function would: a pipe
+        // cannot be read twice, so it gives exactly what stdin gives.
+        if let Input::File { name, file, regular: true } = &mut input
             && !args.ndjson
-            && let Some(p) = std::fs::File::open(path).ok().and_then(|mut file| handler.prepare_reader(&mut file))
         {
-            prepared.push(p);
-            continue;
+            if let Some(p) = handler.prepare_reader(file) {
+                prepared.push(p);
+                continue;
+            }
+            file.rewind().map_err(|e| Failure::input(format!("{name}: {}", e.kind())))?;
         }
-        let (name, bytes) = read_input(path)?;
+        let (name, bytes) = input.read_whole()?;
         if args.ndjson {
             let stream = ndjson_stream.unwrap_or("stdout").to_owned();
             prepared.push(handler.prepare_ndjson(&bytes, now_ms(), stream));
@@ -385,15 +390,42 @@ fn input_paths(args: &InputArgs) -> Vec<&Path> {
     if args.files.is_empty() { vec![Path::new("-")] } else { args.files.iter().map(PathBuf::as_path).collect() }
 }
 
-/// One input, whole, with the name its errors give (`-`: stdin).
+/// One input, whole, with the name its errors give (`-`: stdin). Opened and read once.
 fn read_input(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    open_input(path)?.read_whole()
+}
+
+/// One input, opened once: stdin, or a file (a regular file, or anything else a path can name:
+/// a FIFO, `/dev/stdin`, a process substitution's `/dev/fd/N`).
+enum Input {
+    Stdin,
+    File { name: String, file: std::fs::File, regular: bool },
+}
+
+/// Opens `path` (`-`: stdin). Whether it is a regular file is asked of the open file itself.
+fn open_input(path: &Path) -> Result<Input, Failure> {
     if path.as_os_str() == "-" {
+        return Ok(Input::Stdin);
+    }
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Failure::input(format!("{name}: {}", e.kind())))?;
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    Ok(Input::File { name, file, regular })
+}
+
+impl Input {
+    /// (name, every byte from the current position to the end), read from the handle already open.
+    fn read_whole(self) -> Result<(String, Vec<u8>), Failure> {
         let mut bytes = Vec::new();
-        io::stdin().read_to_end(&mut bytes).map_err(|e| Failure::input(format!("stdin: {}", e.kind())))?;
-        Ok(("stdin".to_owned(), bytes))
-    } else {
-        let bytes = std::fs::read(path).map_err(|e| Failure::input(format!("{}: {}", path.display(), e.kind())))?;
-        Ok((path.display().to_string(), bytes))
+        let (name, read) = match self {
+            Input::Stdin => ("stdin".to_owned(), io::stdin().lock().read_to_end(&mut bytes)),
+            Input::File { name, mut file, .. } => {
+                let read = file.read_to_end(&mut bytes);
+                (name, read)
+            }
+        };
+        read.map_err(|e| Failure::input(format!("{name}: {}", e.kind())))?;
+        Ok((name, bytes))
     }
 }
 

@@ -120,6 +120,132 @@ fn a_file_read_in_pieces_gives_what_the_whole_input_gives() {
     }
 }
 
+/// Runs `cmd` with `stdin`, collecting stdout and stderr; a process still running after 60 s
+/// is killed and fails the test, so a hang fails instead of stalling CI.
+fn run_bounded(cmd: &mut Command, stdin: Stdio) -> Output {
+    use std::io::Read as _;
+    let mut child = cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let collect = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+/// `bytes` on a pipe: the reading end, and a thread writing them into the other end, which it
+/// then closes (as `cat file |` does).
+fn pipe_of(bytes: Vec<u8>) -> std::io::PipeReader {
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    std::thread::spawn(move || {
+        let _ = writer.write_all(&bytes);
+    });
+    reader
+}
+
+/// A FIFO at `path` that a thread fills with `bytes` once and closes, as `<(cat file)` does: the
+/// writer waits for a reader to open it, writes, and is gone; a second open would wait for ever.
+fn fifo_of(path: &Path, bytes: Vec<u8>) {
+    let _ = std::fs::remove_file(path);
+    let made = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let _ = fifo.write_all(&bytes);
+    });
+}
+
+/// What `sanitize` is given on a pipe: a subscription payload, a Kinesis event of it (which the
+/// streamed reader leaves to the usual path), the payload's envelope with a member after
+/// `awslogs` (read in pieces up to that member, then left to the usual path), and an invalid
+/// envelope followed by a valid one (refused as a whole).
+fn pipe_inputs() -> Vec<(&'static str, Vec<u8>, i32)> {
+    let payload = std::fs::read(synthetic("all-events.kvlist.json")).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let data = envelope["awslogs"]["data"].as_str().unwrap();
+    let kinesis = serde_json::json!({"Records": [{"kinesis": {"data": data, "sequenceNumber": "1"},
+                                                   "eventSource": "aws:kinesis"}]});
+    let text = String::from_utf8(payload.clone()).unwrap();
+    let member = format!("{},\"extra\":1}}", text.trim_end().strip_suffix('}').unwrap());
+    let prefixed = format!("{{\"awslogs\":{{\"data\":\"!!!!\"}}}}{text}");
+    vec![
+        ("payload", payload, 0),
+        ("kinesis", serde_json::to_vec(&kinesis).unwrap(), 0),
+        ("member", member.into_bytes(), 0),
+        ("prefixed", prefixed.into_bytes(), 1),
+    ]
+}
+
+#[test]
+fn a_fifo_gives_exactly_what_stdin_gives() {
+    // The streamed reader used to take a FIFO, consume it, and then reopen it for the usual
+    // path: an error for a Kinesis event, a hang for an envelope with a further member.
+    let dir = tempdir();
+    let golden_lines = golden(&synthetic("all-events.kvlist.json")).0;
+    for (what, bytes, code) in pipe_inputs() {
+        let stdin =
+            run_bounded(cli(&["sanitize"]).env("PSEUDONYM_KEY", FIXTURE_KEY), Stdio::from(pipe_of(bytes.clone())));
+        assert_eq!(stdin.status.code(), Some(code), "{what}: {}", text(&stdin.stderr));
+        if code == 0 {
+            assert_eq!(text(&stdin.stdout), golden_lines, "{what}");
+        } else {
+            assert!(stdin.stdout.is_empty(), "{what}");
+        }
+        let fifo = dir.join(format!("{what}.fifo"));
+        fifo_of(&fifo, bytes);
+        let out =
+            run_bounded(cli(&["sanitize", fifo.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY), Stdio::null());
+        assert_eq!(out.status.code(), stdin.status.code(), "{what}: {}", text(&out.stderr));
+        assert!(out.stdout == stdin.stdout, "{what}: the same lines");
+        assert_eq!(text(&out.stderr).replace(fifo.to_str().unwrap(), "stdin"), text(&stdin.stderr), "{what}");
+        let _ = std::fs::remove_file(&fifo);
+    }
+}
+
+#[test]
+fn dev_stdin_gives_what_stdin_gives_whether_a_pipe_or_a_file() {
+    // `sanitize /dev/stdin` used to fail for a pipe (`eof error`): the pipe was read twice.
+    let dir = tempdir();
+    for (what, bytes, code) in pipe_inputs() {
+        let stdin =
+            run_bounded(cli(&["sanitize"]).env("PSEUDONYM_KEY", FIXTURE_KEY), Stdio::from(pipe_of(bytes.clone())));
+        assert_eq!(stdin.status.code(), Some(code), "{what}");
+        let piped = run_bounded(
+            cli(&["sanitize", "/dev/stdin"]).env("PSEUDONYM_KEY", FIXTURE_KEY),
+            Stdio::from(pipe_of(bytes.clone())),
+        );
+        // A regular file behind /dev/stdin (`< file`) may be read in pieces and then again.
+        let file = dir.join(format!("{what}.json"));
+        std::fs::write(&file, &bytes).unwrap();
+        let redirected = run_bounded(
+            cli(&["sanitize", "/dev/stdin"]).env("PSEUDONYM_KEY", FIXTURE_KEY),
+            Stdio::from(std::fs::File::open(&file).unwrap()),
+        );
+        for (how, out) in [("pipe", piped), ("file", redirected)] {
+            assert_eq!(out.status.code(), stdin.status.code(), "{what} from a {how}: {}", text(&out.stderr));
+            assert!(out.stdout == stdin.stdout, "{what} from a {how}: the same lines");
+            assert_eq!(text(&out.stderr).replace("/dev/stdin", "stdin"), text(&stdin.stderr), "{what} from a {how}");
+        }
+    }
+}
+
 #[test]
 fn ndjson_mode_reads_stored_messages() {
     // The messages of a payload, one per line, give the same lines minus the source ids.
