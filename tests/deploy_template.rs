@@ -916,3 +916,47 @@ fn digest_roles_grant_exactly_what_the_scheduled_digest_needs() {
         assert!(check_digest(&t).is_err(), "not caught: {edit}");
     }
 }
+
+// ------------------------------------------------------------------ the decompression cap
+
+/// Every `N MiB` in `text`.
+fn mib_figures(text: &str) -> Vec<u64> {
+    let words: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '(' || c == '*').collect();
+    words.windows(2).filter(|w| w[1].starts_with("MiB")).filter_map(|w| w[0].parse().ok()).collect()
+}
+
+/// The cap's deployed default is the template's `MaxDecompressedBytes`; docs/lambda.md ("The
+/// decompression cap") states it and the built-in fallback (`DEFAULT_MAX_DECOMPRESSED_BYTES`),
+/// and every other mention (the README, the template's own descriptions) gives the deployed one.
+#[test]
+fn the_decompression_cap_is_stated_as_the_template_and_the_constant_have_it() {
+    const MIB: u64 = 1 << 20;
+    let t = parse_template(TEMPLATE);
+    let parameter = &t["Parameters"]["MaxDecompressedBytes"];
+    let deployed = parameter["Default"]
+        .as_u64()
+        .or_else(|| parameter["Default"].as_str().and_then(|s| s.parse().ok()))
+        .expect("MaxDecompressedBytes has a numeric default");
+    let fallback = DEFAULT_MAX_DECOMPRESSED_BYTES as u64;
+    assert_eq!((deployed % MIB, fallback % MIB), (0, 0), "both are whole MiB");
+    let (deployed, fallback) = (deployed / MIB, fallback / MIB);
+
+    let docs = include_str!("../docs/lambda.md");
+    let section = docs.split("### The decompression cap").nth(1).expect("docs/lambda.md has the section");
+    let section = section.split("\n#").next().unwrap();
+    assert!(section.contains(&format!("**{deployed} MiB**")), "the deployed default, {deployed} MiB:\n{section}");
+    assert!(section.contains("MaxDecompressedBytes") && section.contains("DEFAULT_MAX_DECOMPRESSED_BYTES"));
+    assert_eq!(mib_figures(section), [deployed, fallback], "{section}");
+
+    let readme = include_str!("../README.md");
+    let mentions: Vec<&str> =
+        readme.lines().filter(|l| l.contains("ecompress") || l.contains("MaxDecompressedBytes")).collect();
+    assert!(mentions.iter().any(|l| l.contains("docs/lambda.md#the-decompression-cap")), "{mentions:?}");
+    for line in mentions {
+        assert!(mib_figures(line).iter().all(|&n| n == deployed), "README: {line}");
+    }
+    for name in ["MaxDecompressedBytes", "FunctionMemoryMB"] {
+        let description = t["Parameters"][name]["Description"].as_str().unwrap_or_default();
+        assert!(mib_figures(description).iter().all(|&n| n == deployed), "template {name}: {description}");
+    }
+}
