@@ -6,7 +6,8 @@
 //! names at least one event, every kept value has a kind, and no identity attribute can be kept
 //! except as a keyed pseudonym.
 
-use crate::kind::{Kind, is_token_byte};
+use crate::counts::AttributeDrop;
+use crate::kind::{Kind, Written, is_token_byte};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -217,6 +218,73 @@ impl Slots {
     }
 }
 
+/// What the sanitizer writes under one output attribute, for a reader of sanitized output (the
+/// digest): a read-only view of the compiled allowlist, so that the reader trusts exactly what
+/// the allowlist keeps and keeps no list of its own.
+#[derive(Clone)]
+pub struct OutputKind {
+    form: Form,
+}
+
+#[derive(Clone)]
+enum Form {
+    /// `event.name`: one of the events kept.
+    EventName(Vec<String>),
+    /// A value copied or extracted if it has this kind, in its normalised form.
+    Kind(Kind),
+    /// A keyed pseudonym (or the same form passed through): `hex_chars` lower-case hex digits.
+    Pseudonym { hex_chars: usize },
+}
+
+impl fmt::Debug for OutputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match &self.form {
+            Form::EventName(_) => "event name",
+            Form::Kind(_) => "kind",
+            Form::Pseudonym { .. } => "pseudonym",
+        };
+        f.debug_struct("OutputKind").field("form", &name).finish_non_exhaustive()
+    }
+}
+
+impl OutputKind {
+    /// Checks one written value: `Ok` only for a value of this output's kind in the form the
+    /// sanitizer writes it; otherwise why not (`WrongKind`, `TooLong` or `OutOfRange`).
+    pub fn check(&self, value: Written<'_>) -> Result<(), AttributeDrop> {
+        match (&self.form, value) {
+            (Form::Kind(kind), value) => kind.check_written(value),
+            (Form::EventName(events), Written::Str(s)) if events.iter().any(|e| e == s) => Ok(()),
+            (Form::Pseudonym { hex_chars }, Written::Str(s))
+                if s.len() == *hex_chars && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
+                Ok(())
+            }
+            _ => Err(AttributeDrop::WrongKind),
+        }
+    }
+
+    /// [`OutputKind::check`] of a JSON value (`null`, arrays and objects are never written).
+    pub fn check_json(&self, value: &serde_json::Value) -> Result<(), AttributeDrop> {
+        Written::from_json(value).map_or(Err(AttributeDrop::WrongKind), |w| self.check(w))
+    }
+
+    /// The length of a pseudonym output, in hex characters; `None` for any other output.
+    pub fn pseudonym_hex_chars(&self) -> Option<usize> {
+        match self.form {
+            Form::Pseudonym { hex_chars } => Some(hex_chars),
+            _ => None,
+        }
+    }
+
+    /// The largest value a numeric output (`integer`, `number`) can hold.
+    pub fn max(&self) -> Option<f64> {
+        match &self.form {
+            Form::Kind(kind) => kind.max(),
+            _ => None,
+        }
+    }
+}
+
 /// A validated allowlist. Build it with [`Allowlist::from_toml`] or [`Allowlist::embedded`].
 #[derive(Debug)]
 pub struct Allowlist {
@@ -265,6 +333,19 @@ impl Allowlist {
         self.resource_outputs.iter().map(|o| o.key.as_str())
     }
 
+    /// Every output attribute key with what is written under it, in output order
+    /// (`event.name` first): the view a reader of sanitized output trusts.
+    pub fn attribute_kinds(&self) -> impl Iterator<Item = (&str, OutputKind)> {
+        let event = OutputKind { form: Form::EventName(self.events.clone()) };
+        std::iter::once((EVENT_NAME_KEY, event))
+            .chain(self.outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule))))
+    }
+
+    /// Every output resource attribute key with what is written under it, in output order.
+    pub fn resource_kinds(&self) -> impl Iterator<Item = (&str, OutputKind)> {
+        self.resource_outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule)))
+    }
+
     /// A human-readable description of what is kept (for `check-allowlist`).
     /// The first pseudonym output (`user.pseudonym` in the shipped allowlist) and its length in
     /// hex characters; `None` when the allowlist keeps no pseudonym.
@@ -288,6 +369,14 @@ impl Allowlist {
         }
         s
     }
+}
+
+fn output_kind(rule: &Rule) -> OutputKind {
+    let form = match rule {
+        Rule::Copy { kind, .. } | Rule::Extract { kind, .. } => Form::Kind(kind.clone()),
+        Rule::Pseudonym { hex_chars, .. } => Form::Pseudonym { hex_chars: *hex_chars },
+    };
+    OutputKind { form }
 }
 
 fn describe_rule(rule: &Rule, slots: &Slots) -> String {
@@ -900,6 +989,52 @@ mod tests {
         let bad_source = error(&format!("{base}from = [\"user email\"]\n")).kind;
         assert_eq!(bad_source, BadKey { table: "pseudonym source", key: "user email".into() });
         assert!(Allowlist::from_toml(&format!("{base}from = [\"user.email\"]\n")).is_ok());
+    }
+
+    /// The read-only view: one entry per output, each checking a written value against the
+    /// output's kind in the form the sanitizer writes it.
+    #[test]
+    fn the_output_view_checks_written_values_by_their_kinds() {
+        use AttributeDrop::{OutOfRange, WrongKind};
+        let a = Allowlist::embedded();
+        let keys: Vec<&str> = a.attribute_kinds().map(|(k, _)| k).collect();
+        assert_eq!(keys, a.attribute_outputs().collect::<Vec<_>>());
+        let resource: Vec<&str> = a.resource_kinds().map(|(k, _)| k).collect();
+        assert_eq!(resource, a.resource_outputs().collect::<Vec<_>>());
+        let kind = |key: &str| a.attribute_kinds().chain(a.resource_kinds()).find(|(k, _)| *k == key).unwrap().1;
+        let check = |key: &str, json: &str| kind(key).check_json(&serde_json::from_str(json).unwrap());
+        let cases = [
+            ("input_tokens", "100000000", Ok(())),
+            ("input_tokens", "100000001", Err(OutOfRange)),
+            ("input_tokens", "18446744073709551613", Err(OutOfRange)),
+            ("input_tokens", "8.0", Err(WrongKind)),
+            ("input_tokens", "\"8\"", Err(WrongKind)),
+            ("cost_usd", "10000", Ok(())),
+            ("cost_usd", "0.5", Ok(())),
+            ("cost_usd", "1e303", Err(OutOfRange)),
+            ("cost_usd", "-0.1", Err(OutOfRange)),
+            ("model", "\"claude-opus-4-1@20250805\"", Ok(())),
+            ("model", "\"claude-opus-4-1@example.com\"", Err(WrongKind)),
+            ("skill.name", "\"pdf@corp\"", Err(WrongKind)),
+            ("team.id", "\"dev@example\"", Err(WrongKind)),
+            ("department", "\"a@b\"", Err(WrongKind)),
+            ("cost_center", "\"cc-4711\"", Ok(())),
+            ("session.id", "\"a75ec402-2f7e-4bee-b938-05e6c5102623\"", Ok(())),
+            ("session.id", "\"A75EC402-2F7E-4BEE-B938-05E6C5102623\"", Err(WrongKind)),
+            ("user.pseudonym", "\"7620230c471563b0\"", Ok(())),
+            ("user.pseudonym", "\"7620230c471563b\"", Err(WrongKind)),
+            ("event.name", "\"api_request\"", Ok(())),
+            ("event.name", "\"hook_run\"", Err(WrongKind)),
+            ("service.name", "\"claude-code\"", Ok(())),
+            ("service.name", "null", Err(WrongKind)),
+            ("tool.subagent_type", "[\"Explore\"]", Err(WrongKind)),
+        ];
+        for (key, json, expected) in cases {
+            assert_eq!(check(key, json), expected, "{key} = {json}");
+        }
+        assert_eq!(kind("user.pseudonym").pseudonym_hex_chars(), Some(16));
+        assert_eq!(kind("cost_usd").max(), Some(10000.0));
+        assert!(!format!("{:?}", kind("model")).contains("claude"));
     }
 
     #[test]

@@ -130,6 +130,103 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Checks a value as the sanitizer writes it (the normalised form only: a JSON integer for
+    /// `integer`, a JSON number for `number`, a hyphenated lower-case UUID, ...), for readers of
+    /// sanitized output.
+    pub(crate) fn check_written(&self, value: Written<'_>) -> Result<(), AttributeDrop> {
+        match (self, value) {
+            (Kind::Integer { min, max }, Written::Int(n)) => in_range(n >= *min && n <= *max),
+            (Kind::Integer { .. }, Written::UInt(_)) => Err(AttributeDrop::OutOfRange),
+            (Kind::Number { min, max }, Written::Int(n)) => in_range((n as f64) >= *min && (n as f64) <= *max),
+            (Kind::Number { min, max }, Written::UInt(n)) => in_range((n as f64) >= *min && (n as f64) <= *max),
+            (Kind::Number { min, max }, Written::Float(x)) if x.is_finite() => in_range(x >= *min && x <= *max),
+            (Kind::Boolean, Written::Bool(_)) => Ok(()),
+            (Kind::Uuid, Written::Str(s)) => {
+                let mut buf = [0u8; 36];
+                let canonical = s.len() == 36
+                    && uuid::Uuid::try_parse(s).is_ok_and(|id| *id.hyphenated().encode_lower(&mut buf) == *s);
+                if canonical { Ok(()) } else { Err(AttributeDrop::WrongKind) }
+            }
+            (Kind::Token { max_len }, Written::Str(s)) => {
+                if s.len() > *max_len {
+                    Err(AttributeDrop::TooLong)
+                } else if s.is_empty() || !s.bytes().all(is_token_byte) {
+                    Err(AttributeDrop::WrongKind)
+                } else {
+                    Ok(())
+                }
+            }
+            (Kind::Enum { values }, Written::Str(s)) => {
+                if values.iter().any(|v| v == s) {
+                    Ok(())
+                } else {
+                    Err(AttributeDrop::WrongKind)
+                }
+            }
+            (Kind::Pattern { regex, max_len }, Written::Str(s)) => {
+                if s.len() > *max_len {
+                    Err(AttributeDrop::TooLong)
+                } else if s.is_empty() || !regex.is_match(s) {
+                    Err(AttributeDrop::WrongKind)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(AttributeDrop::WrongKind),
+        }
+    }
+
+    /// The largest value of a numeric kind (`integer`, `number`).
+    pub(crate) fn max(&self) -> Option<f64> {
+        match self {
+            Kind::Integer { max, .. } => Some(*max as f64),
+            Kind::Number { max, .. } => Some(*max),
+            _ => None,
+        }
+    }
+}
+
+fn in_range(ok: bool) -> Result<(), AttributeDrop> {
+    if ok { Ok(()) } else { Err(AttributeDrop::OutOfRange) }
+}
+
+/// One JSON scalar of a sanitized message, as a reader got it from its JSON parser.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Written<'a> {
+    Str(&'a str),
+    /// A JSON integer that fits `i64`.
+    Int(i64),
+    /// A JSON integer above `i64::MAX`.
+    UInt(u64),
+    /// A JSON number with a fraction or an exponent.
+    Float(f64),
+    Bool(bool),
+}
+
+impl fmt::Debug for Written<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Written(..)")
+    }
+}
+
+impl<'a> Written<'a> {
+    /// The scalar of a JSON value; `None` for `null`, arrays and objects.
+    pub fn from_json(value: &'a serde_json::Value) -> Option<Written<'a>> {
+        Some(match value {
+            serde_json::Value::String(s) => Written::Str(s),
+            serde_json::Value::Bool(b) => Written::Bool(*b),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => Written::Int(i),
+                (None, Some(u), _) => Written::UInt(u),
+                (None, None, Some(x)) => Written::Float(x),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
 }

@@ -5,9 +5,11 @@
 
 use serde::Serialize;
 
-/// The output attributes whose written values are summed, and what they are summed into.
+/// The output attributes whose written values are summed, and what they are summed into: the
+/// one list of which outputs are spend, for the sanitizer's metrics and the digest alike (their
+/// kinds and bounds are the allowlist's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SpendField {
+pub enum SpendField {
     CostUsd,
     InputTokens,
     OutputTokens,
@@ -17,7 +19,7 @@ pub(crate) enum SpendField {
 
 impl SpendField {
     /// The field an output attribute key is summed into, if any.
-    pub(crate) fn of_output(key: &str) -> Option<SpendField> {
+    pub fn of_output(key: &str) -> Option<SpendField> {
         Some(match key {
             "cost_usd" => SpendField::CostUsd,
             "input_tokens" => SpendField::InputTokens,
@@ -42,27 +44,60 @@ pub struct Spend {
 
 impl Spend {
     pub(crate) fn add(&mut self, field: SpendField, value: f64) {
-        // Kept token counts are integers in 0..=10^8, exact as f64.
+        // Kept token counts are whole numbers within their kind's bounds, exact as f64 (`as`
+        // saturates whatever the value); sums saturate instead of wrapping.
         let tokens = value as u64;
         match field {
             SpendField::CostUsd => self.cost_usd += value,
-            SpendField::InputTokens => self.input_tokens += tokens,
-            SpendField::OutputTokens => self.output_tokens += tokens,
-            SpendField::CacheReadTokens => self.cache_read_tokens += tokens,
-            SpendField::CacheCreationTokens => self.cache_creation_tokens += tokens,
+            SpendField::InputTokens => self.input_tokens = self.input_tokens.saturating_add(tokens),
+            SpendField::OutputTokens => self.output_tokens = self.output_tokens.saturating_add(tokens),
+            SpendField::CacheReadTokens => self.cache_read_tokens = self.cache_read_tokens.saturating_add(tokens),
+            SpendField::CacheCreationTokens => {
+                self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(tokens)
+            }
         }
     }
 
     pub fn merge(&mut self, other: &Spend) {
         self.cost_usd += other.cost_usd;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_creation_tokens += other.cache_creation_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(other.cache_read_tokens);
+        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(other.cache_creation_tokens);
     }
 
     /// All tokens, of every type.
     pub fn tokens(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+        self.input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_read_tokens)
+            .saturating_add(self.cache_creation_tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        let mut a = Spend::default();
+        a.add(SpendField::InputTokens, 1e8);
+        let mut b = Spend { input_tokens: u64::MAX - 5, ..Spend::default() };
+        b.merge(&a);
+        assert_eq!(b.input_tokens, u64::MAX);
+        b.output_tokens = 10;
+        assert_eq!(b.tokens(), u64::MAX);
+    }
+
+    #[test]
+    fn every_spend_output_is_a_numeric_output_of_the_shipped_allowlist() {
+        let allowlist = crate::Allowlist::embedded();
+        let numeric: Vec<&str> =
+            allowlist.attribute_kinds().filter(|(_, k)| k.max().is_some()).map(|(key, _)| key).collect();
+        for key in ["cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"] {
+            assert!(SpendField::of_output(key).is_some(), "{key}");
+            assert!(numeric.contains(&key), "{key} is not a numeric output");
+        }
     }
 }
