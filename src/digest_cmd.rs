@@ -9,7 +9,8 @@
 
 use clap::{Args, ValueEnum};
 use sanitizer_core::{Allowlist, PseudonymKey};
-use sanitizer_digest::{self as digest, Digest, Format, MAX_LINE_BYTES, Report, Window, identity};
+use sanitizer_digest::message::Refusal;
+use sanitizer_digest::{self as digest, Digest, Format, MAX_LINE_BYTES, Report, Schema, Window, identity};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -53,6 +54,10 @@ pub struct DigestArgs {
     /// configuration: region, credentials, `AWS_ENDPOINT_URL`).
     #[arg(long, value_name = "NAME")]
     log_group: Option<String>,
+    /// The allowlist the sanitizer wrote the messages with (default: the embedded one): a line
+    /// is counted only when its keys and values are what this allowlist writes.
+    #[arg(long, value_name = "PATH")]
+    allowlist: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -75,7 +80,8 @@ pub fn digest(args: &DigestArgs) -> Result<(), Failure> {
     };
     let end_ns =
         u64::try_from(end.unix_timestamp_nanos()).map_err(|_| (EXIT_USAGE, "--until: before 1970".to_owned()))?;
-    let mut digest = Digest::new(Window { end_ns, days: args.days });
+    let schema = Schema::new(&load_allowlist(args.allowlist.as_ref())?);
+    let mut digest = Digest::new(Window { end_ns, days: args.days }, schema);
     if let Some(group) = &args.log_group {
         sanitizer_aws::config::check_log_group(group).map_err(|e| (EXIT_USAGE, format!("--log-group: {e}")))?;
         read_group(group, &mut digest)?;
@@ -121,9 +127,11 @@ pub fn digest(args: &DigestArgs) -> Result<(), Failure> {
 /// One JSON line of what happened to the lines: numbers and reason names only.
 fn counts_line(d: &Digest) -> String {
     let c = &d.counts;
+    let refused: serde_json::Map<String, serde_json::Value> =
+        Refusal::ALL.iter().map(|r| (r.name().to_owned(), c.refused_for(*r).into())).collect();
     serde_json::json!({
         "lines": c.lines, "used": c.used, "duplicates": c.duplicates, "outside_window": c.outside_window,
-        "refused": {"not_json": c.not_json, "not_sanitized": c.not_sanitized, "no_time": c.no_time, "too_long": c.too_long},
+        "refused": refused,
     })
     .to_string()
 }
@@ -181,15 +189,20 @@ fn read_group(group: &str, digest: &mut Digest) -> Result<(), Failure> {
     })
 }
 
-pub fn pseudonym(args: &PseudonymArgs) -> Result<(), Failure> {
-    let allowlist = match &args.allowlist {
-        None => Allowlist::embedded(),
+/// The embedded allowlist, or the one at `path`.
+fn load_allowlist(path: Option<&PathBuf>) -> Result<Allowlist, Failure> {
+    match path {
+        None => Ok(Allowlist::embedded()),
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| (EXIT_CONFIG, format!("allowlist {}: {}", path.display(), e.kind())))?;
-            Allowlist::from_toml(&text).map_err(|e| (EXIT_CONFIG, format!("allowlist {}: {e}", path.display())))?
+            Allowlist::from_toml(&text).map_err(|e| (EXIT_CONFIG, format!("allowlist {}: {e}", path.display())))
         }
-    };
+    }
+}
+
+pub fn pseudonym(args: &PseudonymArgs) -> Result<(), Failure> {
+    let allowlist = load_allowlist(args.allowlist.as_ref())?;
     let (output, hex_chars) =
         identity::pseudonym_output(&allowlist).ok_or((EXIT_CONFIG, "the allowlist keeps no pseudonym".to_owned()))?;
     let secret = match (&args.pseudonym_key_file, &args.pseudonym_key) {

@@ -92,6 +92,14 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// Compares a figure that may be hidden (`null`) with the recomputation's.
+fn optional(digest: &Value, re: &Value, what: &str) {
+    match (digest, re) {
+        (Value::Null, Value::Null) => {}
+        (d, r) => close(num(d), num(r), 1e-5, what),
+    }
+}
+
 /// Compares a digest `{value, previous}` figure with the recomputation's.
 fn figure(digest: &Value, re: &Value, tolerance: f64, what: &str) {
     for k in ["value", "previous"] {
@@ -104,7 +112,7 @@ fn figure(digest: &Value, re: &Value, tolerance: f64, what: &str) {
 
 #[test]
 fn an_independent_recomputation_agrees_with_the_json_figures() {
-    for k in ["3", "4", "1"] {
+    for k in ["3", "4", "1", "2", "5"] {
         let json: Value = serde_json::from_slice(&digest("json", &["--min-group-size", k]).stdout).unwrap();
         let files = corpus();
         let re = Command::new("python3")
@@ -119,6 +127,7 @@ fn an_independent_recomputation_agrees_with_the_json_figures() {
         for key in ["lines", "used", "duplicates", "outside_window", "refused"] {
             assert_eq!(json["input"][key], re["input"][key], "input.{key}");
         }
+        assert_eq!(json["input"]["refused_by_reason"], re["input"]["refused_by_reason"]);
         assert!(json["input"]["used"].as_u64().unwrap() > 1000, "the corpus is used");
         for (key, r) in re["totals"].as_object().unwrap() {
             let tolerance = match key.as_str() {
@@ -160,12 +169,17 @@ fn an_independent_recomputation_agrees_with_the_json_figures() {
                 let rg = &r["groups"][g["name"].as_str().unwrap_or("")];
                 assert_eq!(g["users"], rg["users"], "{dim} users");
                 close(num(&g["cost_usd"]["value"]), num(&rg["cost_usd"][0]), 1e-5, dim);
-                close(num(&g["cost_usd"]["previous"]), num(&rg["cost_usd"][1]), 1e-5, dim);
+                optional(&g["cost_usd"]["previous"], &rg["cost_usd"][1], &format!("{dim} previous (K={k})"));
             }
-            assert_eq!(d["other"]["groups"], r["other"]["groups"], "{dim} other (K={k})");
-            assert_eq!(d["other"]["users"], r["other"]["users"], "{dim} other users");
-            close(num(&d["other"]["cost_usd"]["value"]), num(&r["other"]["cost_usd"][0]), 1e-5, dim);
-            close(num(&d["other"]["cost_usd"]["previous"]), num(&r["other"]["cost_usd"][1]), 1e-5, dim);
+            match (&d["other"], &r["other"]) {
+                (Value::Null, Value::Null) => {}
+                (o, ro) => {
+                    assert_eq!(o["groups"], ro["groups"], "{dim} other (K={k})");
+                    assert_eq!(o["users"], ro["users"], "{dim} other users");
+                    close(num(&o["cost_usd"]["value"]), num(&ro["cost_usd"][0]), 1e-5, dim);
+                    optional(&o["cost_usd"]["previous"], &ro["cost_usd"][1], &format!("{dim} other previous"));
+                }
+            }
         }
         let top = json["top_users"].as_array().unwrap();
         let re_top = re["top_users"].as_array().unwrap();
@@ -362,12 +376,261 @@ fn the_team_corpus_through_sanitize_then_digest_gives_the_expected_figures() {
     assert_eq!(totals["active_users"]["value"], 11);
     let teams = json["groups"]["team"]["groups"].as_array().unwrap();
     let names: Vec<&str> = teams.iter().map(|g| g["name"].as_str().unwrap()).collect();
-    assert_eq!(names.len(), 3, "platform, payments, mobile: {names:?}");
+    // research (a team of one) cannot be shown alone in `other`: the smallest team that lets
+    // every atom hold 3 people (mobile, with its department and cost center) joins it.
+    assert_eq!(names, ["platform", "payments"], "{names:?}");
     for g in teams {
         let name = g["name"].as_str().unwrap();
         let cost: f64 = days[7..14].iter().filter_map(|d| d["team"][name]["cost_usd"].as_f64()).sum();
         close(num(&g["cost_usd"]["value"]), cost, 1e-5, name);
     }
-    assert_eq!(json["groups"]["team"]["other"]["groups"], 1, "research, a team of one, is folded");
+    assert_eq!(json["groups"]["team"]["other"]["groups"], 2, "research, a team of one, is folded with mobile");
     assert!(!text(&out.stdout).contains("research"));
+}
+
+// ------------------------------------------------------------ hidden groups and forged lines
+
+/// One sanitized message as `sanitize` writes it, at `day` days and `minute` minutes after the
+/// start of the previous window (2026-11-16); `cost` makes it an api_request, else a user_prompt.
+fn message(user: u32, session: u32, org: [&str; 3], cost: Option<f64>, day: u64, minute: u64) -> String {
+    let start_ns = 1_795_219_200_000_000_000_u64; // 2026-11-16T00:00:00Z
+    let t = start_ns + (day * 1440 + minute) * 60_000_000_000;
+    let mut attributes = serde_json::json!({
+        "session.id": format!("00000000-0000-4000-8000-{session:012x}"),
+        "user.pseudonym": format!("{user:016x}"),
+    });
+    let event = match cost {
+        Some(c) => {
+            attributes["cost_usd"] = c.into();
+            attributes["input_tokens"] = 10.into();
+            attributes["model"] = "claude-opus-4-1@20250805".into();
+            "api_request"
+        }
+        None => {
+            attributes["prompt_length"] = 5.into();
+            "user_prompt"
+        }
+    };
+    attributes["event.name"] = event.into();
+    let mut resource = serde_json::Map::new();
+    for (key, value) in ["team.id", "department", "cost_center"].into_iter().zip(org) {
+        if !value.is_empty() {
+            resource.insert(key.to_owned(), value.into());
+        }
+    }
+    let id = format!("{t}{user}{session}{}", cost.map_or(0, |c| (c * 100.0) as u64));
+    serde_json::json!({"body": format!("claude_code.{event}"), "attributes": attributes,
+        "resource": {"attributes": resource}, "timeUnixNano": t.to_string(), "sourceEventId": id})
+    .to_string()
+}
+
+/// People of a group: (first user id, how many, org, cost each, sessions each), in one window.
+fn people(first: u32, n: u32, org: [&str; 3], cost: f64, sessions: u32, previous: bool) -> Vec<String> {
+    let day = if previous { 1 } else { 8 };
+    let mut lines = Vec::new();
+    for u in first..first + n {
+        for s in 0..sessions {
+            let session = u * 100 + s + if previous { 50 } else { 0 };
+            lines.push(message(u, session, org, None, day, u64::from(s)));
+            lines.push(message(u, session, org, Some(cost / f64::from(sessions)), day, u64::from(s) + 1));
+        }
+    }
+    lines
+}
+
+/// Every amount of a rendered digest: `$1.23` and `$1,234` in the text formats, every number
+/// under a `cost_usd` in JSON.
+fn amounts(format: &str, text: &str) -> Vec<f64> {
+    if format == "json" {
+        fn walk(v: &Value, costs: bool, out: &mut Vec<f64>) {
+            match v {
+                Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, costs || k == "cost_usd", out)),
+                Value::Array(a) => a.iter().for_each(|v| walk(v, costs, out)),
+                Value::Number(n) if costs => out.push(n.as_f64().unwrap()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&serde_json::from_str(text).unwrap(), false, &mut out);
+        return out;
+    }
+    text.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let n: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
+            n.trim_end_matches('.').replace(',', "").parse().ok()
+        })
+        .collect()
+}
+
+/// Whether `hidden` is a shown amount, or a sum or difference of up to three shown amounts.
+fn derivable(hidden: f64, shown: &[f64]) -> Option<String> {
+    let mut shown: Vec<f64> = shown.iter().copied().filter(|x| *x > 0.0).collect();
+    shown.sort_by(f64::total_cmp);
+    shown.dedup();
+    let n = shown.len();
+    let near = |x: f64| (x - hidden).abs() < 0.006;
+    for i in 0..n {
+        if near(shown[i]) {
+            return Some(format!("{}", shown[i]));
+        }
+        for j in 0..n {
+            for sj in [1.0, -1.0] {
+                if j != i && near(shown[i] + sj * shown[j]) {
+                    return Some(format!("{} {sj:+} × {}", shown[i], shown[j]));
+                }
+                for l in 0..n {
+                    for sl in [1.0, -1.0] {
+                        if l != i && l != j && j != i && near(shown[i] + sj * shown[j] + sl * shown[l]) {
+                            return Some(format!("{} {sj:+} × {} {sl:+} × {}", shown[i], shown[j], shown[l]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The three scenarios, K = 3: a team of 2 folded alone; a department minus its listed
+/// team leaving a team of 1; a group of 3 this week that had 1 person last week. The hidden
+/// figures must be neither shown nor a sum or difference of up to three shown amounts, in any
+/// format; and `other` never names a single group.
+#[test]
+fn hidden_groups_cannot_be_worked_out_in_any_format() {
+    let mut lines = Vec::new();
+    // Scenario 1: design (2 people, $20.08) is the only small team.
+    lines.extend(people(1, 5, ["platform", "eng", "cc-1"], 13.17, 3, false));
+    lines.extend(people(10, 3, ["payments", "eng", "cc-1"], 11.31, 3, false));
+    lines.extend(people(20, 2, ["design", "eng", "cc-1"], 10.04, 1, false));
+    let hidden_team = 20.08;
+    // Scenario 2: ops = infra (3 people) + sre (1 person, $7.77): ops minus infra is sre.
+    lines.extend(people(30, 3, ["infra", "ops", "cc-2"], 5.19, 2, false));
+    lines.extend(people(40, 1, ["sre", "ops", "cc-2"], 7.77, 1, false));
+    let hidden_department_part = 7.77;
+    // Scenario 3: data has 3 people this week, 1 last week ($4.44).
+    lines.extend(people(50, 3, ["data", "analytics", "cc-3"], 3.03, 2, false));
+    lines.extend(people(50, 1, ["data", "analytics", "cc-3"], 4.44, 1, true));
+    lines.extend(people(60, 4, ["platform", "eng", "cc-1"], 6.01, 1, true));
+    let hidden_previous = 4.44;
+    let input = lines.join("\n") + "\n";
+
+    for format in ["markdown", "slack", "json", "html"] {
+        let out =
+            run(&["digest", "--until", UNTIL, "--format", format, "--min-group-size", "3"], input.as_bytes(), &[]);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let s = text(&out.stdout);
+        assert!(!s.contains("(1 group"), "{format}: other names a single group");
+        let shown = amounts(format, &s);
+        assert!(shown.len() > 5, "{format}: amounts found {shown:?}");
+        for (what, hidden) in
+            [("design", hidden_team), ("sre", hidden_department_part), ("data last week", hidden_previous)]
+        {
+            if let Some(how) = derivable(hidden, &shown) {
+                panic!("{format}: {what}'s ${hidden} is {how}\n{s}");
+            }
+        }
+        for name in ["design", "sre"] {
+            assert!(!s.contains(name), "{format}: {name} is named");
+        }
+        if format == "json" {
+            // data holds 3 people this week: named, but its previous figure (1 person) is not.
+            let json: Value = serde_json::from_str(&s).unwrap();
+            let teams = json["groups"]["team"]["groups"].as_array().unwrap();
+            let data = teams.iter().find(|g| g["name"] == "data").expect("data is named");
+            assert_eq!(data["cost_usd"]["previous"], Value::Null);
+            assert_eq!(data["cost_usd"]["change_pct"], Value::Null);
+        }
+    }
+    // The check finds a figure when it is shown: with K = 1 every group is named.
+    let out = run(&["digest", "--until", UNTIL, "--format", "json", "--min-group-size", "1"], input.as_bytes(), &[]);
+    let shown = amounts("json", &text(&out.stdout));
+    assert!(derivable(hidden_team, &shown).is_some() && derivable(hidden_previous, &shown).is_some());
+}
+
+/// One forged line cannot wipe out, inflate or stall a digest: values outside their allowlist
+/// kind are refused (counted as out_of_range), and a cost near f64::MAX cannot make the HTML
+/// renderer spin (each format runs under `timeout` in a child process).
+#[test]
+fn forged_figures_are_refused_and_cannot_wrap_or_stall() {
+    let genuine = message(1, 1, ["platform", "eng", "cc-1"], Some(1.25), 8, 0);
+    let forged = [
+        genuine
+            .replace("\"input_tokens\":10", "\"input_tokens\":18446744073709551613")
+            .replace("\"sourceEventId\":\"", "\"sourceEventId\":\"1"),
+        genuine
+            .replace("\"cost_usd\":1.25", "\"cost_usd\":1.7e308")
+            .replace("\"sourceEventId\":\"", "\"sourceEventId\":\"2"),
+        genuine
+            .replace("\"cost_usd\":1.25", "\"cost_usd\":1e303")
+            .replace("\"sourceEventId\":\"", "\"sourceEventId\":\"3"),
+        genuine
+            .replace("\"input_tokens\":10", "\"input_tokens\":100000001")
+            .replace("\"sourceEventId\":\"", "\"sourceEventId\":\"4"),
+    ];
+    let input = format!("{genuine}\n{}\n", forged.join("\n"));
+    for format in ["json", "html", "markdown", "slack"] {
+        let out = Command::new("timeout")
+            .args(["60", env!("CARGO_BIN_EXE_claude-otel-sanitizer"), "digest", "--until", UNTIL, "--format", format])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(input.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: timed out (124) or failed: {}", text(&out.stderr));
+        let counts: Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(counts["refused"]["out_of_range"], 4, "{format}");
+        assert_eq!(counts["used"], 1, "{format}");
+        if format == "json" {
+            let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(json["tokens"]["input"]["value"], 10);
+            assert_eq!(json["totals"]["cost_usd"]["value"], 1.25);
+            assert_eq!(json["input"]["refused_by_reason"]["out_of_range"], 4);
+        }
+    }
+}
+
+/// `--allowlist PATH`: the digest trusts what that allowlist writes, including its pseudonym
+/// length, and nothing else.
+#[test]
+fn the_digest_trusts_the_allowlist_it_is_given() {
+    let dir = std::env::temp_dir().join(format!("digest-allowlist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let embedded = std::fs::read_to_string(root().join("allowlist.toml")).unwrap();
+    let short = dir.join("short.toml");
+    std::fs::write(&short, embedded.replace("hex_chars = 16", "hex_chars = 12")).unwrap();
+    let line = message(1, 1, ["platform", "eng", "cc-1"], Some(1.25), 8, 0);
+    let short_line = line.replace("\"0000000000000001\"", "\"000000000001\"");
+    let digest_with = |allowlist: &std::path::Path, input: &str| {
+        let out = run(
+            &["digest", "--until", UNTIL, "--format", "json", "--allowlist", allowlist.to_str().unwrap()],
+            input.as_bytes(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stderr).unwrap()
+    };
+    assert_eq!(digest_with(&short, &short_line)["used"], 1);
+    assert_eq!(digest_with(&short, &line)["refused"]["not_sanitized"], 1);
+    assert_eq!(digest_with(&root().join("allowlist.toml"), &short_line)["refused"]["not_sanitized"], 1);
+    // A field the allowlist adds is accepted without any change to the digest.
+    let extra = dir.join("extra.toml");
+    std::fs::write(
+        &extra,
+        embedded.replace(
+            "[resource_attributes]",
+            "\"ticket.id\" = { kind = \"token\", max_len = 16 }\n\n[resource_attributes]",
+        ),
+    )
+    .unwrap();
+    let with_ticket = line.replace("\"event.name\"", "\"ticket.id\":\"T-1\",\"event.name\"");
+    assert_eq!(digest_with(&extra, &with_ticket)["used"], 1);
+    assert_eq!(digest_with(&root().join("allowlist.toml"), &with_ticket)["refused"]["not_sanitized"], 1);
+    let out = run(&["digest", "--allowlist", "/nonexistent.toml"], b"", &[]);
+    assert_eq!(out.status.code(), Some(3));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

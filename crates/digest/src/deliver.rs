@@ -9,6 +9,7 @@
 //! never the URL (it is a secret) or a response body.
 
 use super::group::{ReadError, read_group};
+use super::message::Schema;
 use super::report::Report;
 use super::tally::{Digest, LineCounts, Window};
 use super::{Format, render};
@@ -102,7 +103,7 @@ pub async fn deliver(
     settings: &Settings,
 ) -> Result<Delivered, DeliverError> {
     let url = check_url(webhook)?;
-    let mut digest = Digest::new(Window { end_ns, days: settings.days });
+    let mut digest = Digest::new(Window { end_ns, days: settings.days }, Schema::embedded());
     read_group(logs, group, &mut digest).await?;
     let body = render(&Report::new(&digest, settings.min_group_size), Format::Slack);
     post(url, &body, settings).await?;

@@ -9,6 +9,12 @@
 use super::tally::{Digest, MAX_LINE_BYTES};
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
 
+/// A CloudWatch timestamp (ms) in ns; `None` past `u64::MAX` ns (year 2554), so a forged
+/// timestamp is a message without a time, not a wrapped one.
+pub fn ms_to_ns(ms: u64) -> Option<u64> {
+    ms.checked_mul(1_000_000)
+}
+
 /// `FilterLogEvents` failed: the error code (such as `ResourceNotFoundException`).
 #[derive(Debug, thiserror::Error)]
 #[error("FilterLogEvents failed: {code}")]
@@ -37,7 +43,7 @@ pub async fn read_group(
             .await
             .map_err(|e| ReadError { code: e.code().unwrap_or("no error code").to_owned() })?;
         for event in page.events() {
-            let fallback = event.timestamp().and_then(|ms| u64::try_from(ms).ok()).map(|ms| ms * 1_000_000);
+            let fallback = event.timestamp().and_then(|ms| u64::try_from(ms).ok()).and_then(ms_to_ns);
             match event.message() {
                 Some(m) if m.len() <= MAX_LINE_BYTES => digest.add_line(m.trim_end().as_bytes(), fallback),
                 _ => digest.refuse_too_long(),
@@ -47,5 +53,15 @@ pub async fn read_group(
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_timestamp_past_u64_nanoseconds_does_not_wrap() {
+        assert_eq!(super::ms_to_ns(1_764_000_000_000), Some(1_764_000_000_000_000_000));
+        assert_eq!(super::ms_to_ns(u64::MAX / 1_000_000 + 1), None);
+        assert_eq!(super::ms_to_ns(i64::MAX as u64), None);
     }
 }

@@ -5,7 +5,7 @@
 //! interpolated value). Trusts the report. Guarantees: the page holds the report's figures and
 //! names only, and references nothing outside itself.
 
-use super::fmt::{amount_change, count_change, int, pct, pp_change, usd};
+use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Breakdown, Count, NameRow, Report};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use plotters::prelude::*;
@@ -172,25 +172,35 @@ fn tokens_table(r: &Report) -> Markup {
 fn groups(title: &str, k: u64, b: &Breakdown) -> Markup {
     html! {
         h2 { "Cost by " (title) }
-        @if b.groups.is_empty() && b.other.groups == 0 { p { "No events in this window." } } @else {
+        @if b.groups.is_empty() && b.other.is_none() { p { "No group of at least " (k) " people to show." } } @else {
             table {
                 tr { th { (title) } th { "people" } th { "cost" } th { "change" } }
                 @for g in &b.groups {
                     tr {
                         td { @if let Some(n) = &g.name { code { (n) } } @else { "(not set)" } }
-                        td { (int(g.users)) } td { (usd(g.cost_usd.value)) } td { (amount_change(&g.cost_usd)) }
+                        td { (int(g.users)) } td { (usd(g.cost_usd.value)) } td { (group_change(&g.cost_usd)) }
                     }
                 }
-                @if b.other.groups > 0 {
+                @if let Some(o) = &b.other {
                     tr {
-                        td { "other (" (b.other.groups) " groups)" } td { (int(b.other.users)) }
-                        td { (usd(b.other.cost_usd.value)) } td { (amount_change(&b.other.cost_usd)) }
+                        td { (other(o.groups)) } td { (int(o.users)) }
+                        td { (usd(o.cost_usd.value)) } td { (group_change(&o.cost_usd)) }
                     }
                 }
             }
-            p.sub { "Groups of fewer than " (k) " people are added up in \"other\"." }
+            p.sub { "Groups of fewer than " (k) " people are added up in \"other\", with others where needed so that none can be worked out." }
         }
     }
+}
+
+/// The largest value a chart draws. plotters' tick search does not end for an axis near
+/// `f64::MAX` (a cost of 1e303 once made `--format html` spin forever); report amounts are at
+/// most `report::MAX_AMOUNT` and token sums at most `u64::MAX`, far below this, and a chart with
+/// a value above it (or not finite) is not drawn.
+const MAX_CHART_VALUE: f64 = 1e20;
+
+fn drawable(values: impl Iterator<Item = f64>) -> bool {
+    values.into_iter().all(|v| v.is_finite() && v.abs() <= MAX_CHART_VALUE)
 }
 
 /// Largest value of a chart axis: a little above the data, never 0.
@@ -213,6 +223,9 @@ fn label_value(v: f64) -> String {
 
 /// A vertical bar per label (days).
 fn columns(title: &str, labels: &[String], values: &[f64], color: RGBColor) -> String {
+    if !drawable(values.iter().copied()) {
+        return unavailable(title);
+    }
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (520, 260)).into_drawing_area();
@@ -256,6 +269,9 @@ fn bars(title: &str, rows: &[(String, f64)]) -> String {
     if rows.is_empty() {
         return html! { h2 { (title) } p { "None in this window." } }.into_string();
     }
+    if !drawable(rows.iter().map(|r| r.1)) {
+        return unavailable(title);
+    }
     let mut svg = String::new();
     let n = rows.len();
     let height = 70 + 30 * n as u32;
@@ -298,4 +314,17 @@ fn bars(title: &str, rows: &[(String, f64)]) -> String {
 
 fn unavailable(title: &str) -> String {
     html! { h2 { (title) } p { "Chart unavailable." } }.into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_of_values_beyond_the_bound_are_not_drawn() {
+        let rows = [("a".to_owned(), 1e303), ("b".to_owned(), 1.0)];
+        assert!(bars("t", &rows).contains("Chart unavailable"));
+        assert!(columns("t", &["d".to_owned()], &[f64::INFINITY], BAR).contains("Chart unavailable"));
+        assert!(bars("t", &[("a".to_owned(), 1.8e19)]).contains("<svg"));
+    }
 }

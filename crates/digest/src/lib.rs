@@ -7,10 +7,14 @@
 //!                 ─▶ markdown | slack | json | html
 //! ```
 //!
-//! Trusts nothing about its input. Guarantees: only sanitized messages are counted, and every
-//! string a digest prints is an identifier checked by [`message`] (model, skill, subagent type,
-//! MCP server, group name, 16-hex pseudonym) or text of this module; refused lines are counted
-//! by reason and never echoed. All of it is pure but [`group`] (the sanitized group, read with
+//! Trusts nothing about its input, and the allowlist for what a sanitized message is (see
+//! [`message`]: the keys and kinds are the compiled allowlist's, never a copy). Guarantees: only
+//! sanitized messages are counted, with every figure within its allowlist kind; every string a
+//! digest prints is an identifier checked by [`message`] (model, skill, subagent type, MCP
+//! server, group name, pseudonym) or text of this module; refused lines are counted by reason
+//! and never echoed; no group of fewer than K people can be read or subtracted out of any
+//! format ([`suppress`]); every renderer's work is bounded (lists cut to a fixed number of rows,
+//! amounts clamped to [`report::MAX_AMOUNT`]). All of it is pure but [`group`] (the sanitized group, read with
 //! `FilterLogEvents`) and [`deliver`] (Slack, through a webhook from Secrets Manager); the
 //! CLI and the digest function read and write.
 
@@ -22,8 +26,10 @@ mod markdown;
 pub mod message;
 pub mod report;
 mod slack;
+pub mod suppress;
 pub mod tally;
 
+pub use message::Schema;
 pub use report::Report;
 pub use tally::{Digest, LineCounts, MAX_LINE_BYTES, Window};
 
@@ -55,7 +61,7 @@ fn json(report: &Report) -> String {
 
 /// Number formatting shared by the text formats.
 pub(crate) mod fmt {
-    use super::report::{Amount, Count, Percent};
+    use super::report::{Amount, Count, GroupAmount, Percent};
 
     /// `1234567` → `1,234,567`.
     pub fn int(n: u64) -> String {
@@ -71,6 +77,7 @@ pub(crate) mod fmt {
     }
 
     pub fn usd(x: f64) -> String {
+        // Report amounts are finite and at most report::MAX_AMOUNT; `as` saturates anyway.
         if x.abs() >= 100.0 { format!("${}", int(x.round() as u64)) } else { format!("${x:.2}") }
     }
 
@@ -90,6 +97,19 @@ pub(crate) mod fmt {
 
     pub fn amount_change(a: &Amount) -> String {
         change_pct(a.change_pct, a.value == 0.0)
+    }
+
+    /// As [`amount_change`]; `n/a` when the previous figure is not shown.
+    pub fn group_change(a: &GroupAmount) -> String {
+        match a.previous {
+            Some(_) => change_pct(a.change_pct, a.value == 0.0),
+            None => "n/a".to_owned(),
+        }
+    }
+
+    /// `other (1 group)`, `other (3 groups)`.
+    pub fn other(groups: u64) -> String {
+        format!("other ({groups} group{})", if groups == 1 { "" } else { "s" })
     }
 
     pub fn pct(p: Option<f64>) -> String {

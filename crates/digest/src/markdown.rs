@@ -3,7 +3,7 @@
 //! Trusts the report (identifiers and numbers only). Guarantees: prints nothing but the
 //! report's figures and names, each list cut to its [`ROWS`] largest rows.
 
-use super::fmt::{amount_change, count_change, int, pct, pp_change, usd};
+use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Breakdown, Count, NameRow, Report};
 use std::fmt::Write as _;
 
@@ -148,27 +148,26 @@ fn names(s: &mut String, title: &str, what: &str, count: &str, rows: &[NameRow])
 }
 
 fn breakdown(s: &mut String, title: &str, k: u64, b: &Breakdown) {
-    if b.groups.is_empty() && b.other.groups == 0 {
+    if b.groups.is_empty() && b.other.is_none() {
         return;
     }
     let _ = write!(
         s,
-        "\n## Cost by {title}\n\nGroups of at least {k} people; smaller ones are added up in \"other\".\n\n| {title} | people | cost | change |\n|---|---:|---:|---:|\n"
+        "\n## Cost by {title}\n\nGroups of at least {k} people; smaller ones are added up in \"other\" (with others, so that none can be worked out).\n\n| {title} | people | cost | change |\n|---|---:|---:|---:|\n"
     );
     for g in &b.groups {
         let name = g.name.as_deref().map_or_else(|| "(not set)".to_owned(), |n| format!("`{n}`"));
         let _ =
-            writeln!(s, "| {name} | {} | {} | {} |", int(g.users), usd(g.cost_usd.value), amount_change(&g.cost_usd));
+            writeln!(s, "| {name} | {} | {} | {} |", int(g.users), usd(g.cost_usd.value), group_change(&g.cost_usd));
     }
-    if b.other.groups > 0 {
-        let o = &b.other;
+    if let Some(o) = &b.other {
         let _ = writeln!(
             s,
-            "| other ({} groups) | {} | {} | {} |",
-            o.groups,
+            "| {} | {} | {} | {} |",
+            other(o.groups),
             int(o.users),
             usd(o.cost_usd.value),
-            amount_change(&o.cost_usd)
+            group_change(&o.cost_usd)
         );
     }
 }

@@ -1,33 +1,39 @@
 //! One sanitized message (one line of `sanitize` output, or one event of the sanitized group),
-//! parsed and checked against the sanitized shape.
+//! parsed and checked against what the allowlist writes.
 //!
-//! Trusts nothing: the line may be a raw event, a stored OTel record or garbage. Guarantees: a
-//! line is accepted only when every key is one the sanitizer can write (the top-level keys
-//! `body`, `attributes`, `resource`, `timeUnixNano`, `sourceEventId`; attribute and resource
-//! attribute keys the digest knows or the embedded allowlist writes), and every value the
-//! digest reads has its sanitized kind (numbers, 16-hex pseudonyms, UUIDs, identifiers of
-//! `[A-Za-z0-9._:@-]`). So every string a digest can print is a short identifier, and a raw
-//! event (which carries `user.email`, `prompt`, `severityText`, ...) is refused whole. A refusal
-//! names a reason, never the line.
+//! Trusts nothing about the line: it may be a raw event, a stored OTel record, a forged or
+//! edited line, or garbage. Trusts the compiled [`Allowlist`] it is given (the embedded one, or
+//! `--allowlist PATH`), through its read-only view of the outputs and their kinds
+//! ([`Allowlist::attribute_kinds`], [`Allowlist::resource_kinds`]). Guarantees: a line is
+//! accepted only when every key is one the sanitizer writes under that allowlist (top level:
+//! `body`, `attributes`, `resource`, `timeUnixNano`, `sourceEventId`), given once, and every
+//! value has the kind the allowlist gives it, in the form the sanitizer writes it (a JSON integer
+//! within the kind's bounds for `integer`, a bounded finite number for `number`, a hyphenated
+//! lower-case UUID, a pseudonym of the configured length, an identifier of the kind's alphabet;
+//! `@` only where a kept kind allows it, as in a Vertex model id). So every string a digest can
+//! print is an identifier the sanitizer would have let through, every figure is within the
+//! allowlist's bounds, and a raw event (`user.email`, `prompt`, `severityText`, ...) is refused
+//! whole. A refusal names a reason, never the line. The digest keeps no list of keys or kinds of
+//! its own: adding an output to `allowlist.toml` is all it takes for the digest to accept it.
 
+use sanitizer_core::{Allowlist, AttributeDrop, OutputKind, SpendField, Written};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::LazyLock;
-
-/// Longest identifier accepted (the allowlist's `token` bound).
-pub const MAX_TOKEN_LEN: usize = 128;
 
 /// Why a line was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// Not a JSON object (syntax error, truncated line, not UTF-8).
     NotJson,
-    /// JSON, but not a sanitized message: an unknown key, a missing key or a value of the
-    /// wrong kind (a raw event, a stored record, an edited line).
+    /// JSON, but not a sanitized message: an unknown key, a missing key, a key given twice or a
+    /// value of the wrong kind (a raw event, a stored record, an edited line).
     NotSanitized,
+    /// A sanitized message whose number is outside its kind's bounds (such as more than 10^8
+    /// tokens or 10,000 USD in one request): a forged or edited line.
+    OutOfRange,
     /// A sanitized message without `timeUnixNano` and no CloudWatch timestamp to fall back on.
     NoTime,
     /// Longer than [`super::MAX_LINE_BYTES`].
@@ -35,18 +41,23 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every reason, in the order counts print them.
+    pub const ALL: [Refusal; 5] =
+        [Refusal::NotJson, Refusal::NotSanitized, Refusal::OutOfRange, Refusal::NoTime, Refusal::TooLong];
+
     /// The reason as printed in counts.
     pub fn name(self) -> &'static str {
         match self {
             Refusal::NotJson => "not_json",
             Refusal::NotSanitized => "not_sanitized",
+            Refusal::OutOfRange => "out_of_range",
             Refusal::NoTime => "no_time",
             Refusal::TooLong => "too_long",
         }
     }
 }
 
-/// An identifier: 1..=128 characters of `[A-Za-z0-9._:@-]`, so it holds no text.
+/// An identifier that passed its output kind, so it holds no text.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Token<'a>(Cow<'a, str>);
 
@@ -54,26 +65,12 @@ impl Token<'_> {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// Checks `s` is an identifier.
-    pub fn is_valid(s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= MAX_TOKEN_LEN
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
-    }
 }
 
 impl fmt::Debug for Token<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Validated identifiers only, but keep the habit: no values in Debug.
+        // Checked identifiers only, but keep the habit: no values in Debug.
         f.debug_struct("Token").field("len", &self.0.len()).finish()
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Token<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <Cow<'a, str> as Deserialize>::deserialize(d)?;
-        if Token::is_valid(&s) { Ok(Token(s)) } else { Err(de::Error::custom("not an identifier")) }
     }
 }
 
@@ -110,7 +107,8 @@ pub struct Message<'a> {
     pub time_ns: Option<u64>,
     pub source_event_id: Cow<'a, str>,
     pub session: Option<u128>,
-    pub user: Option<u64>,
+    /// The pseudonym, as written (its length is the allowlist's).
+    pub user: Option<Cow<'a, str>>,
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
@@ -133,35 +131,186 @@ impl fmt::Debug for Message<'_> {
     }
 }
 
-/// Parses one line. `fallback_time_ns` is the CloudWatch timestamp when the line came from the
-/// sanitized group (used when the message has no `timeUnixNano`).
-pub fn parse(line: &[u8], fallback_time_ns: Option<u64>) -> Result<Message<'_>, Refusal> {
-    let wire: Wire<'_> = serde_json::from_slice(line).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Refusal::NotSanitized,
-        _ => Refusal::NotJson,
-    })?;
-    let Attributes(name, mut m) = wire.attributes;
-    let name = name.ok_or(Refusal::NotSanitized)?;
-    if wire.body.strip_prefix("claude_code.") != Some(name.as_str()) {
-        return Err(Refusal::NotSanitized);
+/// What the digest reads of an attribute it accepts. Which outputs are spend is
+/// [`SpendField`]'s (one list for the sanitizer's metrics and the digest); the other names are
+/// the figures the digest computes. Every key's kind is the allowlist's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    EventName,
+    Session,
+    User,
+    Spend(SpendField),
+    Model,
+    SkillName,
+    AgentType,
+    SubagentType,
+    McpServer,
+    StatusCode,
+    Team,
+    Department,
+    CostCenter,
+    /// Written by the sanitizer, not read by the digest: checked, then ignored.
+    Ignored,
+}
+
+impl Field {
+    fn of_attribute(key: &str, pseudonym: Option<&str>) -> Field {
+        if let Some(spend) = SpendField::of_output(key) {
+            return Field::Spend(spend);
+        }
+        match key {
+            "event.name" => Field::EventName,
+            "session.id" => Field::Session,
+            "model" => Field::Model,
+            "skill.name" => Field::SkillName,
+            "agent_type" => Field::AgentType,
+            "tool.subagent_type" => Field::SubagentType,
+            "tool.mcp_server_name" => Field::McpServer,
+            "status_code" => Field::StatusCode,
+            k if Some(k) == pseudonym => Field::User,
+            _ => Field::Ignored,
+        }
     }
-    m.event = Some(Event::from_name(name.as_str()));
-    if let Some(resource) = wire.resource {
-        let r = resource.attributes.0;
-        (m.team, m.department, m.cost_center) = (r.team, r.department, r.cost_center);
+
+    fn of_resource(key: &str) -> Field {
+        match key {
+            "team.id" => Field::Team,
+            "department" => Field::Department,
+            "cost_center" => Field::CostCenter,
+            _ => Field::Ignored,
+        }
     }
-    m.time_ns =
-        match wire.time {
-            Some(t) => Some(t.parse::<u64>().map_err(|_| Refusal::NotSanitized).and_then(|v| {
-                if t.bytes().all(|b| b.is_ascii_digit()) { Ok(v) } else { Err(Refusal::NotSanitized) }
-            })?),
+}
+
+/// What the digest trusts: every output of an allowlist with its kind, and what the digest reads
+/// of it. Built once per digest.
+pub struct Schema {
+    attributes: HashMap<Box<str>, (Field, OutputKind)>,
+    resource: HashMap<Box<str>, (Field, OutputKind)>,
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema")
+            .field("attributes", &self.attributes.len())
+            .field("resource", &self.resource.len())
+            .finish()
+    }
+}
+
+impl Schema {
+    /// The outputs of `allowlist`, as the sanitizer writes them.
+    pub fn new(allowlist: &Allowlist) -> Schema {
+        let pseudonym = allowlist.pseudonym_output().map(|(key, _)| key);
+        let attributes = allowlist
+            .attribute_kinds()
+            .map(|(key, kind)| (key.into(), (Field::of_attribute(key, pseudonym), kind)))
+            .collect();
+        let resource =
+            allowlist.resource_kinds().map(|(key, kind)| (key.into(), (Field::of_resource(key), kind))).collect();
+        Schema { attributes, resource }
+    }
+
+    /// The outputs of the embedded allowlist.
+    pub fn embedded() -> Schema {
+        Schema::new(&Allowlist::embedded())
+    }
+
+    /// Parses one line. `fallback_time_ns` is the CloudWatch timestamp when the line came from the
+    /// sanitized group (used when the message has no `timeUnixNano`).
+    pub fn parse<'a>(&self, line: &'a [u8], fallback_time_ns: Option<u64>) -> Result<Message<'a>, Refusal> {
+        let wire: Wire<'a> = serde_json::from_slice(line).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Refusal::NotSanitized,
+            _ => Refusal::NotJson,
+        })?;
+        let mut m = Message::default();
+        let mut event_name = None;
+        read(&self.attributes, wire.attributes.0, &mut m, &mut event_name)?;
+        if let Some(resource) = wire.resource {
+            read(&self.resource, resource.attributes.0, &mut m, &mut None)?;
+        }
+        let name = event_name.ok_or(Refusal::NotSanitized)?;
+        if wire.body.strip_prefix("claude_code.") != Some(name.as_str()) {
+            return Err(Refusal::NotSanitized);
+        }
+        m.event = Some(Event::from_name(name.as_str()));
+        m.time_ns = match wire.time {
+            Some(t) if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(t.parse::<u64>().map_err(|_| Refusal::NotSanitized)?)
+            }
+            Some(_) => return Err(Refusal::NotSanitized),
             None => Some(fallback_time_ns.ok_or(Refusal::NoTime)?),
         };
-    if !valid_source_id(&wire.source_event_id) {
-        return Err(Refusal::NotSanitized);
+        if !valid_source_id(&wire.source_event_id) {
+            return Err(Refusal::NotSanitized);
+        }
+        m.source_event_id = wire.source_event_id;
+        Ok(m)
     }
-    m.source_event_id = wire.source_event_id;
-    Ok(m)
+}
+
+/// Checks every attribute of one object against `kinds` and keeps what the digest reads.
+fn read<'a>(
+    kinds: &HashMap<Box<str>, (Field, OutputKind)>,
+    pairs: Vec<(Cow<'a, str>, Scalar<'a>)>,
+    m: &mut Message<'a>,
+    event_name: &mut Option<Token<'a>>,
+) -> Result<(), Refusal> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(pairs.len());
+    for (key, _) in &pairs {
+        if !seen.insert(key) {
+            return Err(Refusal::NotSanitized);
+        }
+    }
+    drop(seen);
+    for (key, value) in pairs {
+        let (field, kind) = kinds.get(&*key).ok_or(Refusal::NotSanitized)?;
+        kind.check(value.written()).map_err(|e| match e {
+            AttributeDrop::OutOfRange => Refusal::OutOfRange,
+            _ => Refusal::NotSanitized,
+        })?;
+        // The kind check passed: numbers are within their bounds, strings identifiers.
+        let token = || match &value {
+            Scalar::Str(s) => Some(Token(s.clone())),
+            _ => None,
+        };
+        let int = || match value {
+            Scalar::Int(n) => u64::try_from(n).ok(),
+            _ => None,
+        };
+        match field {
+            Field::EventName => *event_name = token(),
+            Field::Session => {
+                m.session = match &value {
+                    Scalar::Str(s) => uuid::Uuid::try_parse(s).ok().map(|id| id.as_u128()),
+                    _ => None,
+                }
+            }
+            Field::User => m.user = token().map(|t| t.0),
+            Field::Spend(SpendField::CostUsd) => {
+                m.cost_usd = match value {
+                    Scalar::Int(n) => Some(n as f64),
+                    Scalar::Float(x) => Some(x),
+                    _ => None,
+                }
+            }
+            Field::Spend(SpendField::InputTokens) => m.input_tokens = int(),
+            Field::Spend(SpendField::OutputTokens) => m.output_tokens = int(),
+            Field::Spend(SpendField::CacheReadTokens) => m.cache_read_tokens = int(),
+            Field::Spend(SpendField::CacheCreationTokens) => m.cache_creation_tokens = int(),
+            Field::Model => m.model = token(),
+            Field::SkillName => m.skill_name = token(),
+            Field::AgentType => m.agent_type = token(),
+            Field::SubagentType => m.subagent_type = token(),
+            Field::McpServer => m.mcp_server_name = token(),
+            Field::StatusCode => m.status_code = int().and_then(|n| u16::try_from(n).ok()),
+            Field::Team => m.team = token(),
+            Field::Department => m.department = token(),
+            Field::CostCenter => m.cost_center = token(),
+            Field::Ignored => {}
+        }
+    }
+    Ok(())
 }
 
 /// `sourceEventId` as the sanitizer writes it: decimal digits, or `sha256:` and 32 hex.
@@ -183,7 +332,7 @@ struct Wire<'a> {
     #[serde(borrow)]
     body: Cow<'a, str>,
     #[serde(borrow)]
-    attributes: Attributes<'a>,
+    attributes: Pairs<'a>,
     #[serde(borrow, default)]
     resource: Option<Resource<'a>>,
     #[serde(rename = "timeUnixNano", borrow, default)]
@@ -196,174 +345,81 @@ struct Wire<'a> {
 #[serde(deny_unknown_fields)]
 struct Resource<'a> {
     #[serde(borrow)]
-    attributes: ResourceAttributes<'a>,
+    attributes: Pairs<'a>,
 }
 
-/// Attribute keys the digest reads or knows to be sanitized output (the issue's field list).
-const KNOWN_ATTRIBUTES: &[&str] = &[
-    "event.name",
-    "session.id",
-    "user.pseudonym",
-    "terminal.type",
-    "cost_usd",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "model",
-    "skill.name",
-    "agent.name",
-    "mcp_server.name",
-    "duration_ms",
-    "speed",
-    "effort",
-    "query_source",
-    "prompt_length",
-    "status_code",
-    "attempt",
-    "tool_name",
-    "tool.subagent_type",
-    "tool.mcp_server_name",
-    "tool.mcp_tool_name",
-    "tool.skill_name",
-    "agent_type",
-];
+/// One JSON scalar as read; arrays, objects and `null` are never written by the sanitizer.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
 
-const KNOWN_RESOURCE_ATTRIBUTES: &[&str] =
-    &["service.name", "service.version", "user.plan", "team.id", "department", "cost_center", "organization"];
+impl Scalar<'_> {
+    fn written(&self) -> Written<'_> {
+        match self {
+            Scalar::Str(s) => Written::Str(s),
+            Scalar::Int(n) => Written::Int(*n),
+            Scalar::UInt(n) => Written::UInt(*n),
+            Scalar::Float(x) => Written::Float(*x),
+            Scalar::Bool(b) => Written::Bool(*b),
+        }
+    }
+}
 
-/// Every key a sanitized message may hold: the digest's list plus what the embedded allowlist
-/// writes (so a field added to the allowlist later is accepted, and ignored, without a change
-/// here).
-static ATTRIBUTE_KEYS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    let allowlist = sanitizer_core::Allowlist::embedded();
-    KNOWN_ATTRIBUTES.iter().map(|k| (*k).to_owned()).chain(allowlist.attribute_outputs().map(str::to_owned)).collect()
-});
-
-static RESOURCE_KEYS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    let allowlist = sanitizer_core::Allowlist::embedded();
-    KNOWN_RESOURCE_ATTRIBUTES
-        .iter()
-        .map(|k| (*k).to_owned())
-        .chain(allowlist.resource_outputs().map(str::to_owned))
-        .collect()
-});
-
-/// The attributes: `event.name` (kept apart until the body is checked) and the fields read.
-struct Attributes<'a>(Option<Token<'a>>, Message<'a>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(AttributesVisitor(std::marker::PhantomData))
-    }
-}
-
-struct AttributesVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-/// Puts `value` in `slot`, refusing a key given twice.
-fn set<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::custom("duplicate key"));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for AttributesVisitor<'a> {
-    type Value = Attributes<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an attributes object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut event_name = None;
-        let mut m = Message::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match &*key {
-                "event.name" => set(&mut event_name, map.next_value()?)?,
-                "session.id" => {
-                    let s: Cow<'de, str> = map.next_value()?;
-                    let id = uuid::Uuid::try_parse(&s).map_err(|_| de::Error::custom("not a uuid"))?;
-                    set(&mut m.session, id.as_u128())?;
-                }
-                "user.pseudonym" => {
-                    let s: Cow<'de, str> = map.next_value()?;
-                    let valid = s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-                    let value = if valid { u64::from_str_radix(&s, 16).ok() } else { None };
-                    set(&mut m.user, value.ok_or_else(|| de::Error::custom("not a pseudonym"))?)?;
-                }
-                "cost_usd" => {
-                    let v: f64 = map.next_value()?;
-                    if !(v.is_finite() && v >= 0.0) {
-                        return Err(de::Error::custom("cost out of range"));
-                    }
-                    set(&mut m.cost_usd, v)?;
-                }
-                "input_tokens" => set(&mut m.input_tokens, map.next_value()?)?,
-                "output_tokens" => set(&mut m.output_tokens, map.next_value()?)?,
-                "cache_read_tokens" => set(&mut m.cache_read_tokens, map.next_value()?)?,
-                "cache_creation_tokens" => set(&mut m.cache_creation_tokens, map.next_value()?)?,
-                "model" => set(&mut m.model, map.next_value()?)?,
-                "skill.name" => set(&mut m.skill_name, map.next_value()?)?,
-                "agent_type" => set(&mut m.agent_type, map.next_value()?)?,
-                "tool.subagent_type" => set(&mut m.subagent_type, map.next_value()?)?,
-                "tool.mcp_server_name" => set(&mut m.mcp_server_name, map.next_value()?)?,
-                "status_code" => {
-                    let v: u16 = map.next_value()?;
-                    if !(100..=599).contains(&v) {
-                        return Err(de::Error::custom("status out of range"));
-                    }
-                    set(&mut m.status_code, v)?;
-                }
-                other if ATTRIBUTE_KEYS.contains(other) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                _ => return Err(de::Error::custom("key outside the sanitized shape")),
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(s.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(n).map_or(Scalar::UInt(n), Scalar::Int))
+            }
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Float(x))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Bool(b))
             }
         }
-        Ok(Attributes(event_name, m))
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
-struct ResourceAttributes<'a>(Groups<'a>);
+/// An object's members in order, each value a scalar (checked against its kind afterwards).
+struct Pairs<'a>(Vec<(Cow<'a, str>, Scalar<'a>)>);
 
-#[derive(Default)]
-struct Groups<'a> {
-    team: Option<Token<'a>>,
-    department: Option<Token<'a>>,
-    cost_center: Option<Token<'a>>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for ResourceAttributes<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ResourceVisitor(std::marker::PhantomData)).map(ResourceAttributes)
-    }
-}
-
-struct ResourceVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for ResourceVisitor<'a> {
-    type Value = Groups<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a resource attributes object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut g = Groups::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match &*key {
-                "team.id" => set(&mut g.team, map.next_value()?)?,
-                "department" => set(&mut g.department, map.next_value()?)?,
-                "cost_center" => set(&mut g.cost_center, map.next_value()?)?,
-                other if RESOURCE_KEYS.contains(other) => {
-                    map.next_value::<IgnoredAny>()?;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Pairs<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attributes object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    pairs.push((key, map.next_value()?));
                 }
-                _ => return Err(de::Error::custom("key outside the sanitized shape")),
+                Ok(Pairs(pairs))
             }
         }
-        Ok(g)
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -373,19 +429,23 @@ mod tests {
 
     const GOOD: &str = r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","cache_creation_tokens":14210,"cache_read_tokens":0,"cost_usd":0.072542,"input_tokens":8,"model":"claude-opus-5-5","output_tokens":73,"session.id":"a75ec402-2f7e-4bee-b938-05e6c5102623","user.pseudonym":"7620230c471563b0"},"resource":{"attributes":{"service.name":"claude-code","service.version":"2.1.330","team.id":"platform"}},"timeUnixNano":"1764000000000000000","sourceEventId":"00017953268256873347104948993942104312536498024591955455"}"#;
 
+    fn parse(line: &str) -> Result<Message<'_>, Refusal> {
+        Schema::embedded().parse(line.as_bytes(), None)
+    }
+
     #[test]
     fn accepts_a_sanitized_message() {
-        let m = parse(GOOD.as_bytes(), None).unwrap();
+        let m = parse(GOOD).unwrap();
         assert_eq!(m.event, Some(Event::ApiRequest));
         assert_eq!(m.cost_usd, Some(0.072542));
         assert_eq!(m.cache_creation_tokens, Some(14210));
-        assert_eq!(m.user, Some(0x7620230c471563b0));
+        assert_eq!(m.user.as_deref(), Some("7620230c471563b0"));
         assert_eq!(m.team.as_ref().map(Token::as_str), Some("platform"));
         assert_eq!(m.time_ns, Some(1_764_000_000_000_000_000));
     }
 
     fn refused(line: &str) -> Refusal {
-        parse(line.as_bytes(), None).expect_err("refused")
+        parse(line).expect_err("refused")
     }
 
     #[test]
@@ -398,11 +458,18 @@ mod tests {
             (GOOD.replace("claude_code.api_request", "claude_code.tool_result"), Refusal::NotSanitized),
             (GOOD.replace("\"team.id\"", "\"host.name\""), Refusal::NotSanitized),
             (GOOD.replace(":8,", ":8.5,"), Refusal::NotSanitized),
-            (GOOD.replace("0.072542", "-1"), Refusal::NotSanitized),
+            (GOOD.replace("0.072542", "-1"), Refusal::OutOfRange),
             (GOOD.replace("\"1764000000000000000\"", "\"+1764\""), Refusal::NotSanitized),
             (GOOD.replace("\"00017953", "\"x0017953"), Refusal::NotSanitized),
             (GOOD.replace(",\"timeUnixNano\":\"1764000000000000000\"", ""), Refusal::NoTime),
             (GOOD.replace("\"input_tokens\":8", "\"input_tokens\":8,\"input_tokens\":9"), Refusal::NotSanitized),
+            (
+                GOOD.replace(
+                    "\"service.name\":\"claude-code\"",
+                    "\"service.name\":\"claude-code\",\"service.name\":\"claude-code\"",
+                ),
+                Refusal::NotSanitized,
+            ),
             (GOOD[..40].to_owned(), Refusal::NotJson),
             ("[1,2]".to_owned(), Refusal::NotSanitized),
             ("not json".to_owned(), Refusal::NotJson),
@@ -412,9 +479,91 @@ mod tests {
         }
     }
 
+    /// Forged figures: each value outside its allowlist kind is refused and counted as such.
+    #[test]
+    fn refuses_values_outside_their_kind() {
+        let cases = [
+            (GOOD.replace("\"input_tokens\":8", "\"input_tokens\":18446744073709551613"), Refusal::OutOfRange),
+            (GOOD.replace("\"input_tokens\":8", "\"input_tokens\":100000001"), Refusal::OutOfRange),
+            (GOOD.replace("\"input_tokens\":8", "\"input_tokens\":8.0"), Refusal::NotSanitized),
+            (GOOD.replace("\"input_tokens\":8", "\"input_tokens\":\"8\""), Refusal::NotSanitized),
+            (GOOD.replace("0.072542", "1.7e308"), Refusal::OutOfRange),
+            (GOOD.replace("0.072542", "1e303"), Refusal::OutOfRange),
+            (GOOD.replace("0.072542", "10000.5"), Refusal::OutOfRange),
+            (GOOD.replace("0.072542", "true"), Refusal::NotSanitized),
+            (
+                GOOD.replace("\"api_request\",\"cache", "\"api_request\",\"status_code\":600,\"cache"),
+                Refusal::OutOfRange,
+            ),
+            // A session id in a spelling the sanitizer never writes.
+            (
+                GOOD.replace("a75ec402-2f7e-4bee-b938-05e6c5102623", "A75EC402-2F7E-4BEE-B938-05E6C5102623"),
+                Refusal::NotSanitized,
+            ),
+            (
+                GOOD.replace("a75ec402-2f7e-4bee-b938-05e6c5102623", "a75ec4022f7e4beeb93805e6c5102623"),
+                Refusal::NotSanitized,
+            ),
+            // A pseudonym of another length than the allowlist's 16.
+            (GOOD.replace("7620230c471563b0", "7620230c471563b0aa"), Refusal::NotSanitized),
+            // An event the allowlist does not keep.
+            (GOOD.replace("api_request", "hook_run"), Refusal::NotSanitized),
+            (GOOD.replace("\"2.1.330\"", "[\"2.1.330\"]"), Refusal::NotSanitized),
+        ];
+        for (line, reason) in cases {
+            assert_eq!(refused(&line), reason, "{line}");
+        }
+        let at_bounds = GOOD.replace("\"input_tokens\":8", "\"input_tokens\":100000000").replace("0.072542", "10000");
+        assert_eq!(parse(&at_bounds).unwrap().input_tokens, Some(100_000_000));
+    }
+
+    /// `@` passes only where a kept kind allows it: the model's Vertex form, never an org name
+    /// or a skill name (tokens).
+    #[test]
+    fn at_signs_only_where_the_kind_allows_them() {
+        let vertex = GOOD.replace("claude-opus-5-5", "claude-opus-4-1@20250805");
+        assert_eq!(parse(&vertex).unwrap().model.as_ref().map(Token::as_str), Some("claude-opus-4-1@20250805"));
+        assert_eq!(refused(&GOOD.replace("claude-opus-5-5", "claude-opus-4-1@example.com")), Refusal::NotSanitized);
+        for key in ["team.id", "department", "cost_center"] {
+            let line = GOOD.replace("\"team.id\":\"platform\"", &format!("\"{key}\":\"dev@example\""));
+            assert_eq!(refused(&line), Refusal::NotSanitized, "{key}");
+        }
+        let skill = r#"{"body":"claude_code.skill_activated","attributes":{"event.name":"skill_activated","skill.name":"pdf@corp"},"timeUnixNano":"1","sourceEventId":"1"}"#;
+        assert_eq!(refused(skill), Refusal::NotSanitized);
+        assert!(parse(&skill.replace("pdf@corp", "pdf")).is_ok());
+    }
+
+    /// The schema is the allowlist's: a field added to an allowlist is accepted with its kind,
+    /// and the pseudonym length is the configured one.
+    #[test]
+    fn the_schema_follows_the_allowlist() {
+        let toml = r#"events = ["api_request"]
+[attributes]
+"cost_usd" = { kind = "number", min = 0, max = 5 }
+"new_field" = { kind = "enum", values = ["a", "b"] }
+[pseudonyms."user.pseudonym"]
+from = ["user.email"]
+hex_chars = 12
+"#;
+        let schema = Schema::new(&Allowlist::from_toml(toml).unwrap());
+        let line = |attrs: &str| {
+            format!(
+                r#"{{"body":"claude_code.api_request","attributes":{{"event.name":"api_request",{attrs}}},"timeUnixNano":"1","sourceEventId":"1"}}"#
+            )
+        };
+        let ok = line(r#""cost_usd":4.5,"new_field":"a","user.pseudonym":"0123456789ab""#);
+        let m = schema.parse(ok.as_bytes(), None).unwrap();
+        assert_eq!((m.cost_usd, m.user.as_deref()), (Some(4.5), Some("0123456789ab")));
+        let refused = |attrs: &str| schema.parse(line(attrs).as_bytes(), None).err();
+        assert_eq!(refused(r#""cost_usd":6"#), Some(Refusal::OutOfRange));
+        assert_eq!(refused(r#""new_field":"c""#), Some(Refusal::NotSanitized));
+        assert_eq!(refused(r#""user.pseudonym":"0123456789abcdef""#), Some(Refusal::NotSanitized));
+        assert_eq!(refused(r#""model":"claude-opus-5""#), Some(Refusal::NotSanitized));
+    }
+
     #[test]
     fn falls_back_to_the_cloudwatch_time() {
         let line = GOOD.replace(",\"timeUnixNano\":\"1764000000000000000\"", "");
-        assert_eq!(parse(line.as_bytes(), Some(5)).unwrap().time_ns, Some(5));
+        assert_eq!(Schema::embedded().parse(line.as_bytes(), Some(5)).unwrap().time_ns, Some(5));
     }
 }

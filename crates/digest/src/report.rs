@@ -2,13 +2,16 @@
 //! renders, and the `json` format itself (schema in docs/digest.md).
 //!
 //! Trusts the tallies (built from checked sanitized messages only, so every name is an
-//! identifier). Guarantees: a team, department or cost center with fewer than K distinct users
-//! in the current window is folded into `other`, and its name is not in the report; only the
-//! top 3 users by sessions are named (by pseudonym), never a list of all or of inactive users;
+//! identifier and every figure within its allowlist bounds). Guarantees: teams, departments
+//! and cost centers are named only as [`suppress`](super::suppress) allows (no figure of fewer
+//! than K people can be read or subtracted out, across rows, dimensions and windows), and an
+//! `other` row only when it holds at least K people from at least two groups; only the top 3
+//! users by sessions are named (by pseudonym), never a list of all or of inactive users;
 //! amounts are rounded (USD to 6 decimals, percentages to 0.1) so output does not depend on
-//! summation order.
+//! summation order, and every number is finite.
 
-use super::tally::{Digest, GroupTally, LineCounts, NameTally, Tally};
+use super::suppress::{self, Named};
+use super::tally::{Cell, Digest, GroupTally, LineCounts, NameTally, Tally};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -69,12 +72,18 @@ impl Percent {
     }
 }
 
+/// The largest amount a report prints: sums of bounded costs stay far below it; anything above
+/// (or not finite) is clamped, so every number is finite JSON and every renderer's work bounded.
+pub const MAX_AMOUNT: f64 = 1e15;
+
 fn usd(x: f64) -> f64 {
+    let x = if x.is_finite() { x.clamp(-MAX_AMOUNT, MAX_AMOUNT) } else { 0.0 };
     let r = (x * 1e6).round() / 1e6;
     if r == 0.0 { 0.0 } else { r }
 }
 
 fn tenth(x: f64) -> f64 {
+    let x = if x.is_finite() { x.clamp(-MAX_AMOUNT, MAX_AMOUNT) } else { 0.0 };
     let r = (x * 10.0).round() / 10.0;
     if r == 0.0 { 0.0 } else { r }
 }
@@ -108,6 +117,7 @@ impl Input {
         let reasons = [
             ("not_json", c.not_json),
             ("not_sanitized", c.not_sanitized),
+            ("out_of_range", c.out_of_range),
             ("no_time", c.no_time),
             ("too_long", c.too_long),
         ];
@@ -159,26 +169,51 @@ pub struct NameRow {
     pub users: Count,
 }
 
+/// An amount of a group: the previous window's figure (and so the change) is `null` when that
+/// window's events of the group do not hold K people.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GroupAmount {
+    pub value: f64,
+    pub previous: Option<f64>,
+    pub change: Option<f64>,
+    pub change_pct: Option<f64>,
+}
+
+impl GroupAmount {
+    fn new(value: f64, previous: Option<f64>) -> GroupAmount {
+        let (value, previous) = (usd(value), previous.map(usd));
+        GroupAmount {
+            value,
+            previous,
+            change: previous.map(|p| usd(value - p)),
+            change_pct: previous.and_then(|p| pct_change(value, p)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupRow {
     /// `null`: events without this attribute.
     pub name: Option<String>,
     pub users: u64,
-    pub cost_usd: Amount,
+    pub cost_usd: GroupAmount,
 }
 
-/// The groups with fewer than K users, together: how many, never which.
+/// The groups not named, together: how many, never which. Its previous figure covers every
+/// group whose previous figure is not shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Other {
     pub groups: u64,
     pub users: u64,
-    pub cost_usd: Amount,
+    pub cost_usd: GroupAmount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Breakdown {
     pub groups: Vec<GroupRow>,
-    pub other: Other,
+    /// `null` when nothing is folded, or when what is folded holds fewer than K people or a
+    /// single group (then nothing is named either: the whole dimension is the totals).
+    pub other: Option<Other>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -231,6 +266,9 @@ impl Report {
     pub fn new(digest: &Digest, min_group_size: u64) -> Report {
         let [cur, prev] = &digest.tallies;
         let w = digest.window;
+        let named_cur = suppress::fold(&cur.cells, min_group_size, suppress::large_groups(&cur.cells, min_group_size));
+        let named_prev = suppress::fold(&prev.cells, min_group_size, named_cur.clone());
+        let breakdown = |dim| breakdown(cur, prev, dim, &named_cur, &named_prev, min_group_size);
         let count = |f: fn(&Tally) -> u64| Count::new(f(cur), f(prev));
         Report {
             schema: SCHEMA,
@@ -263,13 +301,8 @@ impl Report {
             skills: names(&cur.skills, &prev.skills),
             subagents: names(&cur.subagents, &prev.subagents),
             mcp_servers: names(&cur.mcp_servers, &prev.mcp_servers),
-            groups: Groups {
-                min_group_size,
-                team: breakdown(&cur.groups[0], &prev.groups[0], min_group_size),
-                department: breakdown(&cur.groups[1], &prev.groups[1], min_group_size),
-                cost_center: breakdown(&cur.groups[2], &prev.groups[2], min_group_size),
-            },
-            top_users: top_users(cur),
+            groups: Groups { min_group_size, team: breakdown(0), department: breakdown(1), cost_center: breakdown(2) },
+            top_users: top_users(cur, &digest.pseudonyms),
             days: cur
                 .days
                 .iter()
@@ -343,42 +376,43 @@ fn names(cur: &BTreeMap<String, NameTally>, prev: &BTreeMap<String, NameTally>) 
     rows
 }
 
-/// Groups of at least `k` distinct users (in the current window) by name; the rest in `other`.
-/// Previous cost is shown for the same partition: a listed group's own, the rest in `other`.
-fn breakdown(
-    cur: &BTreeMap<Option<String>, GroupTally>,
-    prev: &BTreeMap<Option<String>, GroupTally>,
-    k: u64,
-) -> Breakdown {
-    let listed = |name: &Option<String>| cur.get(name).is_some_and(|g| g.users.len() as u64 >= k);
-    let mut groups: Vec<GroupRow> = cur
+/// The named groups of one dimension, and the rest as `other` when it may be shown.
+fn breakdown(cur: &Tally, prev: &Tally, dim: usize, named_cur: &Named, named_prev: &Named, k: u64) -> Breakdown {
+    let per_group = |cells: &BTreeMap<Cell, GroupTally>| {
+        let mut out: BTreeMap<Option<String>, (BTreeSet<u32>, f64)> = BTreeMap::new();
+        for (cell, g) in cells {
+            let e = out.entry(cell[dim].clone()).or_default();
+            e.0.extend(g.users.iter().copied());
+            e.1 += g.cost_usd;
+        }
+        out
+    };
+    let (c, p) = (per_group(&cur.cells), per_group(&prev.cells));
+    let mut groups: Vec<GroupRow> = named_cur[dim]
         .iter()
-        .filter(|(name, _)| listed(name))
-        .map(|(name, g)| GroupRow {
-            name: name.clone(),
-            users: g.users.len() as u64,
-            cost_usd: Amount::new(g.cost_usd, prev.get(name).map_or(0.0, |p| p.cost_usd)),
+        .map(|name| {
+            let (users, cost) = c.get(name).map_or((0, 0.0), |(u, cost)| (u.len() as u64, *cost));
+            let previous = named_prev[dim].contains(name).then(|| p.get(name).map_or(0.0, |g| g.1));
+            GroupRow { name: name.clone(), users, cost_usd: GroupAmount::new(cost, previous) }
         })
         .collect();
     groups.sort_by(|a, b| b.cost_usd.value.total_cmp(&a.cost_usd.value).then(a.name.cmp(&b.name)));
-    let folded: Vec<&GroupTally> = cur.iter().filter(|(n, _)| !listed(n)).map(|(_, g)| g).collect();
-    let users: BTreeSet<u64> = folded.iter().flat_map(|g| g.users.iter().copied()).collect();
-    let cost: f64 = folded.iter().map(|g| g.cost_usd).sum();
-    let prev_cost: f64 = prev.iter().filter(|(n, _)| !listed(n)).map(|(_, g)| g.cost_usd).sum();
-    Breakdown {
-        groups,
-        other: Other { groups: folded.len() as u64, users: users.len() as u64, cost_usd: Amount::new(cost, prev_cost) },
-    }
+    let (n, users, cost) = suppress::remainder(&cur.cells, dim, &named_cur[dim]);
+    let (prev_n, prev_users, prev_cost) = suppress::remainder(&prev.cells, dim, &named_prev[dim]);
+    let shown = |n: u64, users: u64| n >= 2 && users >= k;
+    let previous = if prev_n == 0 { Some(0.0) } else { shown(prev_n, prev_users).then_some(prev_cost) };
+    let other = shown(n, users).then(|| Other { groups: n, users, cost_usd: GroupAmount::new(cost, previous) });
+    Breakdown { groups, other }
 }
 
 /// The [`TOP_USERS`] users with most sessions (ties: more cost, then pseudonym).
-fn top_users(cur: &Tally) -> Vec<TopUser> {
+fn top_users(cur: &Tally, pseudonyms: &[Box<str>]) -> Vec<TopUser> {
     let mut users: Vec<TopUser> = cur
         .users
         .iter()
         .filter(|(_, t)| !t.sessions.is_empty())
         .map(|(u, t)| TopUser {
-            pseudonym: format!("{u:016x}"),
+            pseudonym: pseudonyms.get(*u as usize).map_or_else(String::new, |p| p.to_string()),
             sessions: t.sessions.len() as u64,
             messages: t.messages,
             requests: t.requests,

@@ -4,7 +4,7 @@
 //! per section, 3,000 characters per text, 150 per header) by cutting each list to [`ROWS`]
 //! rows; prints the report's figures and names only.
 
-use super::fmt::{amount_change, count_change, int, pct, pp_change, usd};
+use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Count, NameRow, Report};
 use serde_json::{Value, json};
 
@@ -99,18 +99,17 @@ pub fn payload(r: &Report) -> Value {
                 format!(
                     "• {name}: {} ({}), {} people",
                     usd(row.cost_usd.value),
-                    amount_change(&row.cost_usd),
+                    group_change(&row.cost_usd),
                     int(row.users)
                 )
             })
             .collect();
-        if b.other.groups > 0 {
-            let o = &b.other;
+        if let Some(o) = &b.other {
             lines.push(format!(
-                "• other ({} groups): {} ({}), {} people",
-                o.groups,
+                "• {}: {} ({}), {} people",
+                other(o.groups),
                 usd(o.cost_usd.value),
-                amount_change(&o.cost_usd),
+                group_change(&o.cost_usd),
                 int(o.users)
             ));
         }

@@ -1,13 +1,15 @@
 //! Streaming aggregation: sanitized lines in, per-window sums out.
 //!
-//! Trusts [`message::parse`] to accept only sanitized messages. Guarantees: each line is looked
-//! at once and dropped; memory grows with the distinct users, sessions, names (models, skills,
-//! subagent types, MCP servers, groups) and days of the two windows, plus 8 bytes per distinct
-//! in-window `sourceEventId` (the de-duplication set), never with the line count itself beyond
-//! that. A line is used, a duplicate, outside both windows, or refused with a reason: every line
-//! is counted exactly once.
+//! Trusts [`Schema::parse`] to accept only sanitized messages whose values are within their
+//! allowlist kinds. Guarantees: each line is looked at once and dropped; memory grows with the
+//! distinct users, sessions, names (models, skills, subagent types, MCP servers, org cells) and
+//! days of the two windows, plus 8 bytes per distinct in-window `sourceEventId` (the
+//! de-duplication set), never with the line count itself beyond that. A line is used, a
+//! duplicate, outside both windows, or refused with a reason: every line is counted exactly
+//! once. Sums saturate instead of wrapping (a forged line cannot reach them: its values are
+//! refused by their kinds; the bound holds anyway).
 
-use super::message::{self, Event, Message, Refusal, Token};
+use super::message::{Event, Message, Refusal, Schema, Token};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
@@ -57,24 +59,40 @@ pub struct LineCounts {
     pub outside_window: u64,
     pub not_json: u64,
     pub not_sanitized: u64,
+    pub out_of_range: u64,
     pub no_time: u64,
     pub too_long: u64,
 }
 
 impl LineCounts {
     pub fn refused(&self) -> u64 {
-        self.not_json + self.not_sanitized + self.no_time + self.too_long
+        Refusal::ALL.iter().map(|r| self.refused_for(*r)).sum()
+    }
+
+    /// The lines refused for one reason.
+    pub fn refused_for(&self, reason: Refusal) -> u64 {
+        match reason {
+            Refusal::NotJson => self.not_json,
+            Refusal::NotSanitized => self.not_sanitized,
+            Refusal::OutOfRange => self.out_of_range,
+            Refusal::NoTime => self.no_time,
+            Refusal::TooLong => self.too_long,
+        }
     }
 
     fn refuse(&mut self, reason: Refusal) {
         match reason {
             Refusal::NotJson => self.not_json += 1,
             Refusal::NotSanitized => self.not_sanitized += 1,
+            Refusal::OutOfRange => self.out_of_range += 1,
             Refusal::NoTime => self.no_time += 1,
             Refusal::TooLong => self.too_long += 1,
         }
     }
 }
+
+/// A user: the index of their pseudonym in [`Digest::pseudonyms`].
+pub type UserId = u32;
 
 /// Per user, within one window.
 #[derive(Debug, Default, Clone)]
@@ -89,7 +107,7 @@ pub struct UserTally {
 #[derive(Debug, Default, Clone)]
 pub struct NameTally {
     pub count: u64,
-    pub users: HashSet<u64>,
+    pub users: HashSet<UserId>,
 }
 
 /// Per model: cost and requests.
@@ -99,12 +117,18 @@ pub struct ModelTally {
     pub requests: u64,
 }
 
-/// Per group value (`None`: the attribute is not set): distinct users and cost.
+/// Per org cell (one combination of team, department and cost center, each `None` when not
+/// set): the events that count for groups (`api_request`, `user_prompt`), their distinct users
+/// and cost.
 #[derive(Debug, Default, Clone)]
 pub struct GroupTally {
-    pub users: HashSet<u64>,
+    pub events: u64,
+    pub users: HashSet<UserId>,
     pub cost_usd: f64,
 }
+
+/// The org attributes of an event: team.id, department, cost_center (`None`: not set).
+pub type Cell = [Option<String>; 3];
 
 /// Per day of the current window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -117,7 +141,7 @@ pub struct DayTally {
 /// The sums of one window.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
-    pub users: HashMap<u64, UserTally>,
+    pub users: HashMap<UserId, UserTally>,
     pub sessions: HashSet<u128>,
     pub messages: u64,
     pub requests: u64,
@@ -131,8 +155,8 @@ pub struct Tally {
     pub skills: BTreeMap<String, NameTally>,
     pub subagents: BTreeMap<String, NameTally>,
     pub mcp_servers: BTreeMap<String, NameTally>,
-    /// team.id, department, cost_center.
-    pub groups: [BTreeMap<Option<String>, GroupTally>; 3],
+    /// Per org cell; the teams, departments and cost centers are unions of cells.
+    pub cells: BTreeMap<Cell, GroupTally>,
     /// Only filled for the current window.
     pub days: Vec<DayTally>,
 }
@@ -152,11 +176,11 @@ impl Tally {
 
     /// 100 × cache_read / (input + cache_read + cache_creation); `None` without tokens.
     pub fn cache_hit_pct(&self) -> Option<f64> {
-        let total = self.input_tokens + self.cache_read_tokens + self.cache_creation_tokens;
+        let total = self.input_tokens.saturating_add(self.cache_read_tokens).saturating_add(self.cache_creation_tokens);
         (total > 0).then(|| 100.0 * self.cache_read_tokens as f64 / total as f64)
     }
 
-    fn add(&mut self, m: &Message<'_>, day: Option<usize>) {
+    fn add(&mut self, m: &Message<'_>, user: Option<UserId>, day: Option<usize>) {
         // As the dashboard counts them (template.yaml, TeamTotals and UserActivity): users and
         // sessions of the events a person causes, not of api_error or subagent_completed; group
         // members (ByTeam, ...) from api_request and user_prompt.
@@ -166,34 +190,39 @@ impl Tally {
         if let (true, Some(session)) = (counted, m.session) {
             self.sessions.insert(session);
         }
-        let mut user = m.user.filter(|_| counted).map(|u| {
+        let mut user = user.filter(|_| counted).map(|u| {
             let t = self.users.entry(u).or_default();
             if let Some(session) = m.session {
                 t.sessions.insert(session);
             }
             (u, t)
         });
-        let groups = [&m.team, &m.department, &m.cost_center];
-        if let (true, Some((u, _))) = (member, &user) {
-            for (map, value) in self.groups.iter_mut().zip(groups) {
-                group(map, value).users.insert(*u);
+        let cell = (member || m.event == Some(Event::ApiRequest)).then(|| {
+            let key: Cell = [&m.team, &m.department, &m.cost_center].map(|t| t.as_ref().map(|t| t.as_str().to_owned()));
+            let cell = self.cells.entry(key).or_default();
+            cell.events += 1;
+            if let (true, Some((u, _))) = (member, &user) {
+                cell.users.insert(*u);
             }
-        }
+            cell
+        });
+        let cell_cost = cell.map(|c| &mut c.cost_usd);
         let user_id = user.as_ref().map(|(u, _)| *u);
         match m.event {
             Some(Event::ApiRequest) => {
                 let cost = m.cost_usd.unwrap_or(0.0);
                 self.requests += 1;
                 self.cost_usd += cost;
-                self.input_tokens += m.input_tokens.unwrap_or(0);
-                self.output_tokens += m.output_tokens.unwrap_or(0);
-                self.cache_read_tokens += m.cache_read_tokens.unwrap_or(0);
-                self.cache_creation_tokens += m.cache_creation_tokens.unwrap_or(0);
+                let add = |sum: &mut u64, n: Option<u64>| *sum = sum.saturating_add(n.unwrap_or(0));
+                add(&mut self.input_tokens, m.input_tokens);
+                add(&mut self.output_tokens, m.output_tokens);
+                add(&mut self.cache_read_tokens, m.cache_read_tokens);
+                add(&mut self.cache_creation_tokens, m.cache_creation_tokens);
                 let model = self.models.entry(name_or_unknown(&m.model)).or_default();
                 model.cost_usd += cost;
                 model.requests += 1;
-                for (map, value) in self.groups.iter_mut().zip(groups) {
-                    group(map, value).cost_usd += cost;
+                if let Some(c) = cell_cost {
+                    *c += cost;
                 }
                 if let Some((_, t)) = &mut user {
                     t.requests += 1;
@@ -236,7 +265,7 @@ fn name_or_unknown(token: &Option<Token<'_>>) -> String {
     token.as_ref().map_or_else(|| "unknown".to_owned(), |t| t.as_str().to_owned())
 }
 
-fn name(map: &mut BTreeMap<String, NameTally>, token: &Option<Token<'_>>, user: Option<u64>) {
+fn name(map: &mut BTreeMap<String, NameTally>, token: &Option<Token<'_>>, user: Option<UserId>) {
     let key = token.as_ref().map_or("unknown", Token::as_str);
     let entry = match map.get_mut(key) {
         Some(e) => e,
@@ -248,10 +277,6 @@ fn name(map: &mut BTreeMap<String, NameTally>, token: &Option<Token<'_>>, user: 
     }
 }
 
-fn group<'m>(map: &'m mut BTreeMap<Option<String>, GroupTally>, value: &Option<Token<'_>>) -> &'m mut GroupTally {
-    map.entry(value.as_ref().map(|t| t.as_str().to_owned())).or_default()
-}
-
 /// The streaming digest: feed lines, then read the two tallies.
 #[derive(Debug)]
 pub struct Digest {
@@ -259,13 +284,38 @@ pub struct Digest {
     pub counts: LineCounts,
     /// `[current, previous]`.
     pub tallies: [Tally; 2],
+    /// Every user's pseudonym, by [`UserId`].
+    pub pseudonyms: Vec<Box<str>>,
+    user_ids: HashMap<Box<str>, UserId>,
     seen: HashSet<u64>,
+    schema: Schema,
 }
 
 impl Digest {
-    pub fn new(window: Window) -> Digest {
+    /// A digest of `window` that trusts what `schema` (an allowlist's outputs) describes.
+    pub fn new(window: Window, schema: Schema) -> Digest {
         let current = Tally { days: vec![DayTally::default(); window.days as usize], ..Tally::default() };
-        Digest { window, counts: LineCounts::default(), tallies: [current, Tally::default()], seen: HashSet::new() }
+        Digest {
+            window,
+            counts: LineCounts::default(),
+            tallies: [current, Tally::default()],
+            pseudonyms: Vec::new(),
+            user_ids: HashMap::new(),
+            seen: HashSet::new(),
+            schema,
+        }
+    }
+
+    /// The id of a pseudonym, given one the first time it is seen.
+    fn user_id(&mut self, pseudonym: &str) -> UserId {
+        if let Some(id) = self.user_ids.get(pseudonym) {
+            return *id;
+        }
+        // Distinct users are bounded far below 2^32 by the input a digest can read.
+        let id = UserId::try_from(self.pseudonyms.len()).unwrap_or(UserId::MAX);
+        self.pseudonyms.push(pseudonym.into());
+        self.user_ids.insert(pseudonym.into(), id);
+        id
     }
 
     /// Adds one line (without its newline). `fallback_time_ns`: the CloudWatch timestamp, when
@@ -276,7 +326,7 @@ impl Digest {
             self.counts.refuse(Refusal::TooLong);
             return;
         }
-        let m = match message::parse(line, fallback_time_ns) {
+        let m = match self.schema.parse(line, fallback_time_ns) {
             Ok(m) => m,
             Err(reason) => {
                 self.counts.refuse(reason);
@@ -296,7 +346,8 @@ impl Digest {
         }
         self.counts.used += 1;
         let day = (which == 0).then(|| ((t - self.window.start_ns()) / NS_PER_DAY) as usize);
-        self.tallies[which].add(&m, day);
+        let user = m.user.as_deref().map(|u| self.user_id(u));
+        self.tallies[which].add(&m, user, day);
     }
 
     /// A line that could not be read at all (not UTF-8 is still a line: only I/O errors end
