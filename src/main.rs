@@ -16,9 +16,7 @@ use sanitizer_aws::key_source::KeySource;
 use sanitizer_aws::sink::{
     CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
-use sanitizer_core::{
-    Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer, decode_envelope,
-};
+use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer};
 use std::io::{self, BufWriter, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -272,16 +270,16 @@ async fn write_all<S: Sink>(handler: &Handler<S>, inputs: Vec<Prepared>) -> Writ
     written
 }
 
-/// One input of `explain`, decoded.
+/// One input of `explain`: raw stored messages, or the payloads an event holds, explained.
 enum ExplainSource<'a> {
     Ndjson(&'a [u8]),
-    Payload(sanitizer_core::Payload),
+    Payloads(Vec<sanitizer_core::Explained>),
 }
 
 /// `explain`: decode every input first (bad input prints nothing), then print one explanation
 /// per event as it is made, or only the summary. Input names are printed escaped.
 fn explain(args: &ExplainArgs) -> Result<(), Failure> {
-    use sanitizer_core::{Explanation, Summary, escape};
+    use sanitizer_core::{Summary, escape};
     let input = &args.input;
     let sanitizer = sanitizer(input)?;
     let inputs = read_inputs(input)?;
@@ -292,32 +290,32 @@ fn explain(args: &ExplainArgs) -> Result<(), Failure> {
             if input.ndjson {
                 return Ok((name, ExplainSource::Ndjson(bytes)));
             }
-            let payload = decode_envelope(bytes, input.max_decompressed_bytes)
+            // A subscription envelope, or a Kinesis event of them (one payload per record).
+            let payloads = sanitizer
+                .explain_event(bytes, input.max_decompressed_bytes)
                 .map_err(|e| Failure::input(format!("{name}: {e}")))?;
-            Ok((name, ExplainSource::Payload(payload)))
+            Ok((name, ExplainSource::Payloads(payloads)))
         })
         .collect::<Result<Vec<_>, Failure>>()?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut summary = Summary::default();
     for (name, source) in &sources {
         summary.add_input();
-        let explanations: Box<dyn Iterator<Item = Explanation>> = match source {
-            ExplainSource::Ndjson(bytes) => Box::new(sanitizer.explain_ndjson(bytes)),
-            ExplainSource::Payload(payload) => {
-                if payload.is_control_message() {
-                    summary.add_control_message();
-                    if !args.summary {
-                        writeln!(out, "{name}: CONTROL_MESSAGE (skipped)").or_else(ignore_broken_pipe)?;
-                    }
-                }
-                Box::new(sanitizer.explain_payload(payload))
+        match source {
+            ExplainSource::Ndjson(bytes) => {
+                show(&mut out, &mut summary, args.summary, name, sanitizer.explain_ndjson(bytes))?;
             }
-        };
-        for explanation in explanations {
-            if args.summary {
-                summary.add(&explanation);
-            } else {
-                writeln!(out, "{name}: {explanation}").or_else(ignore_broken_pipe)?;
+            ExplainSource::Payloads(payloads) => {
+                for payload in payloads {
+                    let name = payload.record.map_or_else(|| name.clone(), |i| format!("{name} record {i}"));
+                    if payload.control_message {
+                        summary.add_control_message();
+                        if !args.summary {
+                            writeln!(out, "{name}: CONTROL_MESSAGE (skipped)").or_else(ignore_broken_pipe)?;
+                        }
+                    }
+                    show(&mut out, &mut summary, args.summary, &name, payload.events.iter().cloned())?;
+                }
             }
         }
     }
@@ -325,6 +323,24 @@ fn explain(args: &ExplainArgs) -> Result<(), Failure> {
         writeln!(out, "{summary}").or_else(ignore_broken_pipe)?;
     }
     out.flush().or_else(ignore_broken_pipe)
+}
+
+/// Prints each explanation of one input (or adds it to the summary only).
+fn show(
+    out: &mut impl Write,
+    summary: &mut sanitizer_core::Summary,
+    summary_only: bool,
+    name: &str,
+    explanations: impl Iterator<Item = sanitizer_core::Explanation>,
+) -> Result<(), Failure> {
+    for explanation in explanations {
+        if summary_only {
+            summary.add(&explanation);
+        } else {
+            writeln!(out, "{name}: {explanation}").or_else(ignore_broken_pipe)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_allowlist(path: Option<&Path>) -> Result<(), Failure> {

@@ -5,8 +5,10 @@
 //! snapshots of one recorded fixture.
 
 mod common;
+mod kinesis_support;
 
 use common::*;
+use kinesis_support::{KinesisRecord, control_message, data_of, kinesis_event, sequence_number, truncated_gzip};
 use sanitizer_core::{Allowlist, EventType, Explanation, Sanitizer, Summary, escape};
 use serde_json::{Value, json};
 use std::io::Write as _;
@@ -414,6 +416,64 @@ fn the_summary_spans_every_input() {
     let row = "kept attributes.model";
     assert_eq!(first_count(&both, row), first_count(&one, row).map(|n| 2 * n), "{one}\n{both}");
     assert!(both.starts_with("summary: 2 inputs, "), "{both}");
+}
+
+#[test]
+fn a_kinesis_event_is_explained_per_record_as_its_payloads_are() {
+    let fixtures = ["fixtures/recorded/subagent.object.json", "fixtures/recorded/mcp.kvlist.json"];
+    let explain = |args: &[&str]| {
+        let out = cli(args).env("PSEUDONYM_KEY", FIXTURE_KEY).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let dir = tempdir("kinesis");
+    let path = dir.join("kinesis-event.json");
+    let mut records: Vec<KinesisRecord> = fixtures
+        .iter()
+        .enumerate()
+        .map(|(i, f)| KinesisRecord {
+            sequence_number: sequence_number(i as u64),
+            data: data_of(&std::fs::read(root().join(f)).unwrap()),
+        })
+        .collect();
+    records.push(KinesisRecord {
+        sequence_number: sequence_number(2),
+        data: gzip(&serde_json::to_vec(&control_message()).unwrap()),
+    });
+    std::fs::write(&path, kinesis_event(&records)).unwrap();
+    let event = path.to_str().unwrap();
+    let name = escape(event).to_string();
+
+    // Each record's lines are the explanation of the envelope it came from, under its own name.
+    let mut expected = String::new();
+    for (i, fixture) in fixtures.iter().enumerate() {
+        let direct = explain(&["explain", fixture]);
+        let prefix = format!("{}: ", escape(fixture));
+        assert!(!direct.is_empty() && direct.lines().all(|l| l.starts_with(&prefix) || l.starts_with("  ")));
+        expected.push_str(&direct.replace(&prefix, &format!("{name} record {i}: ")));
+    }
+    expected.push_str(&format!("{name} record 2: CONTROL_MESSAGE (skipped)\n"));
+    assert_eq!(explain(&["explain", event]), expected);
+
+    // The summary counts every record's events, as the two envelopes' summary does.
+    let summary = explain(&["explain", "--summary", event]);
+    let both = explain(&["explain", "--summary", fixtures[0], fixtures[1]]);
+    let body = |s: &str| s.lines().skip(1).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(body(&summary), body(&both), "{summary}\n{both}");
+    let first = summary.lines().next().unwrap();
+    assert!(first.starts_with("summary: 1 input, ") && first.ends_with("; 1 control message skipped"), "{summary}");
+    for canary in recorded_canaries() {
+        assert!(!summary.contains(&canary) && !expected.contains(&canary), "printed {canary}");
+    }
+
+    // A record that cannot be read fails the input, naming the record, and prints nothing.
+    records[1].data = truncated_gzip(&std::fs::read(root().join(fixtures[1])).unwrap());
+    std::fs::write(&path, kinesis_event(&records)).unwrap();
+    let out = cli(&["explain", event]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("record 1: kinesis.data is not a valid gzip stream"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 // ---- golden: the format, pinned ----

@@ -28,8 +28,9 @@ use crate::batch::{BatchOutcome, BatchResponse};
 use crate::plan::{Plan, plan};
 use crate::sink::{FailureKind, Sink, SinkError, WriteReport, WriteSlots, write_plan_within};
 use futures_util::StreamExt as _;
+use sanitizer_core::Header;
+pub use sanitizer_core::kinesis::InputError;
 use sanitizer_core::kinesis::{self, Event, KinesisError};
-use sanitizer_core::{Compressed, Header};
 use sanitizer_core::{Counts, DecodeError, SanitizedPayload, Sanitizer, Spend};
 use std::time::{Duration, Instant};
 
@@ -183,16 +184,6 @@ enum RecordResult {
     Unwritten(&'static str),
 }
 
-/// Why an input could not be prepared: a direct envelope's decode error (worded as before), or a
-/// Kinesis event's or record's.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    #[error(transparent)]
-    Envelope(#[from] DecodeError),
-    #[error(transparent)]
-    Kinesis(#[from] KinesisError),
-}
-
 /// The sanitizer, a sink and the settings: built once per cold start, used per invocation.
 pub struct Handler<S> {
     sanitizer: Sanitizer,
@@ -241,8 +232,8 @@ impl<S: Sink> Handler<S> {
     /// `log_stream`, else one named after the source group and stream). Pure: nothing is
     /// written, so a caller can prepare every input before writing any.
     pub fn prepare(&self, envelope: &[u8]) -> Result<Prepared, DecodeError> {
-        let data = sanitizer_core::envelope_data(envelope)?;
-        self.prepare_compressed(Compressed::Base64(data.as_bytes()))
+        let (header, sanitized) = self.sanitizer.sanitize_envelope(envelope, self.settings.max_decompressed)?;
+        Ok(Prepared { stream: self.stream_for(&header), sanitized })
     }
 
     /// [`Handler::prepare`] for an envelope read from `reader` a piece at a time (the CLI's
@@ -253,10 +244,10 @@ impl<S: Sink> Handler<S> {
         Some(Prepared { stream: self.stream_for(&header), sanitized })
     }
 
-    /// Reads and sanitizes one compressed payload (a direct envelope's data, or a Kinesis
-    /// record's) and picks its destination stream. Pure.
-    fn prepare_compressed(&self, input: Compressed<'_>) -> Result<Prepared, DecodeError> {
-        let (header, sanitized) = self.sanitizer.sanitize_compressed(input, self.settings.max_decompressed)?;
+    /// [`Handler::prepare`] for one record of a Kinesis event (its data is base64 of a payload's
+    /// gzip, as an envelope's). Pure.
+    fn prepare_record(&self, record: &kinesis::Record<'_>) -> Result<Prepared, kinesis::RecordError> {
+        let (header, sanitized) = self.sanitizer.sanitize_record(record, self.settings.max_decompressed)?;
         Ok(Prepared { stream: self.stream_for(&header), sanitized })
     }
 
@@ -274,10 +265,9 @@ impl<S: Sink> Handler<S> {
     pub fn prepare_event(&self, event: &[u8]) -> Result<Vec<Prepared>, InputError> {
         match kinesis::read_event(event).map_err(KinesisError::from)? {
             Event::Subscription => Ok(vec![self.prepare(event)?]),
-            Event::Kinesis(records) => records
-                .iter()
-                .map(|record| Ok(record.read(|input| self.prepare_compressed(input)).map_err(KinesisError::from)?))
-                .collect(),
+            Event::Kinesis(records) => {
+                records.iter().map(|record| Ok(self.prepare_record(record).map_err(KinesisError::from)?)).collect()
+            }
         }
     }
 
@@ -348,7 +338,7 @@ impl<S: Sink> Handler<S> {
                 Report { error: Some(HandlerError::Deadline), ..Report::default() },
             );
         }
-        let prepared = match record.read(|input| self.prepare_compressed(input)) {
+        let prepared = match self.prepare_record(record) {
             Ok(prepared) => prepared,
             Err(e) => {
                 let mut counts = Counts::default();

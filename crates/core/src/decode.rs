@@ -1,20 +1,26 @@
-//! Envelope decoding: `{"awslogs":{"data":"<base64 gzip JSON>"}}` (or a Kinesis record's base64
-//! data) → the payload's events, streamed to the sanitizer as they are read
-//! ([`read_events`]), or collected into a [`Payload`].
+//! Decode: a subscription payload, as it arrives (a direct envelope
+//! `{"awslogs":{"data":"<base64 gzip JSON>"}}`, a Kinesis record's base64 data, or an envelope
+//! read from a file a piece at a time) → its events, in order, and its own fields.
 //!
-//! Two readers, one result. The fast one ([`scan`]) streams base64, gzip and JSON through a
-//! small window and refuses anything unusual; the exact one ([`decode_exact`]: base64,
-//! [`gunzip_capped`], serde_json) decides whatever the fast one refuses, and gives every error.
+//! "Fast, else exact" is decided here, in [`read_events`], the one entry point every caller
+//! uses (the Lambda's envelopes and Kinesis records, the CLI's `sanitize` and `explain`). The
+//! fast reader ([`scan`]) streams base64, gzip and JSON through a small window and refuses
+//! anything unusual; the exact reader (serde_json over the whole decompressed payload) reads
+//! whatever the fast one refuses, and gives every error. Both hand over the same events
+//! ([`EventRef`]); the caller starts afresh when the fast reader refuses.
 //!
 //! Trusts nothing about its input. Guarantees: memory is bounded by the decompressed-size cap
-//! (both readers stop inflating past it and refuse the payload, never truncate it); errors name
-//! a kind and a byte or line/column position, never input content.
+//! (both readers inflate through the one capped inflater, which refuses a payload past the cap,
+//! never truncates it); errors name a kind and a byte or line/column position, never input
+//! content, and no `Debug` here prints payload bytes.
 
-use base64::Engine as _;
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+pub(crate) mod marks;
 mod scan;
 
 /// Default cap on the decompressed payload: 64 MiB. A 1 MB async invoke of ordinary JSON
@@ -40,7 +46,8 @@ pub enum DecodeError {
     Payload { category: &'static str, line: usize, column: usize },
 }
 
-fn json_position(e: &serde_json::Error) -> (&'static str, usize, usize) {
+/// A serde_json error's category and position (its `Display` may repeat input values).
+pub(crate) fn json_position(e: &serde_json::Error) -> (&'static str, usize, usize) {
     let category = match e.classify() {
         serde_json::error::Category::Io => "io",
         serde_json::error::Category::Syntax => "syntax",
@@ -72,10 +79,20 @@ impl Header {
     }
 }
 
-/// A subscription payload as it arrives: its gzip, or base64 of that (a direct envelope's
-/// `data`, a Kinesis record's).
+/// Where a payload is read from.
+pub(crate) enum Source<'a> {
+    /// The JSON a Lambda receives from a subscription filter.
+    Envelope(&'a [u8]),
+    /// The payload's gzip, or base64 of that (a Kinesis record's data).
+    Compressed(Compressed<'a>),
+    /// An envelope read a piece at a time (a file: not even its text is ever whole in memory).
+    /// Only the fast reader reads it: what it refuses, the caller reads again whole.
+    Reader(&'a mut dyn std::io::Read),
+}
+
+/// A subscription payload as it arrives: its gzip, or base64 of that.
 #[derive(Clone, Copy)]
-pub enum Compressed<'a> {
+pub(crate) enum Compressed<'a> {
     Base64(&'a [u8]),
     Gzip(&'a [u8]),
 }
@@ -91,7 +108,99 @@ impl fmt::Debug for Compressed<'_> {
     }
 }
 
-pub(crate) use scan::EventRef;
+/// One event as read: borrowed from the reader's buffers, which the next event reuses.
+pub(crate) struct EventRef<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) timestamp: i64,
+    pub(crate) message: Result<&'a str, Unreadable>,
+    /// The message's [`marks`], when the fast reader found them while it unescaped it.
+    pub(crate) marks: Option<&'a [u64]>,
+}
+
+/// Names and lengths only: the id and the message are payload.
+impl fmt::Debug for EventRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRef")
+            .field("id_len", &self.id.len())
+            .field("message_len", &self.message.map(str::len))
+            .field("marks", &self.marks.map(<[u64]>::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a payload's events, handing each to `each` in order, and returns the payload's own
+/// fields with what `each` made of the events, in `start()`'s state. The fast reader streams
+/// the payload first; when it refuses it, the state it filled is dropped and the exact reader's
+/// events are handed to a new one. `Ok(None)`: a [`Source::Reader`] the fast reader refuses
+/// (the caller reads the input again whole). An error names a kind and a position.
+pub(crate) fn read_events<T>(
+    mut source: Source<'_>,
+    max_decompressed: usize,
+    mut start: impl FnMut() -> T,
+    mut each: impl FnMut(&mut T, EventRef<'_>),
+) -> Result<Option<(Header, T)>, DecodeError> {
+    let mut state = start();
+    let fast = match &mut source {
+        Source::Reader(reader) => {
+            let header = scan::read_envelope(&mut **reader, max_decompressed, scan::SIZES, |e| each(&mut state, e));
+            return Ok(header.map(|header| (header, state)));
+        }
+        Source::Envelope(envelope) => envelope_text(envelope).and_then(|text| {
+            scan::read(Compressed::Base64(text), max_decompressed, scan::SIZES, |e| each(&mut state, e))
+        }),
+        Source::Compressed(input) => scan::read(*input, max_decompressed, scan::SIZES, |e| each(&mut state, e)),
+    };
+    if let Some(header) = fast {
+        return Ok(Some((header, state)));
+    }
+    drop(state);
+    let mut state = start();
+    let header = read_exact(source, max_decompressed, |e| each(&mut state, e))?;
+    Ok(Some((header, state)))
+}
+
+/// The tokens an envelope in its own form opens with, up to its data string's quote: any JSON
+/// whitespace may surround each. The one place the envelope is sniffed (the fast reader's
+/// envelopes, and `kinesis`' telling an envelope from a Kinesis event).
+const OPENING: [&[u8]; 7] = [b"{", br#""awslogs""#, b":", b"{", br#""data""#, b":", b"\""];
+
+/// The opening's tokens up to `awslogs`' colon.
+pub(crate) const AWSLOGS_MEMBER: usize = 3;
+
+/// The whole opening, to the data string's quote.
+pub(crate) const DATA_STRING: usize = OPENING.len();
+
+/// `bytes` after the first `tokens` of [`OPENING`] (and whitespace): `None` if they are not there.
+pub(crate) fn opening(bytes: &[u8], tokens: usize) -> Option<&[u8]> {
+    OPENING[..tokens].iter().try_fold(bytes, |rest, token| json_ws(rest).strip_prefix(*token))
+}
+
+/// Whether what follows the data string's closing quote is the envelope's closing: `}}`, with
+/// whitespace around, and nothing else.
+pub(crate) fn is_closing(rest: &[u8]) -> bool {
+    let mut rest = rest;
+    for token in [b"}", b"}"] {
+        match json_ws(rest).strip_prefix(token) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    json_ws(rest).is_empty()
+}
+
+/// `bytes` after the JSON whitespace they start with.
+fn json_ws(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// The data text of an envelope in its own form, without an escape in its data: the fast
+/// reader's input (anything else is the exact reader's, which reads the envelope with serde).
+fn envelope_text(envelope: &[u8]) -> Option<&[u8]> {
+    let rest = opening(envelope, DATA_STRING)?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"' && is_closing(&rest[end + 1..])).then(|| &rest[..end])
+}
 
 /// A decoded subscription payload. Holds raw log events, so its `Debug` prints shape only and it
 /// has no `Serialize`: it cannot reach a sink by mistake.
@@ -141,13 +250,17 @@ impl Payload {
         event.message.clone().map(|range| &self.messages[range])
     }
 
-    /// Appends an event (its message copied in).
-    fn push(&mut self, id: String, timestamp: i64, message: Result<&str, Unreadable>) {
-        let message = message.map(|m| {
-            self.messages.push_str(m);
-            self.messages.len() - m.len()..self.messages.len()
-        });
-        self.events.push(LogEvent { id, timestamp, message });
+    /// Reads a payload whole (through [`read_events`], its events collected).
+    pub(crate) fn read(source: Source<'_>, max_decompressed: usize) -> Result<Option<Payload>, DecodeError> {
+        let start = || (String::new(), Vec::new());
+        let read = read_events(source, max_decompressed, start, |(messages, events), e| {
+            let message = e.message.map(|m| {
+                messages.push_str(m);
+                messages.len() - m.len()..messages.len()
+            });
+            events.push(LogEvent { id: e.id.to_owned(), timestamp: e.timestamp, message });
+        })?;
+        Ok(read.map(|(header, (messages, events))| Payload { header, messages, events }))
     }
 }
 
@@ -160,14 +273,9 @@ impl fmt::Debug for Payload {
     }
 }
 
-/// The subscription payload as sent (other fields, such as `owner`, are ignored).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WirePayload {
-    message_type: String,
-    log_group: String,
-    log_stream: String,
-    log_events: Vec<WireEvent>,
+/// Decodes the JSON a Lambda receives from a subscription filter, whole.
+pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
+    Payload::read(Source::Envelope(envelope), max_decompressed).map(|p| p.expect("an envelope in memory is read"))
 }
 
 #[derive(Deserialize)]
@@ -212,182 +320,221 @@ struct Envelope<'a> {
 #[derive(Deserialize)]
 struct AwsLogs<'a> {
     #[serde(borrow)]
-    data: std::borrow::Cow<'a, str>,
+    data: Cow<'a, str>,
 }
 
-/// The base64 `data` of the JSON a Lambda receives from a subscription filter.
-pub fn envelope_data(envelope: &[u8]) -> Result<std::borrow::Cow<'_, str>, DecodeError> {
-    let envelope: Envelope<'_> = serde_json::from_slice(envelope).map_err(|e| {
-        let (category, line, column) = json_position(&e);
-        DecodeError::Envelope { category, line, column }
-    })?;
-    Ok(envelope.awslogs.data)
-}
-
-/// Decodes the JSON a Lambda receives from a subscription filter.
-pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
-    decode(Compressed::Base64(envelope_data(envelope)?.as_bytes()), max_decompressed)
-}
-
-/// Decodes the gzip-compressed payload itself.
-pub fn decode_compressed(compressed: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
-    decode(Compressed::Gzip(compressed), max_decompressed)
-}
-
-/// Decodes a payload whole: the fast reader's events collected, else the exact reader's.
-pub(crate) fn decode(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
-    match collect(input, max_decompressed, scan::SIZES) {
-        Some(payload) => Ok(payload),
-        None => decode_exact(input, max_decompressed),
-    }
-}
-
-/// The fast reader's events, collected into a payload (`None`: it refuses the input).
-fn collect(input: Compressed<'_>, max_decompressed: usize, sizes: scan::Sizes) -> Option<Payload> {
-    let header = Header { message_type: String::new(), log_group: String::new(), log_stream: String::new() };
-    let mut payload = Payload { header, messages: String::new(), events: Vec::new() };
-    let header = scan::read(input, max_decompressed, sizes, |e| payload.push(e.id.to_owned(), e.timestamp, e.message))?;
-    Some(Payload { header, ..payload })
-}
-
-/// The fast reader ([`scan`]): streams the payload, handing each event to `each` in order as it
-/// is read, and returns the payload's fields. `None`: it refuses the input (malformed anywhere,
-/// or a form CloudWatch does not send); then whatever `each` was given is void, and the caller
-/// reads the input with [`decode_exact`], which gives the result or the error with its position.
-/// For any input it accepts, the events and fields are the exact reader's (tested below).
-pub(crate) fn read_events(
-    input: Compressed<'_>,
+/// The exact reader: the envelope by serde_json, base64 whole (naming the first bad byte's
+/// position), the whole payload through the capped inflater, and serde_json, each event handed
+/// to `each` as it is read (its message read as bytes and checked on its own). The events of a
+/// payload found invalid later are void: the caller drops them with the error.
+fn read_exact(
+    source: Source<'_>,
     max_decompressed: usize,
     each: impl FnMut(EventRef<'_>),
-) -> Option<Header> {
-    scan::read(input, max_decompressed, scan::SIZES, each)
-}
-
-/// [`read_events`] for a subscription envelope read from `reader` a piece at a time
-/// ([`scan`]'s `read_envelope`). `None`: not the envelope's own form, a read error, or refused;
-/// then whatever `each` was given is void, and the caller reads the input whole as usual.
-pub(crate) fn read_envelope_events(
-    reader: &mut dyn std::io::Read,
-    max_decompressed: usize,
-    each: impl FnMut(EventRef<'_>),
-) -> Option<Header> {
-    scan::read_envelope(reader, max_decompressed, scan::SIZES, each)
-}
-
-/// The exact reader of a whole input: base64 (when it is), size-capped gunzip, serde_json.
-pub(crate) fn decode_exact(input: Compressed<'_>, max_decompressed: usize) -> Result<Payload, DecodeError> {
-    let decoded;
-    let compressed = match input {
-        Compressed::Gzip(bytes) => bytes,
-        Compressed::Base64(text) => {
-            decoded = base64_decode(text)?;
-            &decoded[..]
-        }
+) -> Result<Header, DecodeError> {
+    let json = {
+        let (data, decoded);
+        let compressed = match source {
+            Source::Envelope(envelope) => {
+                let envelope: Envelope<'_> = serde_json::from_slice(envelope).map_err(|e| {
+                    let (category, line, column) = json_position(&e);
+                    DecodeError::Envelope { category, line, column }
+                })?;
+                data = envelope.awslogs.data;
+                decoded = base64_decode(data.as_bytes())?;
+                &decoded[..]
+            }
+            Source::Compressed(Compressed::Base64(text)) => {
+                decoded = base64_decode(text)?;
+                &decoded[..]
+            }
+            Source::Compressed(Compressed::Gzip(bytes)) => bytes,
+            // Only the fast reader reads from a reader (see `Source::Reader`).
+            Source::Reader(_) => return Err(DecodeError::Gzip { kind: "not read" }),
+        };
+        scan::inflate(compressed, max_decompressed)?
     };
-    read_exact(&gunzip_capped(compressed, max_decompressed)?)
-}
-
-/// Standard, padded base64: the SIMD decoder (measured: docs/performance.md), and only when it
-/// refuses the input, the scalar one, which names the offending byte's position.
-fn base64_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    base64_simd::STANDARD.decode_to_vec(data).or_else(|_| {
-        base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|e| DecodeError::Base64 { offset: base64_offset(&e) })
+    let mut de = serde_json::Deserializer::from_slice(&json);
+    let header = de.deserialize_struct("Payload", PAYLOAD_FIELDS, PayloadVisitor { each }).and_then(|h| {
+        de.end()?;
+        Ok(h)
+    });
+    header.map_err(|e| {
+        let (category, line, column) = json_position(&e);
+        DecodeError::Payload { category, line, column }
     })
 }
 
-/// The exact reader: serde_json, each message read as bytes and checked on its own.
-fn read_exact(json: &[u8]) -> Result<Payload, DecodeError> {
-    let wire: WirePayload = serde_json::from_slice(json).map_err(|e| {
-        let (category, line, column) = json_position(&e);
-        DecodeError::Payload { category, line, column }
-    })?;
-    let header = Header { message_type: wire.message_type, log_group: wire.log_group, log_stream: wire.log_stream };
-    let mut payload = Payload { header, messages: String::new(), events: Vec::with_capacity(wire.log_events.len()) };
-    for e in wire.log_events {
-        payload.push(e.id, e.timestamp, e.message.0.as_deref().map_err(|&u| u));
-    }
-    Ok(payload)
+/// Standard, padded base64, decoded whole; on an error, the position of the first byte that
+/// makes the text invalid.
+fn base64_decode(text: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    base64_simd::STANDARD.decode_to_vec(text).map_err(|_| base64_error(text))
 }
 
-fn base64_offset(e: &base64::DecodeError) -> usize {
-    match *e {
-        base64::DecodeError::InvalidByte(offset, _) => offset,
-        base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
-        base64::DecodeError::InvalidLength(len) => len,
-        base64::DecodeError::InvalidPadding => 0,
+/// Why `text` (which the decoder refused) is not standard padded base64, as the position of the
+/// first byte that makes it so: a byte outside the alphabet (padding counts only as the last one
+/// or two of a text whose length is a multiple of four), else the length (the text stops short of
+/// a whole group), else the last symbol (its unused bits are not zero).
+fn base64_error(text: &[u8]) -> DecodeError {
+    let symbol = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    let padding = if text.len().is_multiple_of(4) { text.iter().rev().take(2).take_while(|&&b| b == b'=').count() } else { 0 };
+    let symbols = &text[..text.len() - padding];
+    let offset = match symbols.iter().position(|b| !symbol(b)) {
+        Some(at) => at,
+        None if !text.len().is_multiple_of(4) => text.len(),
+        None => symbols.len().saturating_sub(1),
+    };
+    DecodeError::Base64 { offset }
+}
+
+/// The payload's fields, in the order an array form gives them.
+const PAYLOAD_FIELDS: &[&str] = &["messageType", "logGroup", "logStream", "logEvents"];
+
+/// The payload object (as serde's derive reads a struct: other members ignored, each field
+/// once, an array form taken in field order), its events handed on as they are read.
+struct PayloadVisitor<F> {
+    each: F,
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for PayloadVisitor<F> {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a subscription payload")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Header, A::Error> {
+        let mut fields: [Option<String>; 3] = Default::default();
+        let mut events = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match PAYLOAD_FIELDS.iter().position(|f| *f == key) {
+                Some(3) => {
+                    if std::mem::replace(&mut events, true) {
+                        return Err(de::Error::duplicate_field("logEvents"));
+                    }
+                    map.next_value_seed(Events { each: &mut self.each })?;
+                }
+                Some(i) => {
+                    if fields[i].is_some() {
+                        return Err(de::Error::duplicate_field(PAYLOAD_FIELDS[i]));
+                    }
+                    fields[i] = Some(map.next_value()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !events {
+            return Err(de::Error::missing_field("logEvents"));
+        }
+        let [message_type, log_group, log_stream] = fields;
+        let missing = |i: usize| de::Error::missing_field(PAYLOAD_FIELDS[i]);
+        Ok(Header {
+            message_type: message_type.ok_or_else(|| missing(0))?,
+            log_group: log_group.ok_or_else(|| missing(1))?,
+            log_stream: log_stream.ok_or_else(|| missing(2))?,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Header, A::Error> {
+        let length = |i| de::Error::invalid_length(i, &"a subscription payload");
+        let message_type = seq.next_element()?.ok_or_else(|| length(0))?;
+        let log_group = seq.next_element()?.ok_or_else(|| length(1))?;
+        let log_stream = seq.next_element()?.ok_or_else(|| length(2))?;
+        seq.next_element_seed(Events { each: &mut self.each })?.ok_or_else(|| length(3))?;
+        Ok(Header { message_type, log_group, log_stream })
     }
 }
 
-/// Gunzips `compressed` (one gzip member or several, concatenated), refusing (not truncating)
-/// output larger than `cap` bytes: the inflater is never given room for more than `cap + 1`.
-/// This is the only place the crate decompresses anything: `clippy.toml` bans flate2's decoders
-/// everywhere else.
-///
-/// It inflates straight into the output (no intermediate reader, no zeroed buffer), sized from
-/// the gzip trailer's length when that is within the cap, so a payload is one allocation.
-#[allow(clippy::disallowed_types, reason = "the one capped decompression the clippy.toml ban points to")]
-pub(crate) fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
-    use flate2::{Decompress, FlushDecompress, Status};
-    let limit = cap.saturating_add(1);
-    // ISIZE, the last member's length mod 2^32: a hint only (the inflater checks it).
-    let trailer =
-        compressed.last_chunk().map(|isize| usize::try_from(u32::from_le_bytes(*isize)).unwrap_or(usize::MAX));
-    let hint = trailer.filter(|&n| n < limit).map_or(compressed.len().saturating_mul(4), |n| n + 1);
-    let mut out = Vec::with_capacity(hint.min(limit));
-    let mut input = compressed;
-    loop {
-        if !input.starts_with(&[0x1f, 0x8b]) {
-            return Err(DecodeError::Gzip { kind: "invalid header" });
+/// `logEvents`, each event handed on as it is read.
+struct Events<'f, F> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> DeserializeSeed<'de> for Events<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for Events<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of log events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(e) = seq.next_element::<WireEvent>()? {
+            let message = e.message.0.as_deref().map_err(|&u| u);
+            (self.each)(EventRef { id: &e.id, timestamp: e.timestamp, message, marks: None });
         }
-        let mut member = Decompress::new_gzip(15);
-        // How much of this member's input the inflater has read.
-        let read = |member: &Decompress| usize::try_from(member.total_in()).unwrap_or(usize::MAX);
-        loop {
-            if out.len() == out.capacity() {
-                if out.len() >= limit {
-                    return Err(DecodeError::TooLarge { limit: cap });
-                }
-                out.reserve_exact(out.capacity().max(1 << 16).min(limit - out.len()));
-            }
-            let (read_before, written_before) = (read(&member), out.len());
-            let status = member
-                .decompress_vec(&input[read_before.min(input.len())..], &mut out, FlushDecompress::None)
-                .map_err(|_| DecodeError::Gzip { kind: "corrupt data" })?;
-            if out.len() > cap {
-                return Err(DecodeError::TooLarge { limit: cap });
-            }
-            let room = out.len() < out.capacity();
-            match status {
-                Status::StreamEnd => {
-                    input = &input[read(&member).min(input.len())..];
-                    break;
-                }
-                // Room to write and nothing left to read, yet the member has not ended.
-                _ if read(&member) >= input.len() && room => {
-                    return Err(DecodeError::Gzip { kind: "truncated" });
-                }
-                // Input and room both left, and no progress: never loop on it.
-                _ if read(&member) == read_before && out.len() == written_before && room => {
-                    return Err(DecodeError::Gzip { kind: "corrupt data" });
-                }
-                _ => {}
-            }
-        }
-        if input.is_empty() {
-            return Ok(out);
-        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::marks::of as marks_of;
     use super::*;
-    use crate::parse::marks_of;
-    use base64::engine::general_purpose::STANDARD;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write as _;
+
+    /// Standard padded base64 for test input (also for `kinesis`' tests).
+    pub(crate) struct Standard;
+
+    impl Standard {
+        pub(crate) fn encode(&self, bytes: impl AsRef<[u8]>) -> String {
+            base64_simd::STANDARD.encode_to_string(bytes)
+        }
+    }
+
+    pub(crate) const STANDARD: Standard = Standard;
+
+    /// The exact reader's payload, collected.
+    fn decode_exact(input: Compressed<'_>, cap: usize) -> Result<Payload, DecodeError> {
+        let (mut messages, mut events) = (String::new(), Vec::new());
+        let header = read_exact(Source::Compressed(input), cap, |e| {
+            let message = e.message.map(|m| {
+                messages.push_str(m);
+                messages.len() - m.len()..messages.len()
+            });
+            events.push(LogEvent { id: e.id.to_owned(), timestamp: e.timestamp, message });
+        })?;
+        Ok(Payload { header, messages, events })
+    }
+
+    #[test]
+    fn event_debug_shows_lengths_only() {
+        let marks = [1u64];
+        let event = EventRef { id: "CANARY-id", timestamp: 5, message: Ok("{\"k\":\"CANARY\"}"), marks: Some(&marks) };
+        let shown = format!("{event:?}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("id_len: 9") && shown.contains("message_len: Ok(14)"), "{shown}");
+        let unreadable = EventRef { id: "", timestamp: 5, message: Err(Unreadable), marks: None };
+        assert!(format!("{unreadable:?}").contains("message_len: Err(Unreadable)"));
+    }
+
+    #[test]
+    fn base64_errors_name_the_first_bad_byte() {
+        for (text, offset) in [
+            ("H4sI*AAA", 4),
+            ("CANARY*", 6),
+            (" H4sIAAAA", 0),
+            ("H4sI=AAA", 4),
+            ("H4=A", 2),
+            ("H4sIA", 5),
+            ("H4sIAA=", 6),
+            ("H4sIAA==AAAA", 6),
+            ("H4sIAB==", 5),
+        ] {
+            assert_eq!(base64_decode(text.as_bytes()).unwrap_err(), DecodeError::Base64 { offset }, "{text}");
+        }
+        assert_eq!(base64_decode(b"H4sIAA==").unwrap(), [0x1f, 0x8b, 0x08, 0x00]);
+    }
 
     /// Test input: `bytes` as one gzip member (also for `kinesis`' tests).
     pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -456,21 +603,21 @@ pub(crate) mod tests {
         let json = payload_json(r#"{"id":"1","timestamp":5,"message":"m"}"#);
         let (head, tail) = json.split_at(json.len() / 2);
         let two = [gzip(head.as_bytes()), gzip(tail.as_bytes())].concat();
-        assert_eq!(gunzip_capped(&two, 1 << 20).unwrap(), json.as_bytes());
+        assert_eq!(scan::inflate(&two, 1 << 20).unwrap(), json.as_bytes());
         assert_eq!(decode_envelope(&envelope(&STANDARD.encode(&two)), 1 << 20).unwrap().event_count(), 1);
         // The cap counts every member; what follows the last one must be another member.
-        assert_eq!(gunzip_capped(&two, json.len() - 1).unwrap_err(), DecodeError::TooLarge { limit: json.len() - 1 });
+        assert_eq!(scan::inflate(&two, json.len() - 1).unwrap_err(), DecodeError::TooLarge { limit: json.len() - 1 });
         let trailing = [gzip(json.as_bytes()), b"CANARY".to_vec()].concat();
-        assert_eq!(gunzip_capped(&trailing, 1 << 20).unwrap_err(), DecodeError::Gzip { kind: "invalid header" });
+        assert_eq!(scan::inflate(&trailing, 1 << 20).unwrap_err(), DecodeError::Gzip { kind: "invalid header" });
         let mut corrupt = gzip(json.as_bytes());
         let at = corrupt.len() - 6;
         corrupt[at] ^= 0xff; // the CRC
-        assert_eq!(gunzip_capped(&corrupt, 1 << 20).unwrap_err(), DecodeError::Gzip { kind: "corrupt data" });
+        assert_eq!(scan::inflate(&corrupt, 1 << 20).unwrap_err(), DecodeError::Gzip { kind: "corrupt data" });
         // A trailer that understates the length only sizes the first allocation.
         let mut lying = gzip(json.as_bytes());
         let n = lying.len();
         lying[n - 4..].copy_from_slice(&1u32.to_le_bytes());
-        assert!(matches!(gunzip_capped(&lying, 1 << 20), Err(DecodeError::Gzip { kind: "corrupt data" })));
+        assert!(matches!(scan::inflate(&lying, 1 << 20), Err(DecodeError::Gzip { kind: "corrupt data" })));
     }
 
     #[test]
@@ -546,12 +693,13 @@ pub(crate) mod tests {
         let mut events = Vec::new();
         let header = scan::read(input, cap, sizes, |e| {
             if let Ok(message) = e.message {
-                assert_eq!(e.marks, &marks_of(message)[..], "{sizes:?}: the marks of {message:?}");
+                assert_eq!(e.marks, Some(&marks_of(message)[..]), "{sizes:?}: the marks of {message:?}");
             }
             events.push((e.id.to_owned(), e.timestamp, e.message.map(str::to_owned)));
         })?;
         let viewed = (header.message_type, header.log_group, header.log_stream, events);
-        assert_eq!(collect(input, cap, sizes).map(|p| view(&p)).as_ref(), Some(&viewed));
+        let read = Payload::read(Source::Compressed(input), cap).unwrap().unwrap();
+        assert_eq!(view(&read), viewed);
         Some(viewed)
     }
 
@@ -576,7 +724,7 @@ pub(crate) mod tests {
         let mut events = Vec::new();
         let header = scan::read_envelope(&mut Pieces { bytes: envelope, next: 0 }, cap, sizes, |e| {
             if let Ok(message) = e.message {
-                assert_eq!(e.marks, &marks_of(message)[..], "{sizes:?}: the marks of {message:?}");
+                assert_eq!(e.marks, Some(&marks_of(message)[..]), "{sizes:?}: the marks of {message:?}");
             }
             events.push((e.id.to_owned(), e.timestamp, e.message.map(str::to_owned)));
         })?;
@@ -687,6 +835,8 @@ pub(crate) mod tests {
                 .into(),
             r#" { "id" : "1" , "timestamp" : 9223372036854775807 , "message" : "m" } "#.into(),
             r#"{"id":"1","timestamp":-9223372036854775808,"message":"m"}"#.into(),
+            // An escaped member name is read as its text, as serde_json reads it.
+            r#"{"i\u0064":"1","timestam\u0070":5,"\u006dessage":"m","\u0022":1}"#.into(),
         ] {
             let json = payload_json(&events);
             assert!(same_as_exact(json.as_bytes()), "{json}");
@@ -721,7 +871,6 @@ pub(crate) mod tests {
             payload_json(r#"{"id":"\ud800","timestamp":5,"message":"m"}"#),
             payload_json(r#"{"id":"1","timestamp":5}"#),
             payload_json(r#"{"id":"1","timestamp":5,"message":"m"},"#),
-            payload_json(r#"{"i\u0064":"1","timestamp":5,"message":"m"}"#),
             format!("{} x", payload_json("")),
             payload_json("").replace(r#""owner":"123456789012""#, r#""owner":tru"#),
             payload_json("").replace(r#""logGroup":"g""#, r#""logGroup":"g","logGroup":"h""#),
@@ -918,9 +1067,10 @@ pub(crate) mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") && !path.ends_with("inventory.json") {
                 let bytes = std::fs::read(&path).unwrap();
-                let data = envelope_data(&bytes).unwrap();
                 let shown = || path.display().to_string();
-                assert!(fast_as_exact(Compressed::Base64(data.as_bytes()), 1 << 24, &shown), "{}", shown());
+                let data =
+                    envelope_text(&bytes).unwrap_or_else(|| panic!("not in the envelope's own form: {}", shown()));
+                assert!(fast_as_exact(Compressed::Base64(data), 1 << 24, &shown), "{}", shown());
                 read += 1;
             }
         }

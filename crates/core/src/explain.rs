@@ -16,7 +16,8 @@
 
 use crate::allowlist::Allowlist;
 use crate::counts::{AttributeDrop, EventDrop};
-use crate::decode::Payload;
+use crate::decode::{self, DecodeError, Source};
+use crate::kinesis::{self, Event, InputError, KinesisError, Record};
 use crate::sanitize::Sanitizer;
 use crate::sanitize::{Audit, Origin, Scope, Verdict};
 use std::collections::BTreeMap;
@@ -220,6 +221,16 @@ impl Explanation {
     }
 }
 
+/// The explanations of one payload's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    /// The Kinesis record the payload came in (its position in the event), if it did.
+    pub record: Option<usize>,
+    /// A `CONTROL_MESSAGE` (its events are CloudWatch's own, and not explained).
+    pub control_message: bool,
+    pub events: Vec<Explanation>,
+}
+
 /// Hears one event's audit and keeps only what may be printed.
 struct Collect<'s> {
     allowlist: &'s Allowlist,
@@ -275,24 +286,59 @@ impl Audit for Collect<'_> {
 }
 
 impl Sanitizer {
-    /// Explains every event of a decoded payload, in input order (none for a control message).
-    pub fn explain_payload<'a>(&'a self, payload: &'a Payload) -> impl Iterator<Item = Explanation> + 'a {
-        let events = if payload.is_control_message() { &[][..] } else { &payload.events[..] };
-        events.iter().enumerate().map(|(i, e)| match payload.message(e) {
-            Ok(message) => self.explain_one(i, Origin { id: Some(&e.id), timestamp_ms: Some(e.timestamp) }, message),
-            Err(_) => Explanation::unparseable(i),
-        })
+    /// Explains every payload of an input the function accepts, as the function reads it
+    /// ([`kinesis::read_event`] decides which kind it is): a direct envelope gives one payload, a
+    /// Kinesis event one per record, in record order. The first payload that cannot be read
+    /// fails the whole input (nothing is explained of bad input).
+    pub fn explain_event(&self, event: &[u8], max_decompressed: usize) -> Result<Vec<Explained>, InputError> {
+        match kinesis::read_event(event).map_err(KinesisError::from)? {
+            Event::Subscription => Ok(vec![self.explain_payload(Source::Envelope(event), max_decompressed, None)?]),
+            Event::Kinesis(records) => records
+                .iter()
+                .map(|record| Ok(self.explain_record(record, max_decompressed).map_err(KinesisError::from)?))
+                .collect(),
+        }
+    }
+
+    fn explain_record(&self, record: &Record<'_>, max_decompressed: usize) -> Result<Explained, kinesis::RecordError> {
+        record.read(|source| self.explain_payload(source, max_decompressed, Some(record.index())))
+    }
+
+    /// Explains every event of one payload as [`decode::read_events`] reads it, in input order
+    /// (none for a control message).
+    fn explain_payload(
+        &self,
+        source: Source<'_>,
+        max_decompressed: usize,
+        record: Option<usize>,
+    ) -> Result<Explained, DecodeError> {
+        let read = decode::read_events(source, max_decompressed, Vec::new, |events, e| {
+            let index = events.len();
+            events.push(match e.message {
+                Ok(message) => {
+                    let origin = Origin { id: Some(e.id), timestamp_ms: Some(e.timestamp) };
+                    self.explain_one(index, origin, message, e.marks)
+                }
+                Err(_) => Explanation::unparseable(index),
+            });
+        })?;
+        let (header, mut events) = read.expect("a payload in memory is always decided");
+        let control_message = header.is_control_message();
+        if control_message {
+            events.clear();
+        }
+        Ok(Explained { record, control_message, events })
     }
 
     /// Explains raw stored messages, one per line (blank lines skipped, as `sanitize_ndjson`).
     pub fn explain_ndjson<'a>(&'a self, input: &'a [u8]) -> impl Iterator<Item = Explanation> + 'a {
         crate::sanitize::ndjson_lines(input).enumerate().map(|(i, line)| match line {
-            Ok(line) => self.explain_one(i, Origin::NONE, line),
+            Ok(line) => self.explain_one(i, Origin::NONE, line, None),
             Err(()) => Explanation::unparseable(i),
         })
     }
 
-    fn explain_one(&self, index: usize, origin: Origin<'_>, message: &str) -> Explanation {
+    fn explain_one(&self, index: usize, origin: Origin<'_>, message: &str, marks: Option<&[u64]>) -> Explanation {
         let mut audit = Collect {
             allowlist: self.allowlist(),
             event: None,
@@ -300,7 +346,7 @@ impl Sanitizer {
             keys: Vec::new(),
             hidden: Vec::new(),
         };
-        let outcome = self.sanitize_message(origin, message, &mut audit).map(|_| ());
+        let outcome = self.sanitize_marked(origin, message, marks, &mut audit).map(|_| ());
         let event = match (audit.event, outcome) {
             (Some(event), _) => event,
             // A name that is not even an identifier is still a name the allowlist refused.

@@ -16,8 +16,8 @@
 //! - A record that cannot be decoded is a failed record ([`RecordError`]): it is reported in the
 //!   batch response by its sequence number, never dropped. A batch whose records cannot even
 //!   be told apart (no usable sequence number) is an [`EventError`]: the whole invocation fails.
-//! - Records are read one at a time ([`Record::read`], called by the handler as each record's
-//!   turn comes), so memory is bounded by one record's decompressed-size cap (plus the sanitized
+//! - Records are read one at a time (`Sanitizer::sanitize_record`, called by the handler as each
+//!   record's turn comes), so memory is bounded by one record's decompressed-size cap (plus the sanitized
 //!   events of the writes in flight), not by the batch.
 //! - Errors name a kind and a record position, never content. Sequence numbers (decimal digits,
 //!   checked) are the only values taken from the event, because the response must name them.
@@ -26,8 +26,7 @@
 //! inside serde, so one bad record would fail the whole batch before the handler runs (and its
 //! error text is serde's); here `data` stays a borrowed string until its record is handled.
 
-use crate::decode::Compressed;
-use crate::decode::{DecodeError, Payload};
+use crate::decode::{self, Compressed, DecodeError, Payload, Source};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
@@ -131,6 +130,16 @@ pub enum KinesisError {
     Record(#[from] RecordError),
 }
 
+/// Why an input the function accepts could not be read: a direct envelope's decode error (worded
+/// as ever), or a Kinesis event's or record's.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Envelope(#[from] DecodeError),
+    #[error(transparent)]
+    Kinesis(#[from] KinesisError),
+}
+
 /// One Kinesis record: its position, its (checked) sequence number and its still-encoded data.
 pub struct Record<'a> {
     index: usize,
@@ -153,18 +162,18 @@ impl Record<'_> {
     /// after its base64. A control message decodes like any payload
     /// ([`Payload::is_control_message`]); the sanitizer skips and counts it.
     pub fn decode(&self, max_decompressed: usize) -> Result<Payload, RecordError> {
-        self.read(|input| crate::decode::decode(input, max_decompressed))
+        self.read(|source| Payload::read(source, max_decompressed).map(|p| p.expect("a record is always decided")))
     }
 
     /// Runs `read` on the record's data (base64 of a gzip payload, as a direct envelope's),
     /// naming this record in its error.
-    pub fn read<T>(&self, read: impl FnOnce(Compressed<'_>) -> Result<T, DecodeError>) -> Result<T, RecordError> {
+    pub(crate) fn read<T>(&self, read: impl FnOnce(Source<'_>) -> Result<T, DecodeError>) -> Result<T, RecordError> {
         let fail = |kind| RecordError { index: self.index, kind };
         let data: Cow<'_, str> = self
             .data
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .ok_or_else(|| fail(RecordFault::NotString))?;
-        read(Compressed::Base64(data.as_bytes())).map_err(|e| fail(e.into()))
+        read(Source::Compressed(Compressed::Base64(data.as_bytes()))).map_err(|e| fail(e.into()))
     }
 }
 
@@ -207,16 +216,12 @@ struct WireKinesis<'a> {
 /// decoder then reads or refuses them exactly as before.
 pub fn read_event(event: &[u8]) -> Result<Event<'_>, EventError> {
     // Only an object can be either (serde would also read a struct from a JSON array).
-    let Some(body) = event.trim_ascii_start().strip_prefix(b"{") else {
+    if !event.trim_ascii_start().starts_with(b"{") {
         return Ok(Event::Subscription);
-    };
+    }
     // What CloudWatch Logs sends directly starts with its one member, `awslogs`: decode it
     // without a second pass over its (up to 1 MB of) base64; other members, as ever, are ignored.
-    if body
-        .trim_ascii_start()
-        .strip_prefix(br#""awslogs""#)
-        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b":"))
-    {
+    if decode::opening(event, decode::AWSLOGS_MEMBER).is_some() {
         return Ok(Event::Subscription);
     }
     let Ok(top) = serde_json::from_slice::<Top<'_>>(event) else {
@@ -228,13 +233,8 @@ pub fn read_event(event: &[u8]) -> Result<Event<'_>, EventError> {
         (None, Some(raw)) => raw,
     };
     let wire: Vec<WireRecord<'_>> = serde_json::from_str(raw.get()).map_err(|e| {
-        let category = match e.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        };
-        EventError::Shape { category, line: e.line(), column: e.column() }
+        let (category, line, column) = decode::json_position(&e);
+        EventError::Shape { category, line, column }
     })?;
     wire.into_iter()
         .enumerate()
@@ -261,9 +261,7 @@ fn is_sequence_number(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::tests::gzip;
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
+    use crate::decode::tests::{STANDARD, gzip};
 
     const PAYLOAD: &str = r#"{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":5,"message":"{}"},{"id":"2","timestamp":6,"message":"{}"}]}"#;
     const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;

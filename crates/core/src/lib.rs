@@ -43,11 +43,10 @@ mod value;
 
 pub use allowlist::{Allowlist, AllowlistError, AllowlistErrorKind, EMBEDDED_ALLOWLIST, OutputKind};
 pub use counts::{AttributeDrop, Counts, EventDrop};
-pub use decode::{
-    Compressed, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Header, Payload, decode_compressed, decode_envelope,
-    envelope_data,
+pub use decode::{DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeError, Header, Payload, decode_envelope};
+pub use explain::{
+    CLAUDE_CODE_EVENTS, EventType, Explained, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped,
 };
-pub use explain::{CLAUDE_CODE_EVENTS, EventType, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped};
 pub use kind::Written;
 pub use pseudonym::{KeyError, MIN_KEY_BYTES, PseudonymKey, STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
 pub use sanitize::{Audit, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};

@@ -24,9 +24,8 @@
 
 mod marked;
 
-pub(crate) use marked::is_marked;
 #[cfg(test)]
-pub(crate) use marked::marks_of;
+use crate::decode::marks::of as marks_of;
 
 use crate::value::{ANY_VALUE_FIELDS, Key};
 use bumpalo::Bump;
@@ -244,11 +243,9 @@ pub(crate) fn parse_object_into<'a>(
     de.end().map_err(|_| Unparseable)
 }
 
+/// [`crate::json::set_once`], refused as serde refuses a repeated field.
 fn set_once<'a, E: de::Error>(slot: &mut Option<Raw<'a>>, value: Raw<'a>, field: &'static str) -> Result<(), E> {
-    if slot.replace(value).is_some() {
-        return Err(E::duplicate_field(field));
-    }
-    Ok(())
+    crate::json::set_once(slot, value).ok_or_else(|| E::duplicate_field(field))
 }
 
 struct EventVisitor<'v, 'b, 'a, 'i> {

@@ -12,9 +12,9 @@
 use crate::allowlist::Allowlist;
 use crate::allowlist::{Output, Rule};
 use crate::counts::{AttributeDrop, Counts, EventDrop};
-use crate::decode::{self, Compressed, EventRef, Header, Unreadable};
-use crate::decode::{DecodeError, Payload};
+use crate::decode::{self, DecodeError, Header, Payload, Source, Unreadable};
 use crate::kind::Kept;
+use crate::kinesis::{self, RecordError};
 use crate::parse::{self, Ends, Entry, Found, Indexes, KeyIndex, Raw, RawEvent};
 use crate::pseudonym::PseudonymKey;
 use crate::spend::{Spend, SpendField};
@@ -294,59 +294,60 @@ impl Sanitizer {
         collector.finish()
     }
 
-    /// Decodes a subscription envelope and sanitizes each event as it is read: the function's
-    /// own path (the payload is never whole in memory), with the result of
-    /// [`Sanitizer::sanitize_payload`] on [`crate::decode::decode_envelope`]'s payload.
-    pub fn sanitize_envelope(&self, envelope: &[u8], max_decompressed: usize) -> Result<SanitizedPayload, DecodeError> {
-        let data = decode::envelope_data(envelope)?;
-        Ok(self.sanitize_compressed(Compressed::Base64(data.as_bytes()), max_decompressed)?.1)
-    }
-
-    /// Reads a compressed payload and sanitizes each event as it is read ([`decode::read_events`]:
-    /// the payload is never whole in memory), in input order; when the fast reader refuses the
-    /// input, what it gave is dropped and the exact reader's payload is sanitized instead.
-    /// Returns the payload's fields and the sanitized events, or why it cannot be decoded.
-    pub fn sanitize_compressed(
+    /// Reads a subscription envelope (the function's own input) and sanitizes each event as it
+    /// is read ([`decode`]: fast, else exact), in input order. Returns the payload's fields and
+    /// the sanitized events, or why it cannot be decoded. The result is
+    /// [`Sanitizer::sanitize_payload`]'s on [`crate::decode_envelope`]'s payload.
+    pub fn sanitize_envelope(
         &self,
-        input: Compressed<'_>,
+        envelope: &[u8],
         max_decompressed: usize,
     ) -> Result<(Header, SanitizedPayload), DecodeError> {
-        if let Some(done) = self.sanitize_streamed(|each| decode::read_events(input, max_decompressed, each)) {
-            return Ok(done);
-        }
-        let payload = decode::decode_exact(input, max_decompressed)?;
-        let sanitized = self.sanitize_payload(&payload);
-        Ok((payload.header, sanitized))
+        self.sanitize_source(Source::Envelope(envelope), max_decompressed)
+            .map(|read| read.expect("an envelope in memory is always decided"))
+    }
+
+    /// [`Sanitizer::sanitize_envelope`] for one record of a Kinesis event (its data is base64
+    /// of a payload's gzip, as an envelope's), its error naming the record.
+    pub fn sanitize_record(
+        &self,
+        record: &kinesis::Record<'_>,
+        max_decompressed: usize,
+    ) -> Result<(Header, SanitizedPayload), RecordError> {
+        record.read(|source| {
+            self.sanitize_source(source, max_decompressed).map(|read| read.expect("a record is always decided"))
+        })
     }
 
     /// [`Sanitizer::sanitize_envelope`] for an envelope read from `reader` a piece at a time
-    /// ([`decode::read_envelope_events`]: not even its text is ever whole in memory). `None`:
-    /// not taken (not the envelope's own form, a read error, or the fast reader refuses it);
-    /// the caller then reads the input whole and runs the usual path, which gives the result
-    /// or the error. What it gives is what that path gives (tested in `tests/cli.rs`).
+    /// (a file: not even its text is ever whole in memory). `None`: not taken (not the
+    /// envelope's own form, a read error, or anything the fast reader refuses); the caller then
+    /// reads the input again whole, which gives the result or the error. What it gives is what
+    /// that gives (tested in `tests/cli.rs`).
     pub fn sanitize_envelope_reader(
         &self,
         reader: &mut dyn std::io::Read,
         max_decompressed: usize,
     ) -> Option<(Header, SanitizedPayload)> {
-        self.sanitize_streamed(|each| decode::read_envelope_events(reader, max_decompressed, each))
+        self.sanitize_source(Source::Reader(reader), max_decompressed).ok().flatten()
     }
 
-    /// Sanitizes each event `read` hands over as it reads a payload; `None` when it refuses it.
-    fn sanitize_streamed(
+    /// Sanitizes each event of a payload as [`decode::read_events`] reads it. A control
+    /// message's events (CloudWatch's own text) are not written: only counted.
+    fn sanitize_source(
         &self,
-        read: impl FnOnce(&mut dyn FnMut(EventRef<'_>)) -> Option<Header>,
-    ) -> Option<(Header, SanitizedPayload)> {
-        let mut collector = Collector::new(0);
-        let mut scratch = Scratch::default();
-        let header = read(&mut |event| {
-            let marks = Some(event.marks);
-            self.sanitize_event(&mut scratch, event.id, event.timestamp, event.message, marks, &mut collector);
+        source: Source<'_>,
+        max_decompressed: usize,
+    ) -> Result<Option<(Header, SanitizedPayload)>, DecodeError> {
+        let start = || (Collector::new(0), Scratch::default());
+        let read = decode::read_events(source, max_decompressed, start, |(collector, scratch), event| {
+            self.sanitize_event(scratch, event.id, event.timestamp, event.message, event.marks, collector);
         })?;
-        // A control message's events (CloudWatch's own text) are not written: only counted.
-        let sanitized =
-            if header.is_control_message() { Collector::new(0).control_message() } else { collector.finish() };
-        Some((header, sanitized))
+        Ok(read.map(|(header, (collector, _))| {
+            let sanitized =
+                if header.is_control_message() { Collector::new(0).control_message() } else { collector.finish() };
+            (header, sanitized)
+        }))
     }
 
     fn sanitize_event(
@@ -396,8 +397,20 @@ impl Sanitizer {
         message: &str,
         audit: &mut A,
     ) -> Result<(String, Option<i64>), EventDrop> {
+        self.sanitize_marked(origin, message, None, audit)
+    }
+
+    /// [`Sanitizer::sanitize_message`] with the message's marks, when the payload reader found
+    /// them (the marked reader then goes first: the same result, sooner).
+    pub(crate) fn sanitize_marked<A: Audit>(
+        &self,
+        origin: Origin<'_>,
+        message: &str,
+        marks: Option<&[u64]>,
+        audit: &mut A,
+    ) -> Result<(String, Option<i64>), EventDrop> {
         let mut sink = AuditOnly(audit);
-        self.sanitize_one(&mut Scratch::default(), origin, message, None, &mut sink)
+        self.sanitize_one(&mut Scratch::default(), origin, message, marks, &mut sink)
             .map(|w| (w.message, w.time_unix_nano.map(nanos_to_ms)))
     }
 

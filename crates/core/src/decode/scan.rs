@@ -8,7 +8,7 @@
 //! gzip, then serde_json: [`super::decode_exact`]) accepts, with the same result, and refuses
 //! (`None`) everything else: bad base64, a bad or truncated gzip stream, output over the cap,
 //! malformed JSON, and also forms the exact reader takes but CloudWatch never sends (the payload
-//! or an event as a JSON array, an escaped field name, nesting deeper than [`MAX_DEPTH`]). On a
+//! or an event as a JSON array, nesting deeper than [`MAX_DEPTH`]). On a
 //! refusal the caller drops whatever it made of the events it was given and runs the exact reader,
 //! which gives the result or the error with its position. The differential tests in `decode.rs`
 //! hold it to that on generated, mutated and recorded payloads, through windows and base64
@@ -30,11 +30,11 @@
 //! Bounded: linear in the payload, no recursion (nesting is a counter and a 64-bit stack); the
 //! window and the three text buffers grow only to the largest single event or member.
 
-use super::{Compressed, Header, Unreadable};
+use super::marks::{self, is_marked as marked};
+use super::{Compressed, DecodeError, EventRef, Header, Unreadable};
 use crate::json::{Grammar, set_once};
-use crate::parse::is_marked as marked;
 use base64_simd::AsOut as _;
-#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
+#[allow(clippy::disallowed_types, reason = "the crate's one capped inflater, `Inflate` below")]
 use flate2::{Decompress, FlushDecompress, Status};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -63,21 +63,10 @@ pub(super) struct Sizes {
 /// inflate to about its size.
 pub(super) const SIZES: Sizes = Sizes { window: 256 << 10, chunk: 64 << 10 };
 
-/// One event as read: borrowed from the reader's buffers, which the next event reuses.
-#[derive(Debug)]
-pub(crate) struct EventRef<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) timestamp: i64,
-    pub(crate) message: Result<&'a str, Unreadable>,
-    /// The message's marks (the bytes that are `"`, `\` or control characters, as
-    /// `parse`'s marked reader takes them), found while it was unescaped.
-    pub(crate) marks: &'a [u64],
-}
-
 /// Reads the payload `input` holds, handing each event to `each` in order, and returns the
 /// payload's own fields. `None`: the exact reader must decide (and what `each` saw is void).
 pub(super) fn read(input: Compressed<'_>, cap: usize, sizes: Sizes, each: impl FnMut(EventRef<'_>)) -> Option<Header> {
-    read_from(Inflate::new(input, cap, sizes.chunk)?, sizes, each)
+    read_from(Inflate::new(input, cap, sizes.chunk).ok()?, sizes, each)
 }
 
 /// [`read`] for a subscription envelope read from `reader` a piece at a time, so that not even
@@ -100,7 +89,7 @@ pub(super) fn read_envelope(
 
 fn read_from(mut source: Inflate<'_>, sizes: Sizes, mut each: impl FnMut(EventRef<'_>)) -> Option<Header> {
     let mut s = Scanner { buf: Vec::with_capacity(sizes.window.max(1)), r: 0, starved: false, spare: Vec::new() };
-    source.fill(&mut s.buf)?;
+    source.fill(&mut s.buf).ok()?;
     let mut text = Text::default();
     let mut fields: [Option<String>; 3] = Default::default();
     let mut events = None;
@@ -130,7 +119,7 @@ fn read_from(mut source: Inflate<'_>, sizes: Sizes, mut each: impl FnMut(EventRe
                     Some(len) => simdutf8::basic::from_utf8(&text.message[..len]).map_err(|_| Unreadable),
                     None => Err(Unreadable),
                 };
-                let marks = &text.marks.words[..message.map_or(0, |m| m.len().div_ceil(64))];
+                let marks = Some(&text.marks.words[..message.map_or(0, |m| marks::words_for(m.len()))]);
                 each(EventRef { id, timestamp, message, marks });
                 State::AfterEvent
             }
@@ -185,10 +174,8 @@ struct Text {
     marks: Marks,
 }
 
-/// Bit `i % 64` of word `i / 64` is set when byte `i` of the message is `"`, `\` or a control
-/// character. Each such byte comes from an escape, which the unescaping loop handles anyway, so
-/// marking it costs a store; the marked reader then finds the end of each string in the message
-/// from the marks instead of scanning it again (measured: `docs/performance.md`).
+/// The message's marks ([`marks`] has their layout). Each marked byte comes from an escape,
+/// which the unescaping loop handles anyway, so marking it costs a store.
 #[derive(Default)]
 struct Marks {
     /// At least one word per 64 bytes of the message buffer.
@@ -199,7 +186,7 @@ struct Marks {
 
 impl Marks {
     fn set(&mut self, at: usize) {
-        self.words[at / 64] |= 1 << (at % 64);
+        marks::set(&mut self.words, at);
     }
 }
 
@@ -223,7 +210,7 @@ impl Scanner {
         if len == self.buf.capacity() {
             self.buf.reserve_exact(len.min(source.left + 1).max(1));
         }
-        source.fill(&mut self.buf)
+        source.fill(&mut self.buf).ok()
     }
 
     fn step(&mut self, state: State, text: &mut Text) -> Option<Step> {
@@ -293,21 +280,11 @@ impl Scanner {
         Some(Step::Event { id: id?, timestamp: timestamp?, message: message? })
     }
 
-    /// A member name without escapes (an escaped one goes to the exact reader), as UTF-8, and
+    /// A member name (unescaped, as any string, into the spare buffer: it must be Unicode) and
     /// its colon: the name's index in `fields`.
     fn name_in(&mut self, fields: &[&[u8]]) -> Option<Option<usize>> {
-        self.expect(b'"')?;
-        let start = self.r;
-        let Some(len) = self.buf[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) else {
-            self.starved = true;
-            return None;
-        };
-        let end = start + len;
-        (self.buf[end] == b'"').then_some(())?;
-        let name = &self.buf[start..end];
-        std::str::from_utf8(name).ok()?;
-        let field = fields.iter().position(|f| *f == name);
-        self.r = end + 1;
+        let len = self.spare_string()?;
+        let field = fields.iter().position(|f| *f == &self.spare[..len]);
         self.expect(b':')?;
         Some(field)
     }
@@ -541,12 +518,6 @@ enum Input<'a> {
     Envelope(Envelope<'a>),
 }
 
-/// `bytes` after the JSON whitespace they start with.
-fn json_ws(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')).unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
 /// An envelope's base64 text as it is read, a chunk at a time (see [`read_envelope`]).
 struct Envelope<'a> {
     reader: &'a mut dyn std::io::Read,
@@ -574,10 +545,7 @@ impl<'a> Envelope<'a> {
         let mut envelope =
             Envelope { reader, text, start: 0, end: 0, searched: 0, closed: false, chunk, decoded: Vec::new(), at: 0 };
         while envelope.end < Self::EDGE && envelope.more()? {}
-        let mut rest = &envelope.text[..envelope.end];
-        for token in [&b"{"[..], br#""awslogs""#, b":", b"{", br#""data""#, b":", b"\""] {
-            rest = json_ws(rest).strip_prefix(token)?;
-        }
+        let rest = super::opening(&envelope.text[..envelope.end], super::DATA_STRING)?;
         envelope.start = envelope.end - rest.len();
         envelope.searched = envelope.start;
         Some(envelope)
@@ -617,11 +585,7 @@ impl<'a> Envelope<'a> {
                     while self.more()? {
                         (self.end - self.start - data <= Self::EDGE).then_some(())?;
                     }
-                    let mut rest = &self.text[self.start + data + 1..self.end];
-                    for token in [b"}", b"}"] {
-                        rest = json_ws(rest).strip_prefix(token)?;
-                    }
-                    json_ws(rest).is_empty().then_some(())?;
+                    super::is_closing(&self.text[self.start + data + 1..self.end]).then_some(())?;
                     self.end = self.start + data;
                     self.closed = true;
                 }
@@ -689,61 +653,106 @@ impl Input<'_> {
     }
 }
 
-/// The gzip stream (one member or several, concatenated), inflated on demand, never past the cap.
-#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
-struct Inflate<'a> {
+/// The gzip stream (one member or several, concatenated), inflated on demand, never past the cap:
+/// the crate's one capped inflater (the fast reader's window, and the exact reader's whole
+/// payload through [`inflate`]). It refuses (never truncates) output past `cap` bytes; its
+/// caller never gives it room for more than one byte past what the cap still allows.
+/// `clippy.toml` bans flate2's decoders everywhere else.
+#[allow(clippy::disallowed_types, reason = "the crate's one capped inflater")]
+pub(super) struct Inflate<'a> {
     input: Input<'a>,
     member: Option<Decompress>,
+    /// A member has started (an input with none is not a gzip stream).
+    started: bool,
+    cap: usize,
     /// Bytes still allowed under the cap.
-    left: usize,
+    pub(super) left: usize,
     /// The last member has ended and no input follows.
-    done: bool,
+    pub(super) done: bool,
 }
 
-#[allow(clippy::disallowed_types, reason = "the streamed twin of gunzip_capped, capped the same way")]
+#[allow(clippy::disallowed_types, reason = "the crate's one capped inflater")]
 impl<'a> Inflate<'a> {
-    fn new(input: Compressed<'a>, cap: usize, chunk: usize) -> Option<Self> {
+    /// `Base64` text is checked whole first (so that only its last chunk may hold padding).
+    pub(super) fn new(input: Compressed<'a>, cap: usize, chunk: usize) -> Result<Self, DecodeError> {
         let input = match input {
             Compressed::Gzip(bytes) => Input::Gzip(bytes),
             Compressed::Base64(text) => {
-                base64_simd::STANDARD.check(text).ok()?;
+                base64_simd::STANDARD.check(text).map_err(|_| super::base64_error(text))?;
                 let chunk = (chunk / 4).max(1) * 4;
                 Input::Base64 { text, chunk, decoded: Vec::new(), at: 0 }
             }
         };
-        Some(Inflate { input, ..Inflate::empty(cap) })
+        Ok(Inflate { input, ..Inflate::empty(cap) })
     }
 
     /// No input yet, and `cap` bytes allowed.
     fn empty(cap: usize) -> Self {
-        Inflate { input: Input::Gzip(&[]), member: None, left: cap, done: false }
+        Inflate { input: Input::Gzip(&[]), member: None, started: false, cap, left: cap, done: false }
     }
 
-    /// Inflates into `out` until it is full or the stream has ended. `None`: the stream is not
-    /// one the exact reader decompresses in full under the cap.
-    fn fill(&mut self, out: &mut Vec<u8>) -> Option<()> {
+    /// Inflates into `out` until it is full or the stream has ended. An error: the stream is
+    /// not one that decompresses in full under the cap.
+    pub(super) fn fill(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        const CORRUPT: DecodeError = DecodeError::Gzip { kind: "corrupt data" };
+        // Only a whole gzip stream is known to end where its input ends.
+        let whole = matches!(self.input, Input::Gzip(_));
         while !self.done && out.len() < out.capacity() {
-            let input = self.input.pending()?;
+            // A chunk of an envelope's text that cannot be decoded (only the streamed envelope
+            // decodes unchecked text, and it reads the input again whole on any error).
+            let input = self.input.pending().ok_or(DecodeError::Base64 { offset: 0 })?;
             if input.is_empty() {
-                // The input ends: the stream too, if no member is open.
-                self.member.is_none().then_some(())?;
+                // The input ends: the stream too, if a member was read and none is open.
+                if !self.started {
+                    return Err(DecodeError::Gzip { kind: "invalid header" });
+                }
+                if self.member.is_some() {
+                    return Err(DecodeError::Gzip { kind: "truncated" });
+                }
                 self.done = true;
                 break;
             }
+            if self.member.is_none() {
+                // Each member opens with the gzip magic (a chunk may end after its first byte).
+                if input[0] != 0x1f || input.get(1).map_or(whole, |&b| b != 0x8b) {
+                    return Err(DecodeError::Gzip { kind: "invalid header" });
+                }
+                self.started = true;
+            }
             let member = self.member.get_or_insert_with(|| Decompress::new_gzip(15));
             let (read_before, written_before) = (member.total_in(), out.len());
-            let status = member.decompress_vec(input, out, FlushDecompress::None).ok()?;
-            let read = usize::try_from(member.total_in() - read_before).ok()?;
+            let status = member.decompress_vec(input, out, FlushDecompress::None).map_err(|_| CORRUPT)?;
+            let read = usize::try_from(member.total_in() - read_before).map_err(|_| CORRUPT)?;
             let written = out.len() - written_before;
-            self.left = self.left.checked_sub(written)?;
+            self.left = self.left.checked_sub(written).ok_or(DecodeError::TooLarge { limit: self.cap })?;
             match status {
                 Status::StreamEnd => self.member = None,
                 // Input and room both left, and no progress: never loop on it.
-                _ if read == 0 && written == 0 => return None,
+                _ if read == 0 && written == 0 => return Err(CORRUPT),
                 _ => {}
             }
             self.input.consume(read);
         }
-        Some(())
+        Ok(())
+    }
+}
+
+/// The whole of a gzip stream (one member or several), refusing (not truncating) output past
+/// `cap` bytes: the exact reader's input. Sized from the gzip trailer's length when that is
+/// within the cap (a hint only: the inflater checks it), so a payload is one allocation.
+pub(super) fn inflate(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
+    let limit = cap.saturating_add(1);
+    let trailer =
+        compressed.last_chunk().map(|isize| usize::try_from(u32::from_le_bytes(*isize)).unwrap_or(usize::MAX));
+    let hint = trailer.filter(|&n| n < limit).map_or(compressed.len().saturating_mul(4), |n| n + 1);
+    let mut out = Vec::with_capacity(hint.min(limit));
+    let mut inflate = Inflate::new(Compressed::Gzip(compressed), cap, 0)?;
+    loop {
+        inflate.fill(&mut out)?;
+        if inflate.done {
+            return Ok(out);
+        }
+        // Never room for more than one byte past the cap (to see a stream go over it).
+        out.reserve_exact(out.capacity().max(1 << 16).min(inflate.left + 1));
     }
 }

@@ -12,31 +12,16 @@
 //! `Unparseable`. What it accepts, serde_json accepts with the same entries in the same order
 //! (the differential tests below hold it to that).
 //!
-//! It trusts the marks to be exact (tested in `decode.rs` against [`marks_of`] for every
+//! It trusts the marks to be exact (tested in `decode.rs` against `decode::marks::of` for every
 //! message, through every window size): a byte between two marks is never `"`, `\` or a control
 //! character, so the text between is a run of ordinary characters.
 //!
 //! Bounded: one pass, no recursion (nesting is a counter and a 64-bit stack).
 
 use super::{Indexes, Raw, RawEvent, Reader};
+use crate::decode::marks;
 use crate::json::{Grammar, set_once};
 use std::borrow::Cow;
-
-/// Whether a byte is marked: `"`, `\` or a control character.
-pub(crate) fn is_marked(byte: u8) -> bool {
-    byte == b'"' || byte == b'\\' || byte < 0x20
-}
-
-/// The marks of `text` computed from scratch: bit `i % 64` of word `i / 64` is set when byte
-/// `i` [`is_marked`]. The payload reader computes the same words while it unescapes.
-#[cfg(test)]
-pub(crate) fn marks_of(text: &str) -> Vec<u64> {
-    let mut marks = vec![0; text.len().div_ceil(64)];
-    for (i, _) in text.bytes().enumerate().filter(|&(_, b)| is_marked(b)) {
-        marks[i / 64] |= 1 << (i % 64);
-    }
-    marks
-}
 
 /// Reads `message` into `event` (as `RawEvent::new_in` made it). `None`: refused, and `event`
 /// may hold part of the record.
@@ -86,14 +71,7 @@ struct Cursor<'a, 'm> {
 impl<'a> Cursor<'a, '_> {
     /// The first marked position at or after `from`.
     fn next_mark(&self, from: usize) -> Option<usize> {
-        let mut i = from / 64;
-        let mut word = self.marks.get(i)? & (!0 << (from % 64));
-        while word == 0 {
-            i += 1;
-            word = *self.marks.get(i)?;
-        }
-        let at = i * 64 + word.trailing_zeros() as usize;
-        (at < self.bytes.len()).then_some(at)
+        marks::next(self.marks, from, self.bytes.len())
     }
 
     /// The string at `p` (which must open one): the range of its text, and whether it holds
