@@ -377,7 +377,8 @@ fn base64_decode(text: &[u8]) -> Result<Vec<u8>, DecodeError> {
 /// a whole group), else the last symbol (its unused bits are not zero).
 fn base64_error(text: &[u8]) -> DecodeError {
     let symbol = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
-    let padding = if text.len().is_multiple_of(4) { text.iter().rev().take(2).take_while(|&&b| b == b'=').count() } else { 0 };
+    let padding =
+        if text.len().is_multiple_of(4) { text.iter().rev().take(2).take_while(|&&b| b == b'=').count() } else { 0 };
     let symbols = &text[..text.len() - padding];
     let offset = match symbols.iter().position(|b| !symbol(b)) {
         Some(at) => at,
