@@ -16,6 +16,7 @@ use common::{sanitize_both_ways, sanitizer};
 use flate2::{Compression, write::GzEncoder};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, Origin, decode_envelope};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -291,7 +292,13 @@ proptest! {
             prop_assert!(!line.contains("CANARY"), "leak: {}", line);
         }
         prop_assert!(!counts.to_string().contains("CANARY"));
-        prop_assert_eq!(counts.received, counts.written + counts.dropped_total());
+        // Counted from the input, not from the sanitizer: every event is received, and exactly
+        // those whose name the allowlist keeps are written.
+        let kept = events.iter().filter(|g| Allowlist::embedded().events().contains(&g.name)).count();
+        prop_assert_eq!(counts.received, events.len() as u64);
+        prop_assert_eq!(lines.len(), kept);
+        prop_assert_eq!(counts.written, kept as u64);
+        prop_assert_eq!(counts.dropped_total(), (events.len() - kept) as u64);
     }
 
     /// (b) Every output is `{"body","attributes",["resource"],"sourceEventId"}` with keys the
@@ -350,7 +357,11 @@ proptest! {
         let _ = s.sanitize_message(Origin { id: Some("1"), timestamp_ms: Some(1) }, &text, &mut Counts::default());
         let _ = s.sanitize_message(Origin::NONE, &String::from_utf8_lossy(&bytes), &mut Counts::default());
         let out = s.sanitize_ndjson(&bytes, 0);
-        prop_assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total());
+        // Counted from the input: one event per line that is not blank.
+        let lines = bytes.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count() as u64;
+        prop_assert_eq!(out.counts.received, lines);
+        prop_assert_eq!(out.counts.written, out.events.len() as u64);
+        prop_assert_eq!(out.counts.dropped_total(), lines - out.events.len() as u64);
     }
 
     /// (d) Arbitrary JSON trees as messages never panic, and every event is accounted for.
@@ -358,8 +369,10 @@ proptest! {
     fn arbitrary_json_messages_never_panic(values in prop::collection::vec(arbitrary_json(), 1..4)) {
         let messages: Vec<String> = values.iter().map(Value::to_string).collect();
         let (lines, counts) = run(&messages);
-        prop_assert_eq!(counts.received, counts.written + counts.dropped_total());
-        prop_assert_eq!(lines.len() as u64, counts.written);
+        // Counted from the input and the output lines, not from the sanitizer's own sums.
+        prop_assert_eq!(counts.received, messages.len() as u64);
+        prop_assert_eq!(counts.written, lines.len() as u64);
+        prop_assert_eq!(counts.dropped_total(), (messages.len() - lines.len()) as u64);
     }
 
     /// (f) Events are sanitized independently: sanitizing a payload gives, event by event, the
@@ -750,4 +763,465 @@ proptest! {
         let dropped: u64 = counts.attribute_drops().map(|(_, n)| n).sum();
         prop_assert_eq!(dropped, 1);
     }
+}
+
+// ---- canaries only the key can stop: every key of every recorded event type ---------------
+
+/// What a canary looks like. Each shape passes the kind of a kept key, so only the key can stop
+/// a canary of that shape: a token (`cnry…`), a Claude model id, a UUID, a whole number within
+/// the bounds of the token counts and durations, a number within the bounds of `cost_usd`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Shape {
+    Token,
+    Model,
+    Uuid,
+    Integer,
+    Number,
+}
+
+/// Where a canary is planted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Attribute,
+    Resource,
+    ToolParameter,
+}
+
+/// The kept keys each canary is also placed under, in a control event, to prove its kind would
+/// keep it there: (place, shape) → keys of that kind (for `tool_parameters`, (sub-key, output)).
+/// Every token here allows at least 32 characters; the integers allow 10⁷ to 8.64 × 10⁷.
+fn control_keys(place: Place, shape: Shape) -> &'static [(&'static str, &'static str)] {
+    match (place, shape) {
+        (Place::Attribute, Shape::Token) => &[
+            ("tool_name", "tool_name"),
+            ("skill.name", "skill.name"),
+            ("agent.name", "agent.name"),
+            ("agent_type", "agent_type"),
+            ("mcp_server.name", "mcp_server.name"),
+            ("terminal.type", "terminal.type"),
+            ("speed", "speed"),
+            ("effort", "effort"),
+            ("query_source", "query_source"),
+        ],
+        (Place::Attribute, Shape::Model) => &[("model", "model")],
+        (Place::Attribute, Shape::Uuid) => &[("session.id", "session.id")],
+        (Place::Attribute, Shape::Integer) => &[
+            ("duration_ms", "duration_ms"),
+            ("input_tokens", "input_tokens"),
+            ("output_tokens", "output_tokens"),
+            ("cache_read_tokens", "cache_read_tokens"),
+            ("cache_creation_tokens", "cache_creation_tokens"),
+        ],
+        (Place::Attribute, Shape::Number) => &[("cost_usd", "cost_usd")],
+        // Every shape's text is also a valid token: the org keys and the sub-keys are tokens.
+        (Place::Resource, _) => &[
+            ("user.plan", "user.plan"),
+            ("team.id", "team.id"),
+            ("department", "department"),
+            ("cost_center", "cost_center"),
+            ("organization", "organization"),
+        ],
+        (Place::ToolParameter, _) => &[
+            ("subagent_type", "tool.subagent_type"),
+            ("mcp_server_name", "tool.mcp_server_name"),
+            ("mcp_tool_name", "tool.mcp_tool_name"),
+            ("skill_name", "tool.skill_name"),
+        ],
+    }
+}
+
+/// One planted canary: its text, the stored value that carries it, and where it was planted.
+#[derive(Debug)]
+struct Planted {
+    text: String,
+    shape: Shape,
+    place: Place,
+    /// The stored value as planted (an AnyValue in the KeyValue shape).
+    stored: Value,
+    event: String,
+    key: String,
+}
+
+/// The recorded corpus, grouped: every event type with its samples in each shape, the union of
+/// its attribute keys and `tool_parameters` sub-keys (each with an example value), and the union
+/// of the resource keys. Derived from the recordings, not from a list.
+struct Corpus {
+    keys: common::AllowlistKeys,
+    /// Event type → (samples as objects, samples as KeyValue arrays).
+    samples: std::collections::BTreeMap<String, (Vec<Value>, Vec<Value>)>,
+    attribute_union: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Value>>,
+    subkey_union: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Value>>,
+    resource_union: std::collections::BTreeMap<String, Value>,
+    /// Every maximal run of digits in the recordings: an integer canary is none of these, so
+    /// a kept recorded number never looks like a leaked canary.
+    recorded_numbers: BTreeSet<String>,
+}
+
+fn corpus() -> &'static Corpus {
+    static CORPUS: std::sync::OnceLock<Corpus> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut c = Corpus {
+            keys: common::AllowlistKeys::shipped(),
+            samples: Default::default(),
+            attribute_union: Default::default(),
+            subkey_union: Default::default(),
+            resource_union: Default::default(),
+            recorded_numbers: BTreeSet::new(),
+        };
+        for e in common::recorded_events() {
+            let text = e.message.to_string();
+            assert!(!text.contains("cnry"), "a recording holds the canary marker");
+            c.recorded_numbers
+                .extend(text.split(|ch: char| !ch.is_ascii_digit()).filter(|s| !s.is_empty()).map(str::to_owned));
+            for (k, v) in common::attribute_pairs(&e.message["attributes"]) {
+                let v = common::unwrap_any_value(&v);
+                if k == "tool_parameters"
+                    && let Some(Ok(Value::Object(sub))) = v.as_str().map(serde_json::from_str::<Value>)
+                {
+                    let union = c.subkey_union.entry(e.name.clone()).or_default();
+                    for (sk, sv) in sub {
+                        union.entry(sk).or_insert(sv);
+                    }
+                }
+                c.attribute_union.entry(e.name.clone()).or_default().entry(k).or_insert(v);
+            }
+            for (k, v) in common::attribute_pairs(&e.message["resource"]["attributes"]) {
+                c.resource_union.entry(k).or_insert_with(|| common::unwrap_any_value(&v));
+            }
+            let samples = c.samples.entry(e.name.clone()).or_default();
+            if e.kvlist { &mut samples.1 } else { &mut samples.0 }.push(e.message);
+        }
+        c
+    })
+}
+
+/// The shape of canary that replaces a recorded value: what a kept key of the nearest kind
+/// would accept.
+fn shape_of(recorded: &Value) -> Shape {
+    match recorded {
+        Value::Number(n) if n.is_f64() => Shape::Number,
+        Value::Number(_) => Shape::Integer,
+        Value::String(s) if uuid::Uuid::parse_str(s).is_ok() && s.len() == 36 => Shape::Uuid,
+        Value::String(s) if s.contains("claude-") => Shape::Model,
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Shape::Integer,
+        _ => Shape::Token,
+    }
+}
+
+/// Plants canaries in recorded events, each unique in the case, from a seeded generator.
+struct Planter {
+    rng: TestRng,
+    planted: Vec<Planted>,
+    numbers: BTreeSet<String>,
+}
+
+impl Planter {
+    fn new(seed: u64) -> Planter {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        bytes[8..].copy_from_slice(&(!seed).to_le_bytes());
+        Planter {
+            rng: TestRng::from_seed(RngAlgorithm::XorShift, &bytes),
+            planted: Vec::new(),
+            numbers: BTreeSet::new(),
+        }
+    }
+
+    /// A fresh canary text of `shape`.
+    fn text(&mut self, shape: Shape) -> String {
+        let n = self.planted.len();
+        loop {
+            let r = self.rng.next_u64();
+            let text = match shape {
+                Shape::Token => format!("cnry{:08x}.x-{n}", r as u32),
+                Shape::Model => format!("claude-cnry{:06x}-{n}-5", r as u32 & 0xff_ffff),
+                Shape::Uuid => uuid::Uuid::from_u128(u128::from(r) << 64 | u128::from(self.rng.next_u64())).to_string(),
+                Shape::Integer => (10_000_000 + r % 76_400_000).to_string(),
+                Shape::Number => format!("{}.{:04}{}", 1000 + r % 9000, (r >> 16) % 10_000, 1 + (r >> 32) % 9),
+            };
+            let number = matches!(shape, Shape::Integer | Shape::Number);
+            if !number
+                || (!corpus().recorded_numbers.contains(text.split('.').next().unwrap())
+                    && self.numbers.insert(text.clone()))
+            {
+                return text;
+            }
+        }
+    }
+
+    /// Replaces `recorded` (a stored value, an AnyValue when `kvlist`) with a canary that has its
+    /// spelling (a string stays a string, a number a number) and passes the nearest kept kind.
+    fn plant(&mut self, place: Place, event: &str, key: &str, recorded: &Value, kvlist: bool) -> Value {
+        let plain = if kvlist { common::unwrap_any_value(recorded) } else { recorded.clone() };
+        let shape = if place == Place::ToolParameter { Shape::Token } else { shape_of(&plain) };
+        let text = self.text(shape);
+        let as_string = place != Place::Attribute || !plain.is_number();
+        let value = match shape {
+            Shape::Integer if !as_string => json!(text.parse::<u64>().unwrap()),
+            Shape::Number if !as_string => json!(text.parse::<f64>().unwrap()),
+            _ => Value::String(text.clone()),
+        };
+        let stored = match (kvlist, &value) {
+            (false, _) => value,
+            (true, Value::String(s)) => json!({"stringValue": s}),
+            (true, v) if v.is_f64() => json!({"doubleValue": v}),
+            (true, v) => json!({"intValue": v}),
+        };
+        self.planted.push(Planted {
+            text,
+            shape,
+            place,
+            stored: stored.clone(),
+            event: event.to_owned(),
+            key: key.to_owned(),
+        });
+        stored
+    }
+}
+
+/// Sets `key` in an attribute list of either shape (replacing the value, or appending the key).
+fn set_attribute(attributes: &mut Value, key: &str, stored: Value) {
+    match attributes {
+        Value::Object(m) => {
+            m.insert(key.to_owned(), stored);
+        }
+        Value::Array(a) => match a.iter_mut().find(|kv| kv["key"] == key) {
+            Some(kv) => kv["value"] = stored,
+            None => a.push(json!({"key": key, "value": stored})),
+        },
+        _ => panic!("attributes are an object or an array"),
+    }
+}
+
+/// `sample` (a recorded event of type `name`) with a canary in every key the allowlist does not
+/// keep: every attribute key of the type (those the sample lacks added), every resource key of
+/// the recordings, every `tool_parameters` sub-key of the type. Kept keys keep their recorded
+/// (valid) values.
+fn plant_event(p: &mut Planter, name: &str, sample: &Value, kvlist: bool) -> Value {
+    let c = corpus();
+    let mut message = sample.clone();
+    let present: BTreeSet<String> =
+        common::attribute_pairs(&message["attributes"]).into_iter().map(|(k, _)| k).collect();
+    let mut plants = Vec::new();
+    for (key, example) in &c.attribute_union[name] {
+        if key == "event.name" || c.keys.attributes.contains(key) {
+            continue;
+        }
+        let recorded = if present.contains(key) {
+            common::attribute(&message["attributes"], key).unwrap().clone()
+        } else if kvlist {
+            any_value(example)
+        } else {
+            example.clone()
+        };
+        let stored = if key == "tool_parameters" {
+            let mut sub: Map<String, Value> = common::unwrap_any_value(&recorded)
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            for (sk, sv) in c.subkey_union.get(name).into_iter().flatten() {
+                if !c.keys.tool_parameters.contains(sk) {
+                    let v = sub.get(sk).cloned().unwrap_or_else(|| sv.clone());
+                    sub.insert(sk.clone(), p.plant(Place::ToolParameter, name, sk, &v, false));
+                }
+            }
+            let text = Value::Object(sub).to_string();
+            if kvlist { json!({"stringValue": text}) } else { Value::String(text) }
+        } else {
+            p.plant(Place::Attribute, name, key, &recorded, kvlist)
+        };
+        plants.push((key.clone(), stored));
+    }
+    for (key, stored) in plants {
+        set_attribute(&mut message["attributes"], &key, stored);
+    }
+    let resource_present: BTreeSet<String> =
+        common::attribute_pairs(&message["resource"]["attributes"]).into_iter().map(|(k, _)| k).collect();
+    for (key, example) in &c.resource_union {
+        if c.keys.resource.contains(key) {
+            continue;
+        }
+        let recorded = if resource_present.contains(key) {
+            common::attribute(&message["resource"]["attributes"], key).unwrap().clone()
+        } else if kvlist {
+            any_value(example)
+        } else {
+            example.clone()
+        };
+        let stored = p.plant(Place::Resource, name, key, &recorded, kvlist);
+        set_attribute(&mut message["resource"]["attributes"], key, stored);
+    }
+    message
+}
+
+/// One value a control event must write: (under the resource?, output key, canary text).
+type Wanted = (bool, &'static str, String);
+
+/// Control events: every planted canary under a kept key of its kind (several canaries per
+/// event, one per kept key), as tool_result events in the same stored shape. Returns the
+/// messages and, for each, what must be written: (resource?, output key, canary text).
+fn control_events(planted: &[Planted], kvlist: bool) -> (Vec<String>, Vec<Vec<Wanted>>) {
+    // Per control event: attributes, resource attributes, tool_parameters, what must be written.
+    type Control = (Vec<(String, Value)>, Vec<(String, Value)>, Map<String, Value>, Vec<Wanted>);
+    let mut events: Vec<Control> = Vec::new();
+    let mut used: std::collections::BTreeMap<(Place, Shape), usize> = Default::default();
+    for c in planted {
+        let keys = control_keys(c.place, c.shape);
+        let group = if matches!(c.place, Place::Attribute) { (c.place, c.shape) } else { (c.place, Shape::Token) };
+        let n = used.entry(group).or_default();
+        let (index, (input, output)) = (*n / keys.len(), keys[*n % keys.len()]);
+        *n += 1;
+        while events.len() <= index {
+            events.push((Vec::new(), Vec::new(), Map::new(), Vec::new()));
+        }
+        let e = &mut events[index];
+        match c.place {
+            Place::Attribute => e.0.push((input.to_owned(), c.stored.clone())),
+            Place::Resource => {
+                e.1.push((input.to_owned(), if kvlist { json!({"stringValue": c.text}) } else { json!(c.text) }))
+            }
+            Place::ToolParameter => drop(e.2.insert(input.to_owned(), json!(c.text))),
+        }
+        e.3.push((c.place == Place::Resource, output, c.text.clone()));
+    }
+    let encode = |pairs: Vec<(String, Value)>| -> Value {
+        if kvlist {
+            Value::Array(pairs.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+        } else {
+            Value::Object(pairs.into_iter().collect())
+        }
+    };
+    let mut messages = Vec::new();
+    let mut expected = Vec::new();
+    for (mut attributes, resource, tool_parameters, wanted) in events {
+        let name = if kvlist { json!({"stringValue": "tool_result"}) } else { json!("tool_result") };
+        attributes.insert(0, ("event.name".to_owned(), name));
+        if !tool_parameters.is_empty() {
+            let text = Value::Object(tool_parameters).to_string();
+            attributes
+                .push(("tool_parameters".to_owned(), if kvlist { json!({"stringValue": text}) } else { json!(text) }));
+        }
+        messages.push(
+            json!({"resource": {"attributes": encode(resource)}, "body": "claude_code.tool_result", "attributes": encode(attributes)})
+                .to_string(),
+        );
+        expected.push(wanted);
+    }
+    (messages, expected)
+}
+
+/// Whether `canary` occurs in `line` as a whole word (no letter or digit either side): a kept
+/// number elsewhere in the line (a timestamp, an id) may contain its digits, a leak is the word.
+fn holds_word(line: &str, canary: &str) -> bool {
+    let bytes = line.as_bytes();
+    line.match_indices(canary).any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + canary.len()).copied();
+        !before.is_some_and(|b| b.is_ascii_alphanumeric()) && !after.is_some_and(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// The text a written value shows: a string's content, a number's digits.
+fn shown(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+proptest! {
+    /// (a) with canaries only the key can stop: every attribute key, resource key and
+    /// `tool_parameters` sub-key the allowlist does not keep, of every recorded event type (taken
+    /// from the recordings, in both stored shapes), holds a canary shaped to pass the kind of the
+    /// nearest kept key; none reaches the output bytes or the counts. The same canaries placed
+    /// under kept keys are written, so each one would pass its kind and this can fail. The
+    /// written and received counts are checked against the input's own event count.
+    #[test]
+    fn no_canary_that_passes_a_kind_reaches_the_output(seed in any::<u64>()) {
+        let c = corpus();
+        let mut p = Planter::new(seed);
+        for kvlist in [false, true] {
+            p.planted.clear();
+            let mut messages = Vec::new();
+            let mut kept_events = 0usize;
+            for (name, (objects, arrays)) in &c.samples {
+                let samples = if kvlist { arrays } else { objects };
+                let sample = &samples[(p.rng.next_u64() % samples.len() as u64) as usize];
+                messages.push(plant_event(&mut p, name, sample, kvlist).to_string());
+                kept_events += usize::from(c.keys.events.contains(name));
+            }
+            let (lines, counts) = run(&messages);
+            prop_assert_eq!(counts.received, messages.len() as u64);
+            prop_assert_eq!(lines.len(), kept_events, "every kept event type is written");
+            prop_assert_eq!(counts.written, lines.len() as u64);
+            prop_assert_eq!(counts.dropped_total(), (messages.len() - kept_events) as u64);
+            let counted = counts.to_string();
+            for line in lines.iter().chain([&counted]) {
+                prop_assert!(!line.contains("cnry"), "leak: {}", line);
+                for planted in &p.planted {
+                    prop_assert!(
+                        !holds_word(line, &planted.text),
+                        "leak of {:?} planted under {} of {}: {}", planted, planted.key, planted.event, line
+                    );
+                }
+            }
+
+            // The control: the same canaries under kept keys of their kind are written.
+            let (controls, expected) = control_events(&p.planted, kvlist);
+            let (lines, counts) = run(&controls);
+            prop_assert_eq!(lines.len(), controls.len());
+            prop_assert_eq!(counts.received, controls.len() as u64);
+            let mut shown_canaries = 0;
+            for (line, wanted) in lines.iter().zip(&expected) {
+                let v: Value = serde_json::from_str(line).unwrap();
+                for (resource, key, text) in wanted {
+                    let written = if *resource { &v["resource"]["attributes"][*key] } else { &v["attributes"][*key] };
+                    let shown = shown(written);
+                    prop_assert_eq!(shown.as_deref(), Some(text.as_str()), "{} not kept under {}: {}", text, key, line);
+                    prop_assert!(holds_word(line, text));
+                    shown_canaries += 1;
+                }
+            }
+            prop_assert_eq!(shown_canaries, p.planted.len());
+        }
+    }
+}
+
+#[test]
+fn the_recorded_corpus_covers_every_inventoried_key() {
+    // The leak property derives its event types and keys from the recordings; the inventory the
+    // recorder wrote lists them independently: both agree, and the kept ones are what the
+    // compiled allowlist keeps.
+    let c = corpus();
+    let inventory: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("fixtures/recorded/inventory.json")).unwrap(),
+    )
+    .unwrap();
+    let inventoried: BTreeSet<&str> = inventory["events"].as_object().unwrap().keys().map(String::as_str).collect();
+    let derived: BTreeSet<&str> = c.samples.keys().map(String::as_str).collect();
+    assert_eq!(derived, inventoried);
+    for (name, event) in inventory["events"].as_object().unwrap() {
+        let keys: BTreeSet<&str> = event["attributes"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(c.attribute_union[name].keys().map(String::as_str).collect::<BTreeSet<_>>(), keys, "{name}");
+        assert!(!c.samples[name].0.is_empty() && !c.samples[name].1.is_empty(), "{name} in both shapes");
+    }
+    let resource: BTreeSet<&str> =
+        inventory["resource_attributes"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(c.resource_union.keys().map(String::as_str).collect::<BTreeSet<_>>(), resource);
+    assert!(c.subkey_union.values().map(|s| s.len()).sum::<usize>() >= 10, "tool_parameters sub-keys recorded");
+    let allowlist = Allowlist::embedded();
+    let outputs: BTreeSet<&str> = allowlist.attribute_outputs().collect();
+    assert!(c.keys.attributes.iter().all(|k| outputs.contains(k.as_str())));
+    assert_eq!(
+        c.keys.resource.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        allowlist.resource_outputs().collect()
+    );
+    assert_eq!(
+        c.keys.events.iter().collect::<Vec<_>>(),
+        allowlist.events().iter().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>()
+    );
+    // Some kept event types and some dropped ones are recorded.
+    assert!(derived.iter().filter(|n| c.keys.events.contains(**n)).count() >= 5);
+    assert!(derived.len() >= 15);
 }

@@ -8,8 +8,10 @@ mod envelope;
 mod fixtures;
 mod moto;
 mod process;
+mod recorded;
 
 pub use envelope::*;
 pub use fixtures::*;
 pub use moto::*;
 pub use process::*;
+pub use recorded::*;
