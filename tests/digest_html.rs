@@ -1,9 +1,11 @@
 //! The `html` digest in a real browser: headless Chromium loads the page from a file with
 //! networking off, and the test checks the page is self-contained (no script, stylesheet, image
-//! or font from anywhere), that Chromium renders every chart (its DOM after layout holds the
-//! SVGs and their bars), and that the screenshot is a real picture. The screenshot is kept at
-//! target/digest-screenshot.png for a person to look at. Needs `chromium` (scripts/setup.sh
-//! installs it); fails, never skips, without it.
+//! or font from anywhere), that what a person sees after layout is right (each chart is drawn at
+//! a readable size inside its panel, with bars, and each of its text labels lies inside it:
+//! measured by `getBoundingClientRect` in a copy of the page, and shown to catch a collapsed
+//! chart and a label pushed out), and that the screenshot is a real picture. The screenshot is
+//! kept at target/tmp/digest-screenshot.png (in the target folder cargo uses) for a person to
+//! look at. Needs `chromium` (scripts/setup.sh installs it); fails, never skips, without it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -59,20 +61,36 @@ fn the_html_digest_renders_offline_in_chromium() {
     }
     assert_eq!(lower.matches("http").count(), lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
 
-    // Rendered: Chromium's DOM after load holds the nine charts and the tables.
-    let dom = chromium(&dir.join("profile-dom"), &["--dump-dom"], &page);
-    assert!(dom.status.success(), "chromium --dump-dom failed");
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches("<svg").count(), 7, "charts: cost, messages, tokens, models, skills, subagents, MCP");
-    assert!(dom.contains("Cost per day (USD)") && dom.contains("Top MCP servers (calls)"));
-    assert!(dom.contains("platform") && dom.contains("Most sessions"));
-    assert!(dom.matches("<rect").count() > 30, "the charts have bars");
+    // What a person sees: Chromium lays the page out at the screenshot's size, and a script (in
+    // a copy of the page; the page itself has none) reports each chart's rendered box and each of
+    // its text labels' boxes. Every chart is drawn at a readable size inside its panel, with
+    // bars, and every label lies inside its chart.
+    let charts = layout(&dir, "measured", &html, "");
+    for c in &charts {
+        let labels = c["labels"].as_array().map_or(0, Vec::len);
+        eprintln!(
+            "chart {}: {} x {} px, {} bars, {labels} labels",
+            c["labels"][0]["text"], c["box"]["width"], c["box"]["height"], c["bars"]
+        );
+    }
+    let problems = layout_problems(&charts);
+    assert!(problems.is_empty(), "the charts as laid out:\n{}", problems.join("\n"));
+    assert_eq!(charts.len(), 7, "charts: cost, messages, tokens, models, skills, subagents, MCP");
+    let titles: Vec<&str> = charts.iter().map(|c| c["labels"][0]["text"].as_str().unwrap_or("")).collect();
+    assert!(titles.contains(&"Cost per day (USD)") && titles.contains(&"Top MCP servers (calls)"), "{titles:?}");
+
+    // The check can fail: the same page with its charts collapsed, or a label pushed out of its
+    // chart, is caught.
+    let collapsed = layout(&dir, "collapsed", &html, ".panel svg{width:0!important;height:0!important}");
+    assert!(layout_problems(&collapsed).iter().any(|p| p.contains("collapsed")), "a zero-size chart passes");
+    let shifted = layout(&dir, "shifted", &html, ".panel svg text{transform:translate(600px,0)}");
+    assert!(layout_problems(&shifted).iter().any(|p| p.contains("outside")), "a label outside its chart passes");
 
     // A real picture: a PNG of the full page, of a plausible size.
-    let shot = root().join("target/digest-screenshot.png");
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("digest-screenshot.png");
     let _ = std::fs::remove_file(&shot);
     let arg = format!("--screenshot={}", shot.display());
-    let status = chromium(&dir.join("profile-shot"), &[&arg, "--window-size=1120,1900"], &page);
+    let status = chromium(&dir.join("profile-shot"), &[&arg, WINDOW], &page);
     assert!(status.status.success(), "chromium --screenshot failed");
     let png = std::fs::read(&shot).expect("screenshot written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -82,4 +100,89 @@ fn the_html_digest_renders_offline_in_chromium() {
     // A blank page compresses to a few kilobytes; charts, text and tables do not.
     assert!(png.len() > 60_000, "the screenshot looks empty ({} bytes)", png.len());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The viewport the page is measured at (the screenshot's).
+const WINDOW: &str = "--window-size=1120,1900";
+
+/// Appended to a copy of the page: after layout, writes for each chart (`svg`) its box, its
+/// panel's box, its bar count, and each text label's box and whether it lies inside the chart
+/// (to the pixel), as JSON in `<pre id="layout">` for `--dump-dom` to print.
+const MEASURE: &str = r#"<script>
+(() => {
+  const box = (r) => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height});
+  const within = (r, b) => r.left >= b.left - 1 && r.right <= b.right + 1 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+  const charts = [...document.querySelectorAll("svg")].map((svg) => {
+    const b = svg.getBoundingClientRect();
+    const panel = svg.closest(".panel");
+    const labels = [...svg.querySelectorAll("text")]
+      .filter((t) => t.textContent.trim() !== "")
+      .map((t) => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent.trim(), box: box(r), inside: r.width > 0 && r.height > 0 && within(r, b)};
+      });
+    return {
+      box: box(b),
+      panel: panel ? box(panel.getBoundingClientRect()) : null,
+      in_panel: panel ? within(b, panel.getBoundingClientRect()) : false,
+      bars: [...svg.querySelectorAll("rect")].filter((r) => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0 && within(x, b) && (x.width < b.width - 2 || x.height < b.height - 2); }).length,
+      labels,
+    };
+  });
+  const pre = document.createElement("pre");
+  pre.id = "layout";
+  pre.textContent = JSON.stringify(charts).replace(/[&<>]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// Each chart of `html` as Chromium lays it out (see [`MEASURE`]), with `css` added to the page.
+fn layout(dir: &std::path::Path, name: &str, html: &str, css: &str) -> Vec<serde_json::Value> {
+    let page = dir.join(format!("{name}.html"));
+    let body_end = html.rfind("</body>").expect("the page has a body");
+    let copy = format!("{}<style>{css}</style>{MEASURE}{}", &html[..body_end], &html[body_end..]);
+    std::fs::write(&page, copy).unwrap();
+    let out = chromium(&dir.join(format!("profile-{name}")), &["--dump-dom", WINDOW], &page);
+    assert!(out.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"layout\">").expect("the measuring script ran") + "<pre id=\"layout\">".len();
+    let end = start + dom[start..].find("</pre>").expect("the end of the result");
+    let v: serde_json::Value = serde_json::from_str(&dom[start..end]).expect("the script's JSON");
+    v.as_array().expect("a list of charts").clone()
+}
+
+/// What is wrong with the charts as laid out, one line each: a chart smaller than a readable
+/// size or outside its panel, a chart with no bar or label, a label outside its chart.
+fn layout_problems(charts: &[serde_json::Value]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if charts.is_empty() {
+        problems.push("no chart".to_owned());
+    }
+    for (i, c) in charts.iter().enumerate() {
+        let title = c["labels"][0]["text"].as_str().unwrap_or("?");
+        let (w, h) = (c["box"]["width"].as_f64().unwrap_or(0.0), c["box"]["height"].as_f64().unwrap_or(0.0));
+        // The panels are about 500 px wide at this window: a chart under 200 x 100 px has collapsed.
+        if w < 200.0 || h < 100.0 {
+            problems.push(format!("chart {i} ({title}) collapsed to {w} x {h} px"));
+        }
+        if c["in_panel"] != true {
+            problems.push(format!("chart {i} ({title}) lies outside its panel: {} in {}", c["box"], c["panel"]));
+        }
+        if c["bars"].as_u64().unwrap_or(0) == 0 {
+            problems.push(format!("chart {i} ({title}) shows no bar"));
+        }
+        let labels = c["labels"].as_array().map_or(&[][..], Vec::as_slice);
+        if labels.len() < 3 {
+            problems.push(format!("chart {i} ({title}) has {} labels", labels.len()));
+        }
+        for l in labels {
+            if l["inside"] != true {
+                problems.push(format!(
+                    "chart {i} ({title}): label {} lies outside the chart: {} in {}",
+                    l["text"], l["box"], c["box"]
+                ));
+            }
+        }
+    }
+    problems
 }
