@@ -223,7 +223,7 @@ mod tests {
                     if len == 0 {
                         message.clear();
                     } else {
-                        message.extend(std::iter::repeat_n('y', len.saturating_sub(message.len())));
+                        message.push_str(&"y".repeat(len.saturating_sub(message.len())));
                     }
                     SanitizedEvent { timestamp, message }
                 })
@@ -231,8 +231,8 @@ mod tests {
         })
     }
 
+    // The case count is proptest's default, `PROPTEST_CASES` when set (CI: 10,000).
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
         /// Invariant: every batch obeys every PutLogEvents rule, and the concatenation of the
         /// batches is exactly the stable-sorted input minus the counted refusals.
         #[test]
