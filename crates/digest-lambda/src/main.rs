@@ -24,15 +24,22 @@ struct Config {
 }
 
 fn config() -> Result<Config, String> {
-    let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+    config_from(|name| std::env::var(name).ok())
+}
+
+/// The configuration from `lookup` (the environment). An empty variable is unset, as the
+/// sanitizer's configuration reads it (a template parameter left blank sets it empty).
+fn config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let var = |name: &str| get(name).ok_or_else(|| format!("{name} is not set"));
     let log_group = var("DIGEST_LOG_GROUP")?;
     check_log_group(&log_group).map_err(|e| format!("DIGEST_LOG_GROUP {e}"))?;
     let secret_arn = var("DIGEST_WEBHOOK_SECRET_ARN")?;
     let mut settings = Settings::default();
-    if let Ok(days) = std::env::var("DIGEST_DAYS") {
+    if let Some(days) = get("DIGEST_DAYS") {
         settings.days = days.parse().ok().filter(|d| (1..=366).contains(d)).ok_or("DIGEST_DAYS must be 1..=366")?;
     }
-    if let Ok(k) = std::env::var("DIGEST_MIN_GROUP_SIZE") {
+    if let Some(k) = get("DIGEST_MIN_GROUP_SIZE") {
         settings.min_group_size = k.parse().ok().filter(|k| *k >= 1).ok_or("DIGEST_MIN_GROUP_SIZE must be >= 1")?;
     }
     Ok(Config { log_group, secret_arn, settings })
@@ -67,4 +74,36 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 fn diagnostic(kind: &str, e: &dyn std::fmt::Display) -> Diagnostic {
     tracing::error!(error = %e, kind, "digest failed");
     Diagnostic { error_type: kind.to_owned(), error_message: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_of(vars: &[(&str, &str)]) -> Result<Config, String> {
+        config_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    const REQUIRED: [(&str, &str); 2] =
+        [("DIGEST_LOG_GROUP", "/claude-otel/sanitized"), ("DIGEST_WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:x")];
+
+    #[test]
+    fn empty_optional_variables_are_unset() {
+        let vars = [REQUIRED[0], REQUIRED[1], ("DIGEST_DAYS", ""), ("DIGEST_MIN_GROUP_SIZE", "")];
+        let c = config_of(&vars).expect("empty means the default");
+        assert_eq!((c.settings.days, c.settings.min_group_size), (7, 3));
+        let vars = [REQUIRED[0], REQUIRED[1], ("DIGEST_DAYS", "14"), ("DIGEST_MIN_GROUP_SIZE", "5")];
+        let c = config_of(&vars).unwrap();
+        assert_eq!((c.settings.days, c.settings.min_group_size, c.log_group.as_str()), (14, 5, REQUIRED[0].1));
+    }
+
+    #[test]
+    fn empty_required_variables_are_missing_and_bad_values_refused() {
+        let e = config_of(&[("DIGEST_LOG_GROUP", ""), REQUIRED[1]]).err().unwrap();
+        assert_eq!(e, "DIGEST_LOG_GROUP is not set");
+        let e = config_of(&[REQUIRED[0], ("DIGEST_WEBHOOK_SECRET_ARN", "")]).err().unwrap();
+        assert_eq!(e, "DIGEST_WEBHOOK_SECRET_ARN is not set");
+        assert!(config_of(&[REQUIRED[0], REQUIRED[1], ("DIGEST_DAYS", "0")]).is_err());
+        assert!(config_of(&[REQUIRED[0], REQUIRED[1], ("DIGEST_MIN_GROUP_SIZE", "x")]).is_err());
+    }
 }
