@@ -3,8 +3,8 @@
 # the ratio of sanitized bytes written to raw bytes received.
 #   scripts/footprint.sh [BIN]   BIN: the binary to size for Lambda (default: sanitizer-lambda if
 #                                crates/sanitizer-lambda exists, else the CLI)
-# Needs: /usr/bin/time, hyperfine (apt-get install hyperfine), cargo-lambda (pip install
-# cargo-lambda) with the aarch64-unknown-linux-gnu target. Missing tools are reported, not skipped.
+# Needs: /usr/bin/time, hyperfine (apt-get install hyperfine), cargo-lambda (scripts/setup.sh
+# puts it in .venv/bin) with the aarch64-unknown-linux-gnu target. Missing tools are reported, not skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -30,7 +30,7 @@ impl Moto {
         };
         let child = spawn("moto_server", &[])
             .or_else(|_| spawn("python3", &["-m", "moto.server"]))
-            .expect("cannot start moto_server: run scripts/setup.sh (pip install -r requirements-dev.txt)");
+            .expect("cannot start moto_server: run scripts/setup.sh, then put .venv/bin on PATH (scripts/test.sh does)");
         let mut moto = Moto { child, port };
         moto.wait_ready();
         moto
