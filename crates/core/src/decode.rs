@@ -632,6 +632,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_cap_of_usize_max_reads_without_overflow() {
+        // The readers keep room for one byte past what the cap still allows; at usize::MAX that
+        // must not wrap (it saturates: `left + 1` could only wrap before the first byte is read).
+        // A message larger than the streamed reader's window, so its buffer grows.
+        let big = "x".repeat(600 << 10);
+        let json = payload_json(&format!(r#"{{"id":"1","timestamp":5,"message":"{{\"a\":\"{big}\"}}"}}"#));
+        let payload = decode_envelope(&encode(&json), usize::MAX).unwrap();
+        assert_eq!(payload.event_count(), 1);
+        assert_eq!(scan::inflate(&gzip(json.as_bytes()), usize::MAX).unwrap(), json.as_bytes());
+    }
+
+    #[test]
     fn a_gzip_bomb_stops_at_the_cap() {
         // 200 MB of zeros compresses to about 200 KB; decoding stops after cap + 1 bytes.
         let mut e = GzEncoder::new(Vec::new(), Compression::best());

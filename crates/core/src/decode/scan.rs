@@ -208,7 +208,7 @@ impl Scanner {
         self.r = 0;
         let len = self.buf.len();
         if len == self.buf.capacity() {
-            self.buf.reserve_exact(len.min(source.left + 1).max(1));
+            self.buf.reserve_exact(len.min(source.left.saturating_add(1)).max(1));
         }
         source.fill(&mut self.buf).ok()
     }
@@ -753,6 +753,6 @@ pub(super) fn inflate(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeEr
             return Ok(out);
         }
         // Never room for more than one byte past the cap (to see a stream go over it).
-        out.reserve_exact(out.capacity().max(1 << 16).min(inflate.left + 1));
+        out.reserve_exact(out.capacity().max(1 << 16).min(inflate.left.saturating_add(1)));
     }
 }
