@@ -28,9 +28,9 @@ impl Moto {
                 .stderr(Stdio::null())
                 .spawn()
         };
-        let child = spawn("moto_server", &[])
-            .or_else(|_| spawn("python3", &["-m", "moto.server"]))
-            .expect("cannot start moto_server: run scripts/setup.sh, then put .venv/bin on PATH (scripts/test.sh does)");
+        let child = spawn("moto_server", &[]).or_else(|_| spawn("python3", &["-m", "moto.server"])).expect(
+            "cannot start moto_server: run scripts/setup.sh, then put .venv/bin on PATH (scripts/test.sh does)",
+        );
         let mut moto = Moto { child, port };
         moto.wait_ready();
         moto
