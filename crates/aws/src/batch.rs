@@ -101,8 +101,9 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn response_names_exactly_the_failed_records() {
+    /// Four records: one written, the second undecodable (not gzip), a control message, the
+    /// third unwritten.
+    pub(crate) fn sample_outcome() -> BatchOutcome {
         let bytes = event(&[record("10", ""), record("20", ""), record("30", "")]);
         let records = records(&bytes);
         let mut outcome = BatchOutcome::default();
@@ -110,6 +111,12 @@ pub(crate) mod tests {
         outcome.undecodable(&records[1], &records[1].decode(1 << 20).unwrap_err());
         outcome.succeeded(true);
         outcome.unwritten(&records[2], "WriteError");
+        outcome
+    }
+
+    #[test]
+    fn response_names_exactly_the_failed_records() {
+        let outcome = sample_outcome();
         assert_eq!(
             (outcome.records, outcome.control_messages, outcome.failed_count(), outcome.undecodable),
             (4, 1, 2, 1)

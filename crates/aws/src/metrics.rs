@@ -288,15 +288,7 @@ mod tests {
 
     #[test]
     fn the_batch_line_counts_and_names_failed_records_by_position() {
-        use crate::batch::BatchOutcome;
-        use crate::batch::tests::{event, record, records};
-        let bytes = event(&[record("10", ""), record("20", ""), record("30", "")]);
-        let records = records(&bytes);
-        let mut outcome = BatchOutcome::default();
-        outcome.succeeded(false);
-        outcome.undecodable(&records[1], &records[1].decode(1 << 20).unwrap_err());
-        outcome.succeeded(true);
-        outcome.unwritten(&records[2], "WriteError");
+        let outcome = crate::batch::tests::sample_outcome();
         let line = batch_line(&outcome, "NS", 7);
         assert_eq!(line["KinesisRecords"], 4);
         assert_eq!(line["KinesisRecordsFailed"], 2);
