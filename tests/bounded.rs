@@ -9,11 +9,17 @@
 //! Before the bounded parser, the object shape at 79 KiB peaked at 169 MiB (`explain` 673 MiB)
 //! and at 1.36 MB aborted on allocation failure.
 //!
+//! Near the cap (a payload 1 MiB under `DEFAULT_MAX_DECOMPRESSED_BYTES`: one event of two million
+//! keys, the same keys under an allowlisted prefix, and ordinary events), each run must stay
+//! within 2 × the decompressed input + 24 MiB ([`CLI_ALLOWANCE`]). The Lambda binary is held to
+//! the same in `crates/sanitizer-lambda/tests/memory_runtime.rs`.
+//!
 //! Speed is not asserted here (see benches/ and docs/performance.md).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use flate2::{Compression, write::GzEncoder};
+use sanitizer_core::DEFAULT_MAX_DECOMPRESSED_BYTES;
 use serde_json::json;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -209,4 +215,97 @@ fn hostile_shapes_keep_their_allowlisted_values() {
     // child is matched and counted.
     let not_allowlisted = counts["attributes_dropped"]["not_allowlisted"].as_u64().unwrap();
     assert!(not_allowlisted > 10_000, "{counts}");
+}
+
+/// What the CLI's own process takes besides the payload: 24 MiB (the test build of the binary is
+/// about 12 MiB resident before it reads anything; `explain` reads its input file whole, here
+/// up to 6 MB; the allocator's slack). A payload near the cap may cost twice its decompressed
+/// size over it.
+const CLI_ALLOWANCE: u64 = 24 << 20;
+
+/// Decompressed size of the payloads near the cap: 1 MiB under it.
+const NEAR_CAP: usize = DEFAULT_MAX_DECOMPRESSED_BYTES - (1 << 20);
+
+/// One event of about two million attribute keys (none allowlisted but two), about `bytes` long
+/// as stored in a payload (each key, 15 bytes, costs 19 there: its quotes are escaped).
+fn many_keys(bytes: usize) -> String {
+    let mut m = String::with_capacity(bytes);
+    m.push_str(r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","input_tokens":1"#);
+    let mut i = 0u64;
+    while m.len() + m.len() * 4 / 15 < bytes {
+        m.push_str(&format!(r#","k{i:07}":"v""#));
+        i += 1;
+    }
+    m.push_str(&format!(r#","prompt":"{CANARY}"}}}}"#));
+    m
+}
+
+/// Ordinary `api_request` events, about `bytes` of payload in all.
+fn ordinary(bytes: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut len = 0;
+    while len < bytes {
+        let m = json!({
+            "body": "claude_code.api_request",
+            "attributes": {"event.name": "api_request", "session.id": "5b1d8a0e-5d0c-4c8e-9d7e-1f2a3b4c5d6e",
+                           "model": "claude-sonnet-4-5", "input_tokens": out.len(), "output_tokens": 20,
+                           "prompt": format!("{CANARY} some words a person wrote")},
+        })
+        .to_string();
+        // In the payload: escaped (a backslash per quote), inside the event's own fields.
+        len += m.len() + m.matches('"').count() + 64;
+        out.push(m);
+    }
+    out
+}
+
+/// `sanitize` and `explain` on a payload just under the default cap: the peak RSS of each is
+/// within 2 × the decompressed payload + [`CLI_ALLOWANCE`]. Returns the figures.
+fn check_near_cap(name: &str, messages: &[String], written: usize) -> Vec<String> {
+    let (path, size) = payload_file(name, messages);
+    assert!(size <= DEFAULT_MAX_DECOMPRESSED_BYTES && size + (2 << 20) > DEFAULT_MAX_DECOMPRESSED_BYTES, "{size}");
+    let bound = 2 * size as u64 + CLI_ALLOWANCE;
+    let mut figures = Vec::new();
+    for mode in ["sanitize", "explain"] {
+        let (exit, stdout, stderr, peak) = run_measured(&[mode], &path);
+        assert_eq!(exit, 0, "{name} {mode}: {stderr}");
+        assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "{name} {mode}: the canary leaked");
+        if mode == "sanitize" {
+            assert_eq!(stdout.lines().count(), written, "{name}: every event written");
+        }
+        figures.push(format!("{name} {mode}: {size} bytes in, peak RSS {} KiB", peak / 1024));
+        assert!(peak <= bound, "{name} {mode}: peak RSS {peak} bytes over {bound} for {size} bytes");
+    }
+    figures
+}
+
+/// One event of two million keys, just under the cap (before a record's entries were bounded,
+/// an 18 MB one peaked at 105 MiB in `sanitize`, 130 MiB in `explain`).
+#[test]
+fn an_event_of_millions_of_keys_near_the_cap_takes_about_twice_its_size() {
+    let figures = check_near_cap("near-cap-keys", &[many_keys(NEAR_CAP)], 1);
+    println!("{}", figures.join("\n"));
+}
+
+/// Ordinary events filling a payload just under the cap.
+#[test]
+fn ordinary_events_near_the_cap_take_about_twice_their_size() {
+    let messages = ordinary(NEAR_CAP);
+    let figures = check_near_cap("near-cap-events", &messages, messages.len());
+    println!("{}", figures.join("\n"));
+}
+
+/// The same many keys one level down, under an allowlisted prefix (`session.<key>`): each child
+/// is matched where it is read, none collected (collected, they took 40 MiB of an 18 MB event).
+#[test]
+fn millions_of_children_under_an_allowlisted_prefix_near_the_cap() {
+    let keys = many_keys(NEAR_CAP - (1 << 20));
+    let nested = keys.replacen(r#""input_tokens":1,"#, r#""input_tokens":1,"session":{"#, 1).replacen(
+        &format!(r#","prompt":"{CANARY}"}}}}"#),
+        &format!(r#"}},"prompt":"{CANARY}"}}}}"#),
+        1,
+    );
+    assert!(nested.contains(r#""session":{"k0000000""#) && nested.contains(r#""v"},"prompt""#));
+    let figures = check_near_cap("near-cap-prefix", &[nested], 1);
+    println!("{}", figures.join("\n"));
 }

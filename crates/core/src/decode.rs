@@ -23,9 +23,13 @@ use std::ops::Range;
 pub(crate) mod marks;
 mod scan;
 
-/// Default cap on the decompressed payload: 64 MiB. A 1 MB async invoke of ordinary JSON
-/// decompresses to at most a few tens of MB; anything beyond is a gzip bomb.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+/// Default cap on the decompressed payload: 32 MiB, the template's `MaxDecompressedBytes`
+/// default (`tests/deploy_template.rs` holds them equal). A subscription payload holds one
+/// `PutLogEvents` batch (at most 1 MB of messages), so an ordinary one decompresses to a few MB;
+/// anything near the cap is a gzip bomb or forged. A payload at the cap peaks at about twice its
+/// size in the function (`crates/sanitizer-lambda/tests/memory_runtime.rs`), which sizes the
+/// template's `FunctionMemoryMB` (docs/lambda.md, "The decompression cap").
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why an envelope could not be decoded. Every variant names a kind and a position only.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -172,6 +172,11 @@ fn scope_of_rank(rank: u8) -> Scope {
     }
 }
 
+/// Where a scope's top-level keys are, in words: `attributes`, `resource.attributes`.
+fn scope_place(scope: Scope) -> &'static str {
+    scope.prefix().trim_end_matches('.')
+}
+
 /// Keys found inside values, in words: `N other keys in attributes.tool_parameters`.
 fn inside(scope: Scope, count: Option<u64>) -> String {
     let (which, place) = match scope {
@@ -207,6 +212,8 @@ pub struct Explanation {
     keys: Vec<KeyEntry>,
     /// Keys found inside values, counted: (scope, reason, count).
     hidden: Vec<(Scope, AttributeDrop, u64)>,
+    /// Top-level keys past the most one event names, counted: (scope, reason, count).
+    more: Vec<(Scope, AttributeDrop, u64)>,
 }
 
 impl Explanation {
@@ -218,6 +225,12 @@ impl Explanation {
     /// Keys found inside values, never named: (scope, reason, count).
     pub fn hidden(&self) -> impl Iterator<Item = (Scope, AttributeDrop, u64)> + '_ {
         self.hidden.iter().copied()
+    }
+
+    /// Top-level keys past the most one event names (about a thousand per scope), never
+    /// named: (scope, reason, count).
+    pub fn more(&self) -> impl Iterator<Item = (Scope, AttributeDrop, u64)> + '_ {
+        self.more.iter().copied()
     }
 }
 
@@ -238,6 +251,15 @@ struct Collect<'s> {
     names: String,
     keys: Vec<KeyEntry>,
     hidden: Vec<(Scope, AttributeDrop, u64)>,
+    more: Vec<(Scope, AttributeDrop, u64)>,
+}
+
+/// Adds `count` to the tally of (`scope`, `reason`).
+fn tally(tallies: &mut Vec<(Scope, AttributeDrop, u64)>, scope: Scope, reason: AttributeDrop, count: u64) {
+    match tallies.iter_mut().find(|(s, r, _)| *s == scope && *r == reason) {
+        Some((_, _, n)) => *n += count,
+        None => tallies.push((scope, reason, count)),
+    }
 }
 
 impl Collect<'_> {
@@ -273,9 +295,14 @@ impl Audit for Collect<'_> {
     }
 
     fn hidden(&mut self, scope: Scope, count: u64, reason: AttributeDrop) {
-        match self.hidden.iter_mut().find(|(s, r, _)| *s == scope && *r == reason) {
-            Some((_, _, n)) => *n += count,
-            None => self.hidden.push((scope, reason, count)),
+        tally(&mut self.hidden, scope, reason, count);
+    }
+
+    fn unnamed(&mut self, scope: Scope, count: u64, reason: AttributeDrop) {
+        // tool_parameters sub-keys are never named: the same count as ever.
+        match scope {
+            Scope::ToolParameters => tally(&mut self.hidden, scope, reason, count),
+            _ => tally(&mut self.more, scope, reason, count),
         }
     }
 
@@ -345,6 +372,7 @@ impl Sanitizer {
             names: String::new(),
             keys: Vec::new(),
             hidden: Vec::new(),
+            more: Vec::new(),
         };
         let outcome = self.sanitize_marked(origin, message, marks, &mut audit).map(|_| ());
         let event = match (audit.event, outcome) {
@@ -353,7 +381,8 @@ impl Sanitizer {
             (None, Err(EventDrop::EventNotAllowed)) => EventType::Unknown,
             (None, _) => EventType::Unnamed,
         };
-        Explanation { index, event, outcome, names: audit.names, keys: audit.keys, hidden: audit.hidden }
+        let (names, keys, hidden, more) = (audit.names, audit.keys, audit.hidden, audit.more);
+        Explanation { index, event, outcome, names, keys, hidden, more }
     }
 }
 
@@ -366,6 +395,7 @@ impl Explanation {
             names: String::new(),
             keys: Vec::new(),
             hidden: Vec::new(),
+            more: Vec::new(),
         }
     }
 }
@@ -418,6 +448,10 @@ impl fmt::Display for Explanation {
                 sep(f)?;
                 write!(f, "{} ({})", KeyText(scope, key), reason.as_str())?;
             }
+        }
+        for (scope, reason, count) in self.more() {
+            sep(f)?;
+            write!(f, "{count} more key{} in {} ({})", plural(count), scope_place(scope), reason.as_str())?;
         }
         for (scope, reason, count) in self.hidden() {
             sep(f)?;
@@ -486,6 +520,10 @@ impl Summary {
                 self.shown_rows += usize::from(matches!(entry.2, Row::Shown(_)));
                 tally.keys.insert(entry, 1);
             }
+        }
+        // Keys past the most one event names are keys not shown.
+        for (scope, reason, count) in explanation.more() {
+            *tally.keys.entry((Fate::Dropped(reason), scope_rank(scope), Row::NotShown)).or_default() += count;
         }
         for (scope, reason, count) in explanation.hidden() {
             *tally.keys.entry((Fate::Dropped(reason), scope_rank(scope), Row::Inside)).or_default() += count;
@@ -592,8 +630,14 @@ mod tests {
     #[test]
     fn audit_calls_become_printable_explanations() {
         let allowlist = Allowlist::embedded();
-        let mut audit =
-            Collect { allowlist: &allowlist, event: None, names: String::new(), keys: Vec::new(), hidden: Vec::new() };
+        let mut audit = Collect {
+            allowlist: &allowlist,
+            event: None,
+            names: String::new(),
+            keys: Vec::new(),
+            hidden: Vec::new(),
+            more: Vec::new(),
+        };
         audit.event_name("tool_result");
         audit.attribute(Scope::Attributes, "tool_name", Verdict::Kept);
         audit.attribute(Scope::Attributes, "CANARY@example.com", Verdict::Dropped(AttributeDrop::NotAllowlisted));
@@ -605,6 +649,10 @@ mod tests {
         audit.hidden(Scope::Attributes, 1, AttributeDrop::NotAllowlisted);
         audit.hidden(Scope::Resource, 4, AttributeDrop::Duplicate);
         audit.attribute(Scope::Resource, "x\n\u{1b}", Verdict::Dropped(AttributeDrop::NotAllowlisted));
+        // Past the most one event names: counted as keys not shown (and in tool_parameters as
+        // ever, among its other keys).
+        audit.unnamed(Scope::Attributes, 5, AttributeDrop::NotAllowlisted);
+        audit.unnamed(Scope::ToolParameters, 1, AttributeDrop::NotAllowlisted);
         let e = Explanation {
             index: 3,
             event: audit.event.unwrap(),
@@ -612,13 +660,15 @@ mod tests {
             names: audit.names,
             keys: audit.keys,
             hidden: audit.hidden,
+            more: audit.more,
         };
         assert_eq!(
             e.to_string(),
             "event 3 tool_result: written\n  kept: attributes.tool_name, attributes.tool_parameters.subagent_type\n  \
              dropped: attributes.<key not shown> (not_allowlisted), attributes.speed (not_allowlisted), \
              resource.attributes.<key not shown> (not_allowlisted), \
-             3 other keys in attributes.tool_parameters (not_allowlisted), \
+             5 more keys in attributes (not_allowlisted), \
+             4 other keys in attributes.tool_parameters (not_allowlisted), \
              1 nested key in attributes (not_allowlisted), 4 nested keys in resource.attributes (duplicate)"
         );
         let mut summary = Summary::default();
@@ -626,13 +676,20 @@ mod tests {
         summary.add(&e);
         let text = summary.to_string();
         assert!(
-            text.contains("\n       6  dropped         other keys in attributes.tool_parameters (not_allowlisted)")
+            text.contains("\n       8  dropped         other keys in attributes.tool_parameters (not_allowlisted)")
         );
+        assert!(text.contains("\n      12  dropped         attributes.<key not shown> (not_allowlisted)"), "{text}");
         assert!(text.contains("\n       8  dropped         nested keys in resource.attributes (duplicate)"));
         assert!(!text.contains("CANARY") && !e.to_string().contains("CANARY"));
 
-        let mut audit =
-            Collect { allowlist: &allowlist, event: None, names: String::new(), keys: Vec::new(), hidden: Vec::new() };
+        let mut audit = Collect {
+            allowlist: &allowlist,
+            event: None,
+            names: String::new(),
+            keys: Vec::new(),
+            hidden: Vec::new(),
+            more: Vec::new(),
+        };
         audit.event_name("CANARY_unknown");
         assert_eq!(audit.event, Some(EventType::Unknown));
         audit.event_name("user_prompt");

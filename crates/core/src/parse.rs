@@ -135,18 +135,82 @@ pub(crate) enum Entry<'a> {
     Other(Cow<'a, str>),
 }
 
+/// Most entries one scope of a record holds in full. Past it, a key that names nothing is only
+/// counted ([`Found::unnamed`]), and so is an allowlisted key already held twice
+/// ([`Found::repeated`]: it is a duplicate however often it comes): a record of a million keys
+/// holds at most `MAX_ENTRIES` entries (256 KiB), not a million (measured: 32 bytes each, and
+/// the vector's doubling, made the entries of an 18 MB event of a million keys 64 MiB, 3.5 × the
+/// event). What is written and counted is the same either way; `explain` names fewer keys (and
+/// still more than its summary tallies, `MAX_SUMMARY_KEYS`).
+pub(crate) const MAX_ENTRIES: usize = 8192;
+
 /// What one scope of a record (attributes, resource attributes, a parsed string) holds.
 pub(crate) struct Found<'b, 'a> {
-    /// In input order.
+    /// In input order; at most [`MAX_ENTRIES`], and past it two per slot.
     pub(crate) entries: BumpVec<'b, Entry<'a>>,
     /// Keys found inside values that name nothing: counted, never named.
     pub(crate) hidden: u64,
+    /// Top-level keys that name nothing, past [`MAX_ENTRIES`]: counted, not named.
+    pub(crate) unnamed: u64,
+    /// Allowlisted keys past [`MAX_ENTRIES`] whose slot `entries` already holds twice (so they
+    /// are duplicates): counted, not held.
+    pub(crate) repeated: u64,
+    /// Past [`MAX_ENTRIES`]: how often `entries` holds each slot (up to 2), made when first
+    /// needed.
+    held: Option<BumpVec<'b, u8>>,
 }
 
-impl<'b> Found<'b, '_> {
+impl<'b, 'a> Found<'b, 'a> {
     pub(crate) fn new_in(bump: &'b Bump) -> Self {
-        Found { entries: BumpVec::new_in(bump), hidden: 0 }
+        Found { entries: BumpVec::new_in(bump), hidden: 0, unnamed: 0, repeated: 0, held: None }
     }
+
+    /// Back to what `new_in` made, keeping the entries' room.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        (self.hidden, self.unnamed, self.repeated, self.held) = (0, 0, 0, None);
+    }
+
+    /// A top-level key that names nothing: an entry, or past [`MAX_ENTRIES`] a count.
+    fn other(&mut self, key: Cow<'a, str>) {
+        if self.entries.len() < MAX_ENTRIES {
+            self.entries.push(Entry::Other(key));
+        } else {
+            self.unnamed += 1;
+        }
+    }
+
+    /// An allowlisted key: an entry, or past [`MAX_ENTRIES`] a count once its slot is held twice.
+    fn slot(&mut self, slot: usize, value: Raw<'a>) {
+        if self.entries.len() < MAX_ENTRIES {
+            self.entries.push(Entry::Slot(slot, value));
+            return;
+        }
+        let entries = &self.entries;
+        let held = self.held.get_or_insert_with(|| {
+            let mut held = BumpVec::new_in(entries.bump());
+            for entry in entries {
+                if let Entry::Slot(s, _) = *entry {
+                    count_slot(&mut held, s);
+                }
+            }
+            held
+        });
+        if held.get(slot).is_some_and(|&n| n >= 2) {
+            self.repeated += 1;
+        } else {
+            count_slot(held, slot);
+            self.entries.push(Entry::Slot(slot, value));
+        }
+    }
+}
+
+/// One more entry of `slot` in `held` (counted up to 2).
+fn count_slot(held: &mut BumpVec<'_, u8>, slot: usize) {
+    if held.len() <= slot {
+        held.resize(slot + 1, 0);
+    }
+    held[slot] = held[slot].saturating_add(1).min(2);
 }
 
 /// One stored record, with every value still raw JSON.
@@ -176,10 +240,8 @@ impl RawEvent<'_, '_> {
     /// Back to what `new_in` made, keeping the vectors' room.
     fn clear(&mut self) {
         (self.body, self.event_name, self.time_unix_nano, self.observed_time_unix_nano) = (None, None, None, None);
-        for found in [&mut self.attributes, &mut self.resource] {
-            found.entries.clear();
-            found.hidden = 0;
-        }
+        self.attributes.clear();
+        self.resource.clear();
     }
 }
 
@@ -313,12 +375,12 @@ impl<'a> Reader<'_, '_, 'a, '_> {
                 return;
             }
             if let Some(slot) = self.index.slot(&key) {
-                self.out.entries.push(Entry::Slot(slot, value));
+                self.out.slot(slot, value);
                 return;
             }
         }
         if self.named {
-            self.out.entries.push(Entry::Other(key));
+            self.out.other(key);
         } else {
             self.out.hidden += 1;
         }
@@ -326,17 +388,17 @@ impl<'a> Reader<'_, '_, 'a, '_> {
 
     /// The children of `value` if it is an object (not an AnyValue scalar wrapper) under a
     /// prefix of an allowlisted key.
-    fn openable(&self, path: &str, value: Raw<'a>) -> Option<Vec<(Key<'a>, Raw<'a>)>> {
+    fn openable(&self, path: &str, value: Raw<'a>) -> Option<Children<'a>> {
         if value.get().starts_with('{') && self.index.is_prefix(path) { children(value.get()) } else { None }
     }
 
     /// Matches each child as `path.child`; those that name nothing are counted as hidden.
-    fn open(&mut self, path: &mut String, children: Vec<(Key<'a>, Raw<'a>)>) {
-        for (Key(child), value) in children {
+    fn open(&mut self, path: &mut String, children: Children<'a>) {
+        children.each(&mut |Key(child), value| {
             if !self.visit(path, &child, value) {
                 self.out.hidden += 1;
             }
-        }
+        });
     }
 
     /// Matches `path.key`: an allowlisted key becomes a slot entry, a prefix of one is opened.
@@ -352,7 +414,7 @@ impl<'a> Reader<'_, '_, 'a, '_> {
             self.open(path, children);
             true
         } else if let Some(slot) = self.index.slot(path) {
-            self.out.entries.push(Entry::Slot(slot, value));
+            self.out.slot(slot, value);
             true
         } else {
             false
@@ -444,49 +506,142 @@ impl<'de> Visitor<'de> for AttributesVisitor<'_, '_, 'de, '_> {
 }
 
 /// The direct children of an object value: its members, or the entries of an OTLP
-/// `{"kvlistValue":{"values":[..]}}`. `None` for a scalar AnyValue wrapper
-/// (`{"stringValue":..}` and the like, a leaf) or malformed JSON.
-fn children(json: &str) -> Option<Vec<(Key<'_>, Raw<'_>)>> {
-    let members: Vec<(Key<'_>, Raw<'_>)> = serde_json::from_str::<Members<'_>>(json).ok()?.0;
-    if let [(Key(key), value)] = members.as_slice()
+/// `{"kvlistValue":{"values":[..]}}`, read where they are ([`Children::each`]), never collected:
+/// a value of a million children costs no memory per child (measured: collected, the children
+/// of an 18 MB event under an allowlisted prefix took 40 MiB).
+pub(crate) enum Children<'a> {
+    /// An object's text: each member is a child.
+    Members(&'a str),
+    /// A `kvlistValue`'s `values` array text, if it has one: each entry is a child.
+    Values(Option<&'a str>),
+}
+
+/// The children of an object value, checked whole first (by a pass that keeps none of them):
+/// `None` for a scalar AnyValue wrapper (`{"stringValue":..}` and the like, a leaf) or malformed
+/// JSON, as if they had been collected.
+fn children(json: &str) -> Option<Children<'_>> {
+    let probe: Probe<'_> = serde_json::from_str(json).ok()?;
+    if let (1, Some((Key(key), value))) = (probe.count, &probe.first)
         && ANY_VALUE_FIELDS.contains(&key.as_ref())
     {
         if key != "kvlistValue" {
             return None;
         }
-        let list: KvList<'_> = serde_json::from_str(value.get()).ok()?;
-        return Some(list.values.into_iter().map(|kv| (kv.key, kv.value.unwrap_or(Raw::NULL))).collect());
+        // Checked as a list of KeyValue entries (as it was when collected), then its array found.
+        serde_json::from_str::<KvList>(value.get()).ok()?;
+        let list: KvListText<'_> = serde_json::from_str(value.get()).ok()?;
+        return Some(Children::Values(list.values.map(RawValue::get)));
     }
-    Some(members)
+    Some(Children::Members(json))
 }
 
-/// An object's members in order, keys borrowed where they have no escapes.
-struct Members<'a>(Vec<(Key<'a>, Raw<'a>)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
+impl<'a> Children<'a> {
+    /// Hands each child to `each`, in order. The text was checked by [`children`], so this
+    /// second reading of it cannot fail (a failure would end it quietly).
+    fn each(self, each: &mut dyn FnMut(Key<'a>, Raw<'a>)) {
+        match self {
+            Children::Members(json) => {
+                let _ = serde_json::Deserializer::from_str(json).deserialize_map(EachMember { count: None, each });
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = map.next_entry::<Key<'de>, Raw<'de>>()? {
-                    members.push(entry);
-                }
-                Ok(Members(members))
+            Children::Values(Some(json)) => {
+                let _ = serde_json::Deserializer::from_str(json).deserialize_seq(EachValue { count: None, each });
             }
+            Children::Values(None) => {}
         }
-        deserializer.deserialize_map(MembersVisitor)
     }
 }
 
+/// An object's members counted, the first one kept: what [`children`] decides on.
+struct Probe<'a> {
+    count: usize,
+    first: Option<(Key<'a>, Raw<'a>)>,
+}
+
+impl<'de> Deserialize<'de> for Probe<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut probe = Probe { count: 0, first: None };
+        let mut keep = |key, value| {
+            if probe.first.is_none() {
+                probe.first = Some((key, value));
+            }
+        };
+        let mut count = 0;
+        deserializer.deserialize_map(EachMember { count: Some(&mut count), each: &mut keep })?;
+        probe.count = count;
+        Ok(probe)
+    }
+}
+
+/// An object's members, each handed to `each` as it is read (and counted).
+struct EachMember<'f, 'a> {
+    count: Option<&'f mut usize>,
+    each: &'f mut dyn FnMut(Key<'a>, Raw<'a>),
+}
+
+impl<'de> Visitor<'de> for EachMember<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some((key, value)) = map.next_entry::<Key<'de>, Raw<'de>>()? {
+            if let Some(count) = self.count.as_deref_mut() {
+                *count += 1;
+            }
+            (self.each)(key, value);
+        }
+        Ok(())
+    }
+}
+
+/// A list of KeyValue entries, each handed to `each` as it is read (an entry without a value
+/// as null).
+struct EachValue<'f, 'a> {
+    count: Option<&'f mut usize>,
+    each: &'f mut dyn FnMut(Key<'a>, Raw<'a>),
+}
+
+impl<'de> Visitor<'de> for EachValue<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of key-values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(kv) = seq.next_element::<KeyValue<'de>>()? {
+            if let Some(count) = self.count.as_deref_mut() {
+                *count += 1;
+            }
+            (self.each)(kv.key, kv.value.unwrap_or(Raw::NULL));
+        }
+        Ok(())
+    }
+}
+
+/// KeyValue entries, read and checked one at a time, none kept.
+#[derive(Default)]
+struct KeyValues;
+
+impl<'de> Deserialize<'de> for KeyValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(EachValue { count: None, each: &mut |_, _| {} })?;
+        Ok(KeyValues)
+    }
+}
+
+/// A `kvlistValue`, checked as a list of KeyValue entries would be (its entries read, none
+/// kept).
 #[derive(Deserialize)]
-struct KvList<'a> {
+struct KvList {
+    #[serde(default)]
+    #[allow(dead_code, reason = "read to check it")]
+    values: KeyValues,
+}
+
+/// A checked `kvlistValue`: where its `values` array is.
+#[derive(Deserialize)]
+struct KvListText<'a> {
     #[serde(borrow, default)]
-    values: Vec<KeyValue<'a>>,
+    values: Option<&'a RawValue>,
 }
 
 #[cfg(test)]
@@ -526,7 +681,7 @@ mod tests {
                     Entry::Other(key) => format!("{key:?}"),
                 })
                 .collect();
-            format!("{entries:?} hidden {}", f.hidden)
+            format!("{entries:?} hidden {} unnamed {} repeated {}", f.hidden, f.unnamed, f.repeated)
         };
         fn raw(r: Option<Raw<'_>>) -> Option<&str> {
             r.map(Raw::get)
@@ -602,6 +757,74 @@ mod tests {
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_record_of_many_keys_holds_a_bounded_number_of_entries() {
+        // Past MAX_ENTRIES: keys that name nothing are counted, an allowlisted key is held until
+        // its slot is held twice (a duplicate either way), then counted; an allowlisted key seen
+        // once before the bound is still held after it. Both readers, object and KeyValue forms.
+        let n = MAX_ENTRIES + 5000;
+        let mut members: Vec<(String, String)> = vec![("model".into(), r#""m""#.into())];
+        for i in 0..n {
+            members.push((format!("k{i}"), "1".into()));
+            if i == 500 || (i >= MAX_ENTRIES + 500 && i % 1000 == 500) {
+                members.push(("n".into(), i.to_string()));
+            }
+        }
+        members.push(("model".into(), r#""m2""#.into()));
+        members.push(("model".into(), r#""m3""#.into()));
+        members.push(("session".into(), r#"{"id":"s"}"#.into()));
+        let object: Vec<String> = members.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
+        let key_values: Vec<String> = members.iter().map(|(k, v)| format!(r#"{{"key":"{k}","value":{v}}}"#)).collect();
+        for message in [
+            format!(r#"{{"attributes":{{{}}}}}"#, object.join(",")),
+            format!(r#"{{"attributes":[{}]}}"#, key_values.join(",")),
+        ] {
+            let (bump, index, resource) = (Bump::new(), index(), KeyIndex::default());
+            let mut event = RawEvent::new_in(&bump);
+            parse(&message, Indexes { attributes: &index, resource: &resource }, &mut event).unwrap();
+            let found = &event.attributes;
+            let others = found.entries.iter().filter(|e| matches!(e, Entry::Other(_))).count();
+            let slots: Vec<usize> =
+                found.entries.iter().filter_map(|e| if let Entry::Slot(s, _) = e { Some(*s) } else { None }).collect();
+            assert_eq!(others as u64 + found.unnamed, n as u64, "every key that names nothing, held or counted");
+            assert!(found.entries.len() <= MAX_ENTRIES + 2 * 7, "{} entries", found.entries.len());
+            // model: once before the bound, once after, then counted; n: once before, once after,
+            // then counted (three times); session.id: held.
+            assert_eq!(slots.iter().filter(|&&s| s == 0).count(), 2, "{slots:?}");
+            assert_eq!(slots.iter().filter(|&&s| s == 1).count(), 2, "{slots:?}");
+            assert_eq!(slots.iter().filter(|&&s| s == 3).count(), 1, "{slots:?}");
+            assert_eq!(found.repeated, 1 + 3);
+            let (_, taken) =
+                parse_both(&message, Indexes { attributes: &index, resource: &resource }, &mut RawEvent::new_in(&bump));
+            assert!(taken, "the marked reader reads it");
+        }
+    }
+
+    #[test]
+    fn children_are_read_in_place_as_they_were_when_collected() {
+        // (message, entries, hidden): the forms an object under a prefix may take, and the
+        // ones that make it a leaf (a scalar wrapper, a kvlistValue that is no list, a key no
+        // string can hold).
+        type Case = (&'static str, &'static [(&'static str, &'static str)], u64);
+        let cases: [Case; 8] = [
+            (
+                r#"{"attributes":{"session":{"kvlistValue":{"values":[{"key":"id","value":{"stringValue":"s"}},{"key":"x"}]}}}}"#,
+                &[("#3", r#"{"stringValue":"s"}"#)],
+                1,
+            ),
+            (r#"{"attributes":{"session":{"kvlistValue":{"values":null}}}}"#, &[("session", "")], 0),
+            (r#"{"attributes":{"session":{"kvlistValue":{"other":1}}}}"#, &[], 0),
+            (r#"{"attributes":{"session":{"kvlistValue":{"values":[["id",1]]}}}}"#, &[("#3", "1")], 0),
+            (r#"{"attributes":{"session":{"kvlistValue":[[{"key":"id","value":2}]]}}}"#, &[("#3", "2")], 0),
+            (r#"{"attributes":{"session":{"id":1,"\udc00":2}}}"#, &[("session", "")], 0),
+            (r#"{"attributes":{"session":{"stringValue":"x"}}}"#, &[("session", "")], 0),
+            (r#"{"attributes":{"session":{"stringValue":"x","id":3}}}"#, &[("#3", "3")], 1),
+        ];
+        for (m, want, hidden) in cases {
+            assert_eq!(attrs(m), (pairs(want), hidden), "{m}");
+        }
     }
 
     #[test]

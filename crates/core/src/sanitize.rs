@@ -96,6 +96,11 @@ pub trait Audit {
     fn attribute(&mut self, scope: Scope, key: &str, verdict: Verdict);
     /// `count` keys found inside values of `scope`, dropped for `reason`, names not given.
     fn hidden(&mut self, _scope: Scope, _count: u64, _reason: AttributeDrop) {}
+    /// `count` more top-level keys of `scope`, dropped for `reason`, past the most one event
+    /// names (`parse::MAX_ENTRIES`): counted, names not given. As `hidden` unless told apart.
+    fn unnamed(&mut self, scope: Scope, count: u64, reason: AttributeDrop) {
+        self.hidden(scope, count, reason);
+    }
     /// The event name found in an event (syntactically valid, not necessarily allowlisted).
     fn event_name(&mut self, _name: &str) {}
 }
@@ -487,8 +492,7 @@ impl Sanitizer {
         if text.is_some_and(|text| parse::parse_object_into(text, &self.tool_parameter_index, tool).is_ok()) {
             Some(Verdict::Extracted)
         } else {
-            tool.entries.clear();
-            tool.hidden = 0;
+            tool.clear();
             Some(Verdict::Dropped(AttributeDrop::WrongKind))
         }
     }
@@ -581,6 +585,12 @@ impl Sanitizer {
         }
         if found.hidden > 0 {
             audit.hidden(scope, found.hidden, AttributeDrop::NotAllowlisted);
+        }
+        if found.unnamed > 0 {
+            audit.unnamed(scope, found.unnamed, AttributeDrop::NotAllowlisted);
+        }
+        if found.repeated > 0 {
+            audit.unnamed(scope, found.repeated, AttributeDrop::Duplicate);
         }
     }
 
