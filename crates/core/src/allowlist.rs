@@ -32,11 +32,15 @@ const NEVER_KEPT_RAW: &[&str] = &[
     "body",
     "body_ref",
     "error",
+    "category",
     "tool_parameters",
     "tool_input",
+    "full_command",
+    "bash_command",
     "server_name",
     "hook_definitions",
     "hook_matcher",
+    "hook_name",
     "workspace.host_paths",
     "user.id",
     "user.email",
@@ -84,6 +88,14 @@ pub enum AllowlistErrorKind {
     BadEventName(String),
     #[error("event \"{0}\" is listed twice")]
     EventListedTwice(String),
+    #[error("`events` names more than 64 events")]
+    TooManyEvents,
+    #[error("an entry's `events` is empty: list the events it is kept on, or leave `events` out for all")]
+    NoEventsForKey,
+    #[error("event \"{0}\" is not in the top-level `events`: a key can only be kept on a kept event")]
+    EventNotKept(String),
+    #[error("`events` belongs in [attributes] and [tool_parameters]: resource attributes are kept on every event")]
+    EventsOnResource,
     #[error(
         "[{table}] key \"{key}\" must be 1 to 128 characters of [A-Za-z0-9._:-] (quote dotted keys: \"session.id\" = ...)"
     )]
@@ -153,6 +165,9 @@ struct ValueSpec {
     regex: Option<String>,
     /// Only in `[tool_parameters]`: the attribute the extracted value is written under.
     output: Option<Spanned<String>>,
+    /// Only in `[attributes]` and `[tool_parameters]`: the events the value is kept on (by
+    /// default, every kept event). On any other event the key is dropped as not allowlisted.
+    events: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -192,7 +207,24 @@ pub(crate) enum Rule {
 pub(crate) struct Output {
     pub(crate) key: String,
     pub(crate) rule: Rule,
+    /// The events it is written on: bit `i` is `events[i]` of the allowlist.
+    pub(crate) on: EventSet,
 }
+
+/// A set of the allowlist's events, by their index in `events` (at most [`MAX_EVENTS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventSet(u64);
+
+impl EventSet {
+    pub(crate) const ALL: EventSet = EventSet(u64::MAX);
+
+    pub(crate) fn contains(self, event: usize) -> bool {
+        event < 64 && self.0 & (1 << event) != 0
+    }
+}
+
+/// The most events one allowlist may keep (one bit each in an [`EventSet`]).
+const MAX_EVENTS: usize = 64;
 
 /// One table of input keys: key → slot, and what each slot is for.
 #[derive(Debug, Default)]
@@ -224,6 +256,8 @@ impl Slots {
 #[derive(Clone)]
 pub struct OutputKind {
     form: Form,
+    /// The events it is written on; `None`: every kept event.
+    events: Option<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -274,6 +308,12 @@ impl OutputKind {
             Form::Pseudonym { hex_chars } => Some(hex_chars),
             _ => None,
         }
+    }
+
+    /// Whether the sanitizer writes this output on events named `event` (an output restricted
+    /// with `events = [...]` is written only on those).
+    pub fn kept_on(&self, event: &str) -> bool {
+        self.events.as_ref().is_none_or(|events| events.iter().any(|e| e == event))
     }
 
     /// The largest value a numeric output (`integer`, `number`) can hold.
@@ -336,14 +376,20 @@ impl Allowlist {
     /// Every output attribute key with what is written under it, in output order
     /// (`event.name` first): the view a reader of sanitized output trusts.
     pub fn attribute_kinds(&self) -> impl Iterator<Item = (&str, OutputKind)> {
-        let event = OutputKind { form: Form::EventName(self.events.clone()) };
+        let event = OutputKind { form: Form::EventName(self.events.clone()), events: None };
         std::iter::once((EVENT_NAME_KEY, event))
-            .chain(self.outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule))))
+            .chain(self.outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule, self.events_in(o.on)))))
     }
 
     /// Every output resource attribute key with what is written under it, in output order.
     pub fn resource_kinds(&self) -> impl Iterator<Item = (&str, OutputKind)> {
-        self.resource_outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule)))
+        self.resource_outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule, None)))
+    }
+
+    /// The names in `set`; `None` for every event.
+    fn events_in(&self, set: EventSet) -> Option<Vec<String>> {
+        (set != EventSet::ALL)
+            .then(|| self.events.iter().enumerate().filter(|(i, _)| set.contains(*i)).map(|(_, e)| e.clone()).collect())
     }
 
     /// A human-readable description of what is kept (for `check-allowlist`).
@@ -361,7 +407,11 @@ impl Allowlist {
         s.push_str(&format!("events kept ({}): {}\n", self.events.len(), self.events.join(", ")));
         s.push_str("attributes written:\n  event.name  (the validated event name)\n");
         for o in &self.outputs {
-            s.push_str(&format!("  {}  {}\n", o.key, describe_rule(&o.rule, &self.attribute_slots)));
+            let on = match self.events_in(o.on) {
+                Some(events) => format!(" on {}", events.join(", ")),
+                None => String::new(),
+            };
+            s.push_str(&format!("  {}  {}{on}\n", o.key, describe_rule(&o.rule, &self.attribute_slots)));
         }
         s.push_str("resource attributes written:\n");
         for o in &self.resource_outputs {
@@ -371,12 +421,12 @@ impl Allowlist {
     }
 }
 
-fn output_kind(rule: &Rule) -> OutputKind {
+fn output_kind(rule: &Rule, events: Option<Vec<String>>) -> OutputKind {
     let form = match rule {
         Rule::Copy { kind, .. } | Rule::Extract { kind, .. } => Form::Kind(kind.clone()),
         Rule::Pseudonym { hex_chars, .. } => Form::Pseudonym { hex_chars: *hex_chars },
     };
-    OutputKind { form }
+    OutputKind { form, events }
 }
 
 fn describe_rule(rule: &Rule, slots: &Slots) -> String {
@@ -494,7 +544,7 @@ impl Compiler<'_> {
         let events = self.events(&file.events)?;
         let plans = self.plans(&file)?;
         let plans = self.in_output_order(plans)?;
-        let attributes = self.attribute_rules(plans, !file.tool_parameters.is_empty())?;
+        let attributes = self.attribute_rules(plans, &events, !file.tool_parameters.is_empty())?;
         let resource = self.resource_rules(&file.resource_attributes)?;
         Ok(Allowlist {
             events,
@@ -514,6 +564,9 @@ impl Compiler<'_> {
     fn events(&self, events: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>, AllowlistError> {
         if events.get_ref().is_empty() {
             return self.error(events.span(), AllowlistErrorKind::NoEvents);
+        }
+        if events.get_ref().len() > MAX_EVENTS {
+            return self.error(events.span(), AllowlistErrorKind::TooManyEvents);
         }
         let mut names: Vec<String> = Vec::new();
         for name in events.get_ref() {
@@ -543,6 +596,9 @@ impl Compiler<'_> {
         }
         for (sub, spec) in &file.tool_parameters {
             self.key_syntax(sub, "tool_parameters")?;
+            if NEVER_KEPT_RAW.contains(&sub.get_ref().as_str()) {
+                return self.error(sub.span(), AllowlistErrorKind::NeverKeptRaw(sub.get_ref().clone()));
+            }
             let Some(output) = &spec.get_ref().output else {
                 return self.error(spec.span(), AllowlistErrorKind::NoOutput(sub.get_ref().clone()));
             };
@@ -571,6 +627,7 @@ impl Compiler<'_> {
     fn attribute_rules(
         &self,
         plans: Vec<Plan<'_>>,
+        events: &[String],
         extracts_tool_parameters: bool,
     ) -> Result<AttributeRules, AllowlistError> {
         let mut rules =
@@ -580,14 +637,37 @@ impl Compiler<'_> {
             rules.slots.add(TOOL_PARAMETERS_KEY);
         }
         for Plan { output, entry } in plans {
-            let rule = match entry {
-                Entry::Copy(spec) => self.copy_rule(&mut rules.slots, output, spec)?,
-                Entry::Extract(sub, spec) => self.extract_rule(&mut rules, output, sub, spec)?,
-                Entry::Pseudonym(spec) => self.pseudonym_rule(&mut rules.slots, output, spec)?,
+            let (rule, on) = match entry {
+                Entry::Copy(spec) => (self.copy_rule(&mut rules.slots, output, spec)?, self.on(spec, events)?),
+                Entry::Extract(sub, spec) => {
+                    (self.extract_rule(&mut rules, output, sub, spec)?, self.on(spec, events)?)
+                }
+                Entry::Pseudonym(spec) => (self.pseudonym_rule(&mut rules.slots, output, spec)?, EventSet::ALL),
             };
-            rules.outputs.push(Output { key: output.get_ref().clone(), rule });
+            rules.outputs.push(Output { key: output.get_ref().clone(), rule, on });
         }
         Ok(rules)
+    }
+
+    /// The events an entry is kept on: its `events` list, each a kept event named once, or all.
+    fn on(&self, spec: &Spanned<ValueSpec>, events: &[String]) -> Result<EventSet, AllowlistError> {
+        let Some(list) = &spec.get_ref().events else {
+            return Ok(EventSet::ALL);
+        };
+        if list.get_ref().is_empty() {
+            return self.error(list.span(), AllowlistErrorKind::NoEventsForKey);
+        }
+        let mut set = 0u64;
+        for name in list.get_ref() {
+            let Some(i) = events.iter().position(|e| e == name.get_ref()) else {
+                return self.error(name.span(), AllowlistErrorKind::EventNotKept(name.get_ref().clone()));
+            };
+            if set & (1 << i) != 0 {
+                return self.error(name.span(), AllowlistErrorKind::EventListedTwice(name.get_ref().clone()));
+            }
+            set |= 1 << i;
+        }
+        Ok(EventSet(set))
     }
 
     fn copy_rule(
@@ -650,8 +730,11 @@ impl Compiler<'_> {
         for (key, spec) in table {
             self.attribute_key(key, "resource_attributes")?;
             self.no_output(spec)?;
+            if let Some(events) = &spec.get_ref().events {
+                return self.error(events.span(), AllowlistErrorKind::EventsOnResource);
+            }
             let rule = self.copy_rule(&mut rules.slots, key, spec)?;
-            rules.outputs.push(Output { key: key.get_ref().clone(), rule });
+            rules.outputs.push(Output { key: key.get_ref().clone(), rule, on: EventSet::ALL });
         }
         Ok(rules)
     }
@@ -900,7 +983,16 @@ mod tests {
 
     #[test]
     fn sensitive_keys_cannot_be_kept_raw() {
-        for key in ["prompt", "user.email", "tool_parameters", "tool_input", "error", "workspace.host_paths"] {
+        for key in [
+            "prompt",
+            "user.email",
+            "tool_parameters",
+            "tool_input",
+            "error",
+            "workspace.host_paths",
+            "category",
+            "hook_name",
+        ] {
             let text =
                 format!("events = [\"api_request\"]\n[attributes]\n\"{key}\" = {{ kind = \"token\", max_len = 5 }}\n");
             assert_eq!(error(&text), AllowlistError { line: Some(3), kind: NeverKeptRaw(key.into()) });
@@ -908,6 +1000,32 @@ mod tests {
         let resource =
             "events = [\"api_request\"]\n[resource_attributes]\n\"enduser.id\" = { kind = \"token\", max_len = 5 }\n";
         assert_eq!(error(resource).kind, NeverKeptRaw("enduser.id".into()));
+        for sub in ["full_command", "bash_command", "prompt"] {
+            let text = format!(
+                "events = [\"tool_result\"]\n[tool_parameters]\n\"{sub}\" = {{ output = \"tool.x\", kind = \"token\", max_len = 5 }}\n"
+            );
+            assert_eq!(error(&text), AllowlistError { line: Some(3), kind: NeverKeptRaw(sub.into()) });
+        }
+    }
+
+    #[test]
+    fn a_key_is_kept_on_the_events_it_names() {
+        let head = "events = [\"api_request\", \"tool_result\"]\n[attributes]\n";
+        let entry =
+            |events: &str| format!("{head}\"n\" = {{ kind = \"integer\", min = 0, max = 9, events = {events} }}\n");
+        let a = Allowlist::from_toml(&entry("[\"tool_result\"]")).unwrap();
+        let (_, kind) = a.attribute_kinds().find(|(k, _)| *k == "n").unwrap();
+        assert!(kind.kept_on("tool_result") && !kind.kept_on("api_request"));
+        assert!(a.describe().contains("n  copied if integer in 0..=9 on tool_result\n"), "{}", a.describe());
+        let all = Allowlist::from_toml(&format!("{head}\"n\" = {{ kind = \"uuid\" }}\n")).unwrap();
+        assert!(all.attribute_kinds().all(|(_, kind)| kind.kept_on("api_request") && kind.kept_on("tool_result")));
+        assert_eq!(error(&entry("[]")), AllowlistError { line: Some(3), kind: NoEventsForKey });
+        assert_eq!(error(&entry("[\"user_prompt\"]")).kind, EventNotKept("user_prompt".into()));
+        assert_eq!(error(&entry("[\"tool_result\", \"tool_result\"]")).kind, EventListedTwice("tool_result".into()));
+        let resource = "events = [\"api_request\"]\n[resource_attributes]\n\"team.id\" = { kind = \"token\", max_len = 5, events = [\"api_request\"] }\n";
+        assert_eq!(error(resource).kind, EventsOnResource);
+        let many: Vec<String> = (0..65).map(|i| format!("\"e{i}\"")).collect();
+        assert_eq!(error(&format!("events = [{}]\n", many.join(", "))).kind, TooManyEvents);
     }
 
     #[test]

@@ -438,7 +438,7 @@ impl Sanitizer {
         parse::parse_event_into(message, marks, self.indexes(), &mut event).map_err(|_| EventDrop::Unparseable)?;
         let mut attributes = Slots::new_in(bump, al.attribute_slots.len());
         attributes.fill(&event.attributes);
-        let name = self.event_name(&event, &attributes, record.audit())?;
+        let (event_index, name) = self.event_name(&event, &attributes, record.audit())?;
 
         // 2. The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
         let mut tool = Found::new_in(bump);
@@ -452,7 +452,7 @@ impl Sanitizer {
             .or_else(|| time_nanos(event.observed_time_unix_nano))
             .or_else(|| origin.timestamp_ms.and_then(ms_to_nanos));
         let message = self.write(
-            name,
+            (event_index, name),
             &mut attributes,
             &mut resource,
             time_unix_nano,
@@ -501,7 +501,7 @@ impl Sanitizer {
     #[allow(clippy::too_many_arguments)]
     fn write<R: Record>(
         &self,
-        name: &str,
+        (event_index, name): (usize, &str),
         attributes: &mut Slots<'_, '_>,
         resource: &mut Slots<'_, '_>,
         time_unix_nano: Option<u64>,
@@ -520,6 +520,11 @@ impl Sanitizer {
         out.push(b'"');
         let mut spend = Spend::default();
         for (output, field) in al.outputs.iter().zip(&self.spend_fields) {
+            // Not kept on this event: its slots keep no verdict, so they are reported dropped
+            // as not allowlisted.
+            if !output.on.contains(event_index) {
+                continue;
+            }
             if let Some(value) = self.evaluate(output, attributes, pseudonyms) {
                 out.push(b',');
                 write_key(out, &output.key);
@@ -594,13 +599,14 @@ impl Sanitizer {
         }
     }
 
-    /// The event name, agreed by every source present, and kept by the allowlist.
+    /// The event name, agreed by every source present, and kept by the allowlist: its index in
+    /// the allowlist's events, and the name.
     fn event_name<'e, A: Audit>(
         &self,
         event: &RawEvent<'_, 'e>,
         attributes: &Slots<'_, 'e>,
         audit: &mut A,
-    ) -> Result<&str, EventDrop> {
+    ) -> Result<(usize, &str), EventDrop> {
         let mut found: Option<Cow<'e, str>> = None;
         let mut agree = |candidate: Option<Cow<'e, str>>| -> Result<(), EventDrop> {
             let candidate = candidate.ok_or(EventDrop::AmbiguousEventName)?;
@@ -637,7 +643,8 @@ impl Sanitizer {
         {
             audit.event_name(&name);
         }
-        self.allowlist.events.iter().find(|e| **e == name).map(String::as_str).ok_or(EventDrop::EventNotAllowed)
+        let events = &self.allowlist.events;
+        events.iter().position(|e| *e == name).map(|i| (i, events[i].as_str())).ok_or(EventDrop::EventNotAllowed)
     }
 
     /// The output value of one allowlisted output, and the verdict of every slot it reads.
@@ -989,5 +996,42 @@ hex_chars = 16
         use AttributeDrop::*;
         let got: Vec<(AttributeDrop, u64)> = counts.attribute_drops().collect();
         assert_eq!(got, [(NotAllowlisted, 2), (WrongKind, 2), (OutOfRange, 1), (Superseded, 1)]);
+    }
+
+    #[test]
+    fn a_key_restricted_to_events_is_kept_only_on_them() {
+        let text = r#"events = ["api_request", "tool_result", "tool_decision"]
+[attributes]
+"decision" = { kind = "enum", values = ["accept", "reject"], events = ["tool_decision"] }
+"duration_ms" = { kind = "integer", min = 0, max = 100, events = ["api_request", "tool_result"] }
+[tool_parameters]
+"subagent_type" = { output = "tool.subagent_type", kind = "token", max_len = 64, events = ["tool_result"] }
+"#;
+        let s = Sanitizer::new(Allowlist::from_toml(text).unwrap(), None);
+        let run = |event: &str| {
+            let m = format!(
+                r#"{{"body":"claude_code.{event}","attributes":{{"decision":"accept","duration_ms":5,"tool_parameters":"{{\"subagent_type\":\"Explore\"}}","tool.subagent_type":"Plan"}}}}"#
+            );
+            let mut counts = Counts::default();
+            let (out, _) = s.sanitize_message(Origin::NONE, &m, &mut counts).unwrap();
+            (out, counts.attribute_drops().collect::<Vec<_>>())
+        };
+        let (decision, drops) = run("tool_decision");
+        assert_eq!(
+            decision,
+            r#"{"body":"claude_code.tool_decision","attributes":{"event.name":"tool_decision","decision":"accept"}}"#
+        );
+        assert_eq!(drops, [(AttributeDrop::NotAllowlisted, 3)], "duration_ms, tool_parameters, tool.subagent_type");
+        let (result, drops) = run("tool_result");
+        assert_eq!(
+            result,
+            r#"{"body":"claude_code.tool_result","attributes":{"event.name":"tool_result","duration_ms":5,"tool.subagent_type":"Explore"}}"#
+        );
+        assert_eq!(drops, [(AttributeDrop::NotAllowlisted, 1), (AttributeDrop::Superseded, 1)]);
+        let (request, _) = run("api_request");
+        assert_eq!(
+            request,
+            r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","duration_ms":5}}"#
+        );
     }
 }
