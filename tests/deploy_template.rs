@@ -2,13 +2,17 @@
 //!
 //! 1. **Fields.** Every `attributes.*` / `resource.attributes.*` field that the dashboard and the
 //!    saved Logs Insights queries read is a field the sanitizer really writes for the fixtures,
-//!    and the queries read the fields the project exists for (cost, tokens, model, user, skill,
-//!    subagent, MCP server), so this cannot pass on an empty dashboard.
+//!    and, for a query restricted to some events (`attributes.event.name = 'x'` or `in [...]`),
+//!    one the allowlist keeps on one of those events and the sanitizer writes on one of them for
+//!    the fixtures. The queries read the fields the project exists for (cost, tokens, model, user,
+//!    skill, subagent, MCP server), so this cannot pass on an empty dashboard.
 //! 2. **IAM.** The function's role grants exactly: create streams in and put events to the
 //!    sanitized group (and its own log group), read the pseudonym secret, send to the failure
 //!    queue. No wildcard action, no `*` resource, no managed policy.
 //! 3. **Small groups.** Every query that groups by an org attribute (team, department, cost
-//!    center, organization) ends in `filter users >= MinGroupUsers` on a distinct-user count.
+//!    center, organization) or by a plugin or marketplace counts distinct people only and ends in
+//!    `filter users >= MinGroupUsers`. Permission modes show people only as a count, and the
+//!    activity by hour of day never names or counts a person.
 //! 4. **Spend.** The function's EMF line carries the spend it wrote (golden, for a recorded
 //!    fixture), and the budget alarms read exactly the metric it emits: same namespace, same
 //!    name, same (empty) dimension set.
@@ -21,7 +25,7 @@
 mod cfn;
 
 use cfn::{leaf_paths, parse_template, referenced_fields, resources, sanitizer_output_paths};
-use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer};
+use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -206,6 +210,165 @@ fn dashboard_and_saved_queries_read_only_fields_the_sanitizer_writes() {
         missing.join("\n"),
         written.iter().filter(|p| p.contains("attributes.")).collect::<Vec<_>>()
     );
+}
+
+/// The events a query is restricted to: the names of every `attributes.event.name = '...'` and
+/// `attributes.event.name in [...]` in it (a subquery's included); `None` when it names none.
+fn filtered_events(query: &str) -> Option<BTreeSet<String>> {
+    let filter = regex::Regex::new(r"attributes\.event\.name\s*(?:=\s*'([^']*)'|in\s*\[([^\]]*)\])").expect("regex");
+    let quoted = regex::Regex::new(r"'([^']*)'").expect("regex");
+    let mut events = BTreeSet::new();
+    for c in filter.captures_iter(query) {
+        if let Some(one) = c.get(1) {
+            events.insert(one.as_str().to_string());
+        }
+        if let Some(list) = c.get(2) {
+            events.extend(quoted.captures_iter(list.as_str()).map(|q| q[1].to_string()));
+        }
+    }
+    (!events.is_empty()).then_some(events)
+}
+
+/// Per event name, every leaf path the sanitizer writes on events of that name for the fixture
+/// payloads (as `cfn::sanitizer_output_paths`, kept apart by event).
+fn written_by_event() -> BTreeMap<String, BTreeSet<String>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path.file_name().is_some_and(|n| n != "inventory.json")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"), &mut files);
+    files.sort();
+    let key = PseudonymKey::new(b"deployment-test key, 32 bytes or more....").expect("test key");
+    let sanitizer = Sanitizer::new(Allowlist::embedded(), Some(key));
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let Ok(payload) = decode_envelope(&std::fs::read(file).expect("read fixture"), DEFAULT_MAX_DECOMPRESSED_BYTES)
+        else {
+            continue;
+        };
+        for e in sanitizer.sanitize_payload(&payload).events {
+            let msg: Value = serde_json::from_str(&e.message).expect("sanitized message is JSON");
+            let name = msg["attributes"]["event.name"].as_str().expect("every written event has a name").to_string();
+            leaf_paths("", &msg, out.entry(name).or_default());
+        }
+    }
+    assert!(out.len() >= 10, "the fixtures produce few event types: {:?}", out.keys());
+    out
+}
+
+/// Per field a query may read, the events the allowlist keeps it on (`None`: every kept event).
+fn kept_on(allowlist: &Allowlist) -> BTreeMap<String, Option<BTreeSet<String>>> {
+    let events = allowlist.events();
+    let mut out = BTreeMap::new();
+    for (key, kind) in allowlist.attribute_kinds() {
+        let on: BTreeSet<String> = events.iter().filter(|e| kind.kept_on(e)).cloned().collect();
+        out.insert(format!("attributes.{key}"), (on.len() < events.len()).then_some(on));
+    }
+    for (key, kind) in allowlist.resource_kinds() {
+        assert!(events.iter().all(|e| kind.kept_on(e)), "resource attributes are kept on every event");
+        out.insert(format!("resource.attributes.{key}"), None);
+    }
+    out
+}
+
+/// The problems with the fields `t`'s queries read on the events they filter: an event the
+/// allowlist does not keep, a field it keeps on none of the query's events, or one the sanitizer
+/// writes on none of them for the fixtures (`written`).
+fn event_field_problems(t: &Value, allowlist: &Allowlist, written: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let kept = kept_on(allowlist);
+    let all: BTreeSet<String> = allowlist.events().iter().cloned().collect();
+    let mut problems = Vec::new();
+    for q in all_queries(t) {
+        let events = filtered_events(&q.text).unwrap_or_else(|| all.clone());
+        for e in events.difference(&all) {
+            problems.push(format!("{}: filters on {e}, an event the allowlist does not keep", q.origin));
+        }
+        for f in referenced_fields(&q.text) {
+            match kept.get(&f) {
+                None => problems.push(format!("{}: reads {f}, which the allowlist does not keep", q.origin)),
+                Some(Some(on)) if on.is_disjoint(&events) => problems
+                    .push(format!("{}: reads {f} on {events:?}, but the allowlist keeps it only on {on:?}", q.origin)),
+                Some(_) => {}
+            }
+            if !events.iter().any(|e| written.get(e).is_some_and(|w| w.contains(&f))) {
+                problems.push(format!("{}: reads {f}, which the sanitizer writes on none of {events:?}", q.origin));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn each_query_reads_only_fields_kept_on_the_events_it_filters() {
+    let t = parse_template(TEMPLATE);
+    let problems = event_field_problems(&t, &Allowlist::embedded(), &written_by_event());
+    assert!(problems.is_empty(), "fields read on events that never carry them:\n  {}", problems.join("\n  "));
+    // Every query says which events it reads, so the check above is never the loose one.
+    for q in all_queries(&t) {
+        assert!(filtered_events(&q.text).is_some(), "{} names no event: {}", q.origin, q.text);
+    }
+}
+
+#[test]
+fn the_event_field_check_fails_on_a_field_its_events_never_carry() {
+    let allowlist = Allowlist::embedded();
+    let written = written_by_event();
+    // cost_usd is kept on api_request only; ttft_ms on api_request only; prompt_length on user_prompt only.
+    for (query, field) in [
+        ("filter attributes.event.name = 'user_prompt' | stats sum(attributes.cost_usd) as c", "attributes.cost_usd"),
+        (
+            "filter attributes.event.name in ['tool_result', 'api_error'] | stats pct(attributes.ttft_ms, 50) as p",
+            "attributes.ttft_ms",
+        ),
+        (
+            "filter attributes.event.name = 'assistant_response' | stats max(attributes.prompt_length) as m",
+            "attributes.prompt_length",
+        ),
+        (
+            "filter attributes.event.name = 'tool_decision' | stats count(*) as n by attributes.nonexistent",
+            "attributes.nonexistent",
+        ),
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        t["Mappings"]["Queries"]["ToolSuccess"]["Query"] = json!(query);
+        let p = event_field_problems(&t, &allowlist, &written);
+        assert!(
+            p.iter().any(|m| m.contains("ToolSuccessQueryDefinition") && m.contains(field)),
+            "not caught: {query}: {p:?}"
+        );
+    }
+    // An event the allowlist drops.
+    let mut t = parse_template(TEMPLATE);
+    t["Mappings"]["Queries"]["ToolSuccess"]["Query"] =
+        json!("filter attributes.event.name = 'api_request_body' | stats count(*) as n");
+    let p = event_field_problems(&t, &allowlist, &written);
+    assert!(p.iter().any(|m| m.contains("api_request_body")), "{p:?}");
+    // The fixture arm alone: a field the allowlist keeps but the sanitizer never wrote there.
+    let t = parse_template(TEMPLATE);
+    let mut thinner = written.clone();
+    thinner.get_mut("tool_result").expect("tool_result in the fixtures").remove("attributes.success");
+    let p = event_field_problems(&t, &allowlist, &thinner);
+    assert!(p.iter().any(|m| m.contains("attributes.success") && m.contains("writes on none")), "{p:?}");
+}
+
+#[test]
+fn filtered_events_reads_equality_lists_and_subqueries() {
+    let names = |q: &str| filtered_events(q).map(|s| s.into_iter().collect::<Vec<_>>());
+    assert_eq!(names("filter attributes.event.name = 'a' | stats count(*)"), Some(vec!["a".into()]));
+    assert_eq!(
+        names("filter attributes.event.name in ['b', 'a'] or (attributes.event.name = 'c' and x = 1)"),
+        Some(vec!["a".into(), "b".into(), "c".into()])
+    );
+    assert_eq!(names("filter attributes.event.name != 'a' | stats sum(strcontains(attributes.event.name, 'b'))"), None);
 }
 
 #[test]
@@ -612,33 +775,267 @@ fn the_dashboard_answers_the_team_questions() {
             q.contains(&format!("by {field} as")) && q.contains("count_distinct(attributes.user.pseudonym) as users")
         });
     }
+
+    // Issue 21: is it working.
+    let acceptance =
+        "100 * sum(strcontains(attributes.decision, 'accept')) / count(attributes.decision) as acceptance_pct";
+    has("edit acceptance by tool", &|q| {
+        q.contains("= 'tool_decision'") && q.contains(acceptance) && q.contains("by attributes.tool_name as")
+    });
+    has("edit acceptance by decision source", &|q| {
+        q.contains("= 'tool_decision'") && q.contains(acceptance) && q.contains("by attributes.source as")
+    });
+    has("tool success rate and p50/p95 duration by tool", &|q| {
+        q.contains("= 'tool_result'")
+            && q.contains("100 * sum(attributes.success) / count(attributes.success) as success_pct")
+            && q.contains("pct(attributes.duration_ms, 50)")
+            && q.contains("pct(attributes.duration_ms, 95)")
+            && q.contains("by attributes.tool_name as")
+    });
+    has("model time to first token and duration p50/p95 by model", &|q| {
+        q.contains("= 'api_request'")
+            && ["ttft_ms, 50)", "ttft_ms, 95)", "duration_ms, 50)", "duration_ms, 95)"]
+                .iter()
+                .all(|p| q.contains(&format!("pct(attributes.{p}")))
+            && q.contains("by attributes.model as")
+    });
+    has("subagent runs with tool uses and duration", &|q| {
+        q.contains("= 'subagent_completed'")
+            && q.contains("count(*) as runs")
+            && q.contains("sum(attributes.total_tool_uses)")
+            && q.contains("pct(attributes.duration_ms, 50)")
+            && q.contains("by attributes.agent_type as")
+    });
+    // Friction.
+    has("refusals, retries exhausted, 429 and 529 by day", &|q| {
+        q.contains("'api_refusal')) as refusals")
+            && q.contains("'api_retries_exhausted')) as retries_exhausted")
+            && q.contains("(1 - least(abs(attributes.status_code - 429), 1))) as rate_limited_429")
+            && q.contains("(1 - least(abs(attributes.status_code - 529), 1))) as overloaded_529")
+            && q.contains("by bin(1d) as day")
+    });
+    has("compactions per session, auto and manual", &|q| {
+        q.contains("count_distinct(attributes.session.id) as sessions")
+            && q.contains("sum(strcontains(attributes.trigger, 'auto')) / count_distinct(attributes.session.id)")
+            && q.contains("sum(strcontains(attributes.trigger, 'manual')) / count_distinct(attributes.session.id)")
+    });
+    has("hook runs that blocked, by day", &|q| {
+        q.contains("= 'hook_execution_complete'")
+            && q.contains("sum(least(attributes.num_blocking, 1)) as blocked_runs")
+            && q.contains("by bin(1d)")
+    });
+    // Used safely.
+    has("sessions by permission mode, people as a count", &|q| {
+        q.contains("= 'tool_decision'")
+            && q.contains("count_distinct(attributes.session.id) as sessions")
+            && q.contains("count_distinct(attributes.user.pseudonym) as users")
+            && q.contains("by attributes.permission_mode as")
+    });
+    has("changes into bypassPermissions and auto with the share of sessions", &|q| {
+        q.contains("'permission_mode_changed'")
+            && q.contains("strcontains(attributes.to_mode, 'bypassPermissions')")
+            && q.contains("strcontains(attributes.to_mode, 'auto')")
+            && q.contains("as bypass_sessions_pct")
+            && q.contains("as auto_sessions_pct")
+    });
+    has("plugins with people", &|q| q.contains("= 'plugin_loaded'") && q.contains("by attributes.plugin.name as"));
+    has("marketplaces with people", &|q| {
+        q.contains("= 'plugin_loaded'") && q.contains("by attributes.marketplace.name as")
+    });
+    has("MCP connections by status and transport", &|q| {
+        q.contains("= 'mcp_server_connection'")
+            && q.contains("by attributes.status as status, attributes.transport_type as")
+    });
+    has("hooks by event and source with blocking runs", &|q| {
+        q.contains("= 'hook_execution_complete'")
+            && q.contains("sum(least(attributes.num_blocking, 1)) as blocking_runs")
+            && q.contains("by attributes.hook_event as hook_event, attributes.hook_source as")
+    });
+    // Activity.
+    has("activity by hour of day and weekday", &|q| {
+        q.contains("floor(toMillis(@timestamp) / 3600000) % 24 as hour_utc")
+            && q.contains("(floor(toMillis(@timestamp) / 86400000) + 4) % 7 as weekday")
+            && ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].iter().all(|d| q.contains(&format!(" as {d},")))
+            && q.contains("by hour_utc")
+    });
+    has("prompt and response size percentiles", &|q| {
+        q.contains("coalesce(attributes.prompt_length, attributes.response_length) as length")
+            && ["pct(length, 50)", "pct(length, 90)", "pct(length, 99)"].iter().all(|p| q.contains(p))
+    });
 }
 
-const ORG_FIELDS: [&str; 4] = [
+/// The hour of day and weekday (0 = Sunday) the activity query computes for a time, with the
+/// constants read from its text: the arithmetic Logs Insights runs, done here.
+fn hour_and_weekday(query: &str, millis: i64) -> (i64, i64) {
+    let hour = regex::Regex::new(r"floor\(toMillis\(@timestamp\) / (\d+)\) % (\d+) as hour_utc").expect("regex");
+    let day =
+        regex::Regex::new(r"\(floor\(toMillis\(@timestamp\) / (\d+)\) \+ (\d+)\) % (\d+) as weekday").expect("regex");
+    let n = |c: &regex::Captures<'_>, i: usize| c[i].parse::<i64>().expect("a number");
+    let h = hour.captures(query).expect("the hour expression");
+    let d = day.captures(query).expect("the weekday expression");
+    ((millis / n(&h, 1)) % n(&h, 2), (millis / n(&d, 1) + n(&d, 2)) % n(&d, 3))
+}
+
+#[test]
+fn the_activity_query_finds_the_hour_and_weekday_of_known_times() {
+    let t = parse_template(TEMPLATE);
+    let q = resolve(&t, &json!({"Fn::FindInMap": ["Queries", "ActivityByHour", "Query"]}));
+    // (UTC time, epoch ms, hour, weekday with 0 = Sunday)
+    for (when, millis, hour, weekday) in [
+        ("1970-01-01 00:00 Thursday", 0, 0, 4),
+        ("2026-11-29 23:59:59 Sunday", 1_795_996_799_000, 23, 0),
+        ("2026-11-30 00:00 Monday", 1_795_996_800_000, 0, 1),
+        ("2026-12-03 15:41 Thursday", 1_796_312_460_000, 15, 4),
+        ("2026-12-05 09:30 Saturday", 1_796_463_000_000, 9, 6),
+    ] {
+        assert_eq!(hour_and_weekday(&q, millis), (hour, weekday), "{when}");
+    }
+    // Each weekday column counts its own day: column n is 1 - least(abs(weekday - n), 1).
+    for (n, day) in ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].iter().enumerate() {
+        assert!(q.contains(&format!("sum(1 - least(abs(weekday - {n}), 1)) as {day}")), "{day} is weekday {n}");
+    }
+}
+
+/// The dashboard's widgets, in reading order (by row, then column), each with the section it
+/// sits under (the last `## ` header of a text widget above it) and, for a log widget, the
+/// name in `Mappings.Queries` whose text it runs.
+fn dashboard_sections(t: &Value) -> Vec<(String, Option<String>)> {
+    let r = &resources(t)["UsageDashboard"];
+    let body: Value = serde_json::from_str(&resolve(t, &r["Properties"]["DashboardBody"])).expect("dashboard JSON");
+    let mut widgets: Vec<&Value> = body["widgets"].as_array().expect("widgets").iter().collect();
+    widgets.sort_by_key(|w| (w["y"].as_i64(), w["x"].as_i64()));
+    let names: Vec<(String, String)> = t["Mappings"]["Queries"]
+        .as_object()
+        .expect("Mappings.Queries")
+        .keys()
+        .map(|n| (n.clone(), resolve(t, &json!({"Fn::FindInMap": ["Queries", n, "Query"]}))))
+        .collect();
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for w in widgets {
+        match w["type"].as_str() {
+            Some("text") => {
+                let md = w["properties"]["markdown"].as_str().unwrap_or("");
+                if let Some(h) = md.strip_prefix("## ") {
+                    section = h.lines().next().unwrap_or("").to_string();
+                }
+            }
+            Some("log") => {
+                let q = w["properties"]["query"].as_str().expect("query");
+                let q = q.strip_prefix("SOURCE '{SanitizedLogGroup}' | ").expect("sanitized group");
+                let q = q.strip_suffix(" {MinGroupUsers}").unwrap_or(q);
+                let name = names.iter().find(|(_, text)| text == q).map(|(n, _)| n.clone());
+                assert!(name.is_some(), "a log widget runs a query that is not in Mappings.Queries: {q}");
+                out.push((section.clone(), name));
+            }
+            _ => out.push((section.clone(), None)),
+        }
+    }
+    out
+}
+
+#[test]
+fn the_dashboard_has_the_four_sections_of_issue_21() {
+    let t = parse_template(TEMPLATE);
+    let placed = dashboard_sections(&t);
+    let expected: [(&str, &[&str]); 4] = [
+        ("Is it working", &["EditAcceptance", "EditAcceptanceBySource", "ToolSuccess", "ModelLatency", "SubagentRuns"]),
+        ("Friction", &["Friction", "BlockingHooks", "CompactionsPerSession"]),
+        (
+            "Used safely",
+            &[
+                "PermissionModes",
+                "PermissionModeChanges",
+                "BypassChanges",
+                "Plugins",
+                "Marketplaces",
+                "McpConnections",
+                "Hooks",
+            ],
+        ),
+        ("Activity", &["ActivityByHour", "PromptSizes"]),
+    ];
+    for (section, names) in expected {
+        let under: Vec<&str> = placed.iter().filter(|(s, _)| s == section).filter_map(|(_, n)| n.as_deref()).collect();
+        assert_eq!(under, names, "the widgets under the {section:?} header, in reading order");
+    }
+    // The dashboard's limits, and no widget overlaps another.
+    let r = &resources(&t)["UsageDashboard"];
+    let body: Value = serde_json::from_str(&resolve(&t, &r["Properties"]["DashboardBody"])).expect("dashboard JSON");
+    let widgets = body["widgets"].as_array().expect("widgets");
+    assert!(widgets.len() <= 500 && body.to_string().len() < 1_000_000, "CloudWatch's dashboard limits");
+    let mut cells = BTreeSet::new();
+    for w in widgets {
+        let g = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("widget without {k}: {w}"));
+        assert!(g("x") + g("width") <= 24, "widget wider than the grid: {w}");
+        for x in g("x")..g("x") + g("width") {
+            for y in g("y")..g("y") + g("height") {
+                assert!(cells.insert((x, y)), "widgets overlap at ({x}, {y}): {w}");
+            }
+        }
+    }
+}
+
+/// Fields whose groups can point at a few people: the org attributes, and the names of plugins
+/// and marketplaces (a personal marketplace or plugin names its author's circle).
+const GROUP_FIELDS: [&str; 6] = [
     "resource.attributes.team.id",
     "resource.attributes.department",
     "resource.attributes.cost_center",
     "resource.attributes.organization",
+    "attributes.plugin.name",
+    "attributes.marketplace.name",
 ];
 
-/// The problems with the small-group rule in `t`'s queries.
+/// The groups that must be broken down (each with the small-group rule).
+const REQUIRED_GROUPINGS: [&str; 5] = [
+    "resource.attributes.team.id",
+    "resource.attributes.department",
+    "resource.attributes.cost_center",
+    "attributes.plugin.name",
+    "attributes.marketplace.name",
+];
+
+/// The problems with the small-group rule in `t`'s queries: a query that groups by one of
+/// [`GROUP_FIELDS`] (anywhere in a `by` list) computes exactly one figure, the distinct people
+/// of each group (a sum or count of events of the groups shown, against the totals or another
+/// dimension, would give the hidden groups' figure by subtraction), and ends in
+/// `filter users >= MinGroupUsers`.
 fn small_group_problems(t: &Value) -> Vec<String> {
+    let by_list = regex::Regex::new(r"\bby\s+([^|]*)").expect("regex");
+    let stats = regex::Regex::new(r"\bstats\s+(.*?)\s+by\s").expect("regex");
     let mut problems = Vec::new();
     let mut grouped = BTreeSet::new();
     for q in all_queries(t) {
-        let Some(by) = q.text.rsplit_once(" by ").map(|(_, by)| by) else { continue };
-        let Some(field) = ORG_FIELDS.iter().find(|f| by.starts_with(&format!("{f} "))) else { continue };
-        grouped.insert(*field);
-        if !q.text.contains("count_distinct(attributes.user.pseudonym) as users") {
-            problems.push(format!("{}: groups by {field} without counting distinct users", q.origin));
+        let fields: BTreeSet<&str> = by_list
+            .captures_iter(&q.text)
+            .flat_map(|c| {
+                let list = c.get(1).map_or("", |m| m.as_str());
+                GROUP_FIELDS.iter().copied().filter(move |f| {
+                    list.split(',').any(|item| item.trim() == *f || item.trim().starts_with(&format!("{f} ")))
+                })
+            })
+            .collect();
+        let Some(&field) = fields.iter().next() else { continue };
+        grouped.extend(fields.iter().copied());
+        let figures: Vec<&str> = stats.captures_iter(&q.text).map(|c| c.get(1).map_or("", |m| m.as_str())).collect();
+        if figures != ["count_distinct(attributes.user.pseudonym) as users"] {
+            problems
+                .push(format!("{}: groups by {field} but computes {figures:?}, not distinct people only", q.origin));
         }
         if !q.text.ends_with("| filter users >= {MinGroupUsers}") {
             problems.push(format!("{}: groups by {field} but does not end in filter users >= MinGroupUsers", q.origin));
         }
     }
-    for field in &ORG_FIELDS[..3] {
+    for field in REQUIRED_GROUPINGS {
         if !grouped.contains(field) {
             problems.push(format!("no query breaks usage down by {field}"));
+        }
+    }
+    // A threshold the template forgot to append would leave `filter users >=` dangling.
+    for q in all_queries(t) {
+        if q.text.trim_end().ends_with(">=") {
+            problems.push(format!("{}: ends in a comparison without its value", q.origin));
         }
     }
     problems
@@ -654,11 +1051,81 @@ fn breakdowns_by_org_attribute_hide_groups_under_min_group_users() {
 
 #[test]
 fn the_small_group_check_fails_without_the_threshold() {
-    let mut t = parse_template(TEMPLATE);
-    t["Resources"]["ByTeamQueryDefinition"]["Properties"]["QueryString"] =
-        json!({"Fn::FindInMap": ["Queries", "ByTeam", "Query"]});
-    let p = small_group_problems(&t);
-    assert!(p.iter().any(|m| m.starts_with("ByTeamQueryDefinition:")), "{p:?}");
+    for name in ["ByTeam", "Plugins", "Marketplaces"] {
+        let mut t = parse_template(TEMPLATE);
+        t["Resources"][format!("{name}QueryDefinition")]["Properties"]["QueryString"] =
+            json!({"Fn::FindInMap": ["Queries", name, "Query"]});
+        let p = small_group_problems(&t);
+        assert!(p.iter().any(|m| m.starts_with(&format!("{name}QueryDefinition:"))), "{p:?}");
+    }
+}
+
+#[test]
+fn the_small_group_check_fails_on_a_figure_beside_the_people_or_a_second_group() {
+    let plugins =
+        parse_template(TEMPLATE)["Mappings"]["Queries"]["Plugins"]["Query"].as_str().expect("query").to_string();
+    for edited in [
+        // A count of events beside the people.
+        plugins.replace("| stats count_distinct", "| stats count(*) as loads, count_distinct"),
+        // Plugins by marketplace only in the second place of the by list, no threshold.
+        "filter attributes.event.name = 'plugin_loaded' | stats count(*) as loads by attributes.model, attributes.marketplace.name"
+            .to_string(),
+        // Team in a two-stage query.
+        "filter attributes.event.name = 'api_request' | stats sum(attributes.cost_usd) as c by attributes.session.id \
+         | stats sum(c) as cost by resource.attributes.team.id"
+            .to_string(),
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        t["Mappings"]["Queries"]["ToolSuccess"]["Query"] = json!(edited);
+        let p = small_group_problems(&t);
+        assert!(p.iter().any(|m| m.starts_with("ToolSuccessQueryDefinition:")), "not caught: {edited}: {p:?}");
+    }
+}
+
+/// Fields of the permission mode: a query reading one shows people only as a count.
+const PERMISSION_FIELDS: [&str; 3] = ["attributes.permission_mode", "attributes.from_mode", "attributes.to_mode"];
+
+/// Queries that show who is active when: hour of day or weekday from the event's time.
+fn is_time_of_day(q: &str) -> bool {
+    q.contains("toMillis(@timestamp)") || q.contains("datefloor(") || q.contains("formatDate(")
+}
+
+/// The problems with "never per person": a permission-mode query names no pseudonym (it may count
+/// distinct ones), and an hour-of-day query neither names nor counts people.
+fn per_person_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for q in all_queries(t) {
+        let fields = referenced_fields(&q.text);
+        if PERMISSION_FIELDS.iter().any(|f| fields.contains(*f)) {
+            let rest = q.text.replace("count_distinct(attributes.user.pseudonym)", "");
+            if rest.contains("attributes.user.pseudonym") {
+                problems.push(format!("{}: a permission-mode figure per pseudonym", q.origin));
+            }
+        }
+        if is_time_of_day(&q.text) && q.text.contains("attributes.user.pseudonym") {
+            problems.push(format!("{}: activity by time of day names or counts people", q.origin));
+        }
+    }
+    problems
+}
+
+#[test]
+fn permission_modes_and_hours_of_activity_are_never_per_person() {
+    let t = parse_template(TEMPLATE);
+    assert_eq!(per_person_problems(&t), Vec::<String>::new());
+    let read: BTreeSet<String> = all_queries(&t).iter().flat_map(|q| referenced_fields(&q.text)).collect();
+    assert!(PERMISSION_FIELDS.iter().filter(|f| read.contains(**f)).count() >= 2, "permission modes are read");
+    assert!(all_queries(&t).iter().any(|q| is_time_of_day(&q.text)), "an activity-by-hour query exists");
+    for edited in [
+        "filter attributes.event.name = 'tool_decision' | stats count(*) as n by attributes.user.pseudonym, attributes.permission_mode",
+        "filter attributes.event.name = 'user_prompt' | fields floor(toMillis(@timestamp) / 3600000) % 24 as h \
+         | stats count_distinct(attributes.user.pseudonym) as users by h",
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        t["Mappings"]["Queries"]["ToolSuccess"]["Query"] = json!(edited);
+        let p = per_person_problems(&t);
+        assert!(p.iter().any(|m| m.starts_with("ToolSuccessQueryDefinition:")), "not caught: {edited}: {p:?}");
+    }
 }
 
 // ------------------------------------------------------------------ spend metrics and budget
@@ -925,9 +1392,12 @@ fn mib_figures(text: &str) -> Vec<u64> {
     words.windows(2).filter(|w| w[1].starts_with("MiB")).filter_map(|w| w[0].parse().ok()).collect()
 }
 
-/// The cap's deployed default is the template's `MaxDecompressedBytes`; docs/lambda.md ("The
-/// decompression cap") states it and the built-in fallback (`DEFAULT_MAX_DECOMPRESSED_BYTES`),
-/// and every other mention (the README, the template's own descriptions) gives the deployed one.
+/// The cap's deployed default is the template's `MaxDecompressedBytes`, and the built-in fallback
+/// (`DEFAULT_MAX_DECOMPRESSED_BYTES`) is the same; docs/lambda.md ("The decompression cap")
+/// states both, and every other mention (the README, the template's own descriptions) gives it.
+/// The default `FunctionMemoryMB` holds a payload at the cap by the rule that section states
+/// from the measurement (`crates/sanitizer-lambda/tests/memory_runtime.rs`): the function when
+/// ready (15 MiB) + 2 × the cap + 2 × the largest invocation body (6 MB).
 #[test]
 fn the_decompression_cap_is_stated_as_the_template_and_the_constant_have_it() {
     const MIB: u64 = 1 << 20;
@@ -940,6 +1410,10 @@ fn the_decompression_cap_is_stated_as_the_template_and_the_constant_have_it() {
     let fallback = DEFAULT_MAX_DECOMPRESSED_BYTES as u64;
     assert_eq!((deployed % MIB, fallback % MIB), (0, 0), "both are whole MiB");
     let (deployed, fallback) = (deployed / MIB, fallback / MIB);
+    assert_eq!(deployed, fallback, "the template's default cap and the code's fallback agree");
+    let memory = &t["Parameters"]["FunctionMemoryMB"]["Default"];
+    let memory = memory.as_u64().or_else(|| memory.as_str().and_then(|s| s.parse().ok())).expect("numeric memory");
+    assert!(memory >= 15 + 2 * deployed + 12, "{memory} MB of memory for a {deployed} MiB cap");
 
     let docs = include_str!("../docs/lambda.md");
     let section = docs.split("### The decompression cap").nth(1).expect("docs/lambda.md has the section");
@@ -947,6 +1421,9 @@ fn the_decompression_cap_is_stated_as_the_template_and_the_constant_have_it() {
     assert!(section.contains(&format!("**{deployed} MiB**")), "the deployed default, {deployed} MiB:\n{section}");
     assert!(section.contains("MaxDecompressedBytes") && section.contains("DEFAULT_MAX_DECOMPRESSED_BYTES"));
     assert_eq!(mib_figures(section), [deployed, fallback], "{section}");
+    let sizing = docs.split("#### Memory at the cap").nth(1).expect("the section says how memory is sized");
+    assert!(sizing.contains("The sizing rule: `FunctionMemoryMB` ≥") && sizing.contains("memory_runtime.rs"));
+    assert!(sizing.contains(&format!("the default memory is {memory} MB")), "{sizing}");
 
     let readme = include_str!("../README.md");
     let mentions: Vec<&str> =
