@@ -191,6 +191,9 @@ fn an_independent_recomputation_agrees_with_the_json_figures() {
             assert_eq!(t["requests"], r["requests"]);
             close(num(&t["cost_usd"]), num(&r["cost_usd"]), 1e-5, "top user cost");
         }
+        for section in SECTIONS {
+            same_figures(&json[section], &re[section], section);
+        }
         let days = json["days"].as_array().unwrap();
         assert_eq!(days.len(), 7);
         for (d, r) in days.iter().zip(re["days"].as_array().unwrap()) {
@@ -199,6 +202,71 @@ fn an_independent_recomputation_agrees_with_the_json_figures() {
             assert_eq!(d["requests"], r["requests"]);
             close(num(&d["cost_usd"]), num(&r["cost_usd"]), 1e-5, "day cost");
         }
+    }
+}
+
+/// The sections of issue 21 (docs/digest.md).
+const SECTIONS: [&str; 11] = [
+    "acceptance",
+    "tools",
+    "latency",
+    "subagent_runs",
+    "friction",
+    "permissions",
+    "plugins",
+    "mcp_connections",
+    "hooks",
+    "activity",
+    "sizes",
+];
+
+/// Compares a section of the digest with the recomputation's, every figure of it: the same
+/// keys at every level; a `{value, previous}` figure by both (rates to 0.05, ratios to 0.0005,
+/// the rest exactly; `null` where the other is `null`); a breakdown's named rows by name (the
+/// recomputation keys them by name, `(not set)` for `null`), the same names, and its `other`.
+fn same_figures(digest: &Value, re: &Value, path: &str) {
+    match re {
+        Value::Object(r) if r.contains_key("value") && r.contains_key("previous") => {
+            let tolerance = if path.ends_with("_pct") {
+                0.05 + 1e-9
+            } else if path.contains("per_session") {
+                0.0005 + 1e-9
+            } else {
+                0.0
+            };
+            figure(digest, re, tolerance, path);
+        }
+        Value::Object(r) if r.contains_key("rows") => {
+            let rows = digest["rows"].as_array().unwrap_or_else(|| panic!("{path}: no rows in {digest}"));
+            let names: std::collections::BTreeSet<String> =
+                rows.iter().map(|row| row["name"].as_str().unwrap_or("(not set)").to_owned()).collect();
+            let expected: std::collections::BTreeSet<String> = r["rows"].as_object().unwrap().keys().cloned().collect();
+            assert_eq!(names, expected, "{path}: the rows named");
+            assert_eq!(names.len(), rows.len(), "{path}: a row named twice");
+            for row in rows {
+                let name = row["name"].as_str().unwrap_or("(not set)");
+                let mut row = row.clone();
+                row.as_object_mut().unwrap().remove("name");
+                same_figures(&row, &r["rows"][name], &format!("{path}.{name}"));
+            }
+            same_figures(&digest["other"], &r["other"], &format!("{path}.other"));
+        }
+        Value::Object(r) => {
+            let keys: std::collections::BTreeSet<&String> =
+                digest.as_object().unwrap_or_else(|| panic!("{path}: {digest}")).keys().collect();
+            assert_eq!(keys, r.keys().collect(), "{path}: the figures");
+            for (k, v) in r {
+                same_figures(&digest[k], v, &format!("{path}.{k}"));
+            }
+        }
+        Value::Array(r) => {
+            let d = digest.as_array().unwrap_or_else(|| panic!("{path}: {digest}"));
+            assert_eq!(d.len(), r.len(), "{path}: length");
+            for (i, (d, r)) in d.iter().zip(r).enumerate() {
+                same_figures(d, r, &format!("{path}[{i}]"));
+            }
+        }
+        _ => assert_eq!(digest, re, "{path}"),
     }
 }
 
@@ -633,4 +701,119 @@ fn the_digest_trusts_the_allowlist_it_is_given() {
     let out = run(&["digest", "--allowlist", "/nonexistent.toml"], b"", &[]);
     assert_eq!(out.status.code(), Some(3));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One `plugin_loaded` message as `sanitize` writes it, in the current window.
+fn plugin_loaded(n: u64, user: u32, plugin: &str, marketplace: &str) -> String {
+    let t = 1_795_219_200_000_000_000_u64 + (8 * 1440 + n) * 60_000_000_000; // 2026-11-24 and after
+    serde_json::json!({"body": "claude_code.plugin_loaded", "attributes": {
+        "event.name": "plugin_loaded",
+        "session.id": format!("00000000-0000-4000-8000-{n:012x}"),
+        "user.pseudonym": format!("{user:016x}"),
+        "plugin.name": plugin, "marketplace.name": marketplace, "has_hooks": false},
+        "resource": {"attributes": {"service.name": "claude-code"}},
+        "timeUnixNano": t.to_string(), "sourceEventId": format!("{t}{n}")})
+    .to_string()
+}
+
+/// Every whole number of a text (commas dropped).
+fn integers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == ','))
+        .filter_map(|w| w.replace(',', "").parse::<f64>().ok())
+        .collect()
+}
+
+/// The new breakdowns hide groups of fewer than K people like the org groups: plugins by
+/// people, K = 3. `solo` (one person, 37 loads) and `hobby` (one person, 53 loads, alone in its
+/// marketplace) are never named, and their loads are neither shown nor a sum or difference of up
+/// to three numbers the plugin tables show, in any format (`team-tool`, 3 people, is folded with
+/// them so that `other` never holds a single plugin, and `claude-plugins-official` so that the
+/// marketplace total minus it is not `hobby`). With K = 1 both are named and found.
+#[test]
+fn plugins_of_fewer_than_k_people_cannot_be_worked_out() {
+    let mut lines = Vec::new();
+    let mut n = 0;
+    let mut load = |user: u32, plugin: &str, market: &str, times: u32, lines: &mut Vec<String>| {
+        for _ in 0..times {
+            n += 1;
+            lines.push(plugin_loaded(n, user, plugin, market));
+        }
+    };
+    for user in 1..=5 {
+        load(user, "widely-used", "claude-plugins-official", 20, &mut lines);
+    }
+    for user in 6..=8 {
+        load(user, "team-tool", "claude-plugins-official", 30, &mut lines);
+    }
+    load(9, "solo", "claude-plugins-official", 37, &mut lines);
+    load(10, "hobby", "hobby-market", 53, &mut lines);
+    let input = lines.join("\n") + "\n";
+    std::fs::write("/tmp/plugins-test.ndjson", &input).unwrap();
+    let hidden = [("solo", 37.0), ("hobby", 53.0)];
+    for format in ["json", "markdown", "slack", "html"] {
+        let out =
+            run(&["digest", "--until", UNTIL, "--format", format, "--min-group-size", "3"], input.as_bytes(), &[]);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let s = text(&out.stdout);
+        for name in ["solo", "hobby", "team-tool"] {
+            assert!(!s.contains(name), "{format}: {name} is named");
+        }
+        assert!(s.contains("widely-used"), "{format}: a plugin of 5 people is shown: {}", text(&out.stderr));
+        // What the plugin tables show, and only them (other sections count other events).
+        let shown: Vec<f64> = match format {
+            "json" => {
+                let json: Value = serde_json::from_str(&s).unwrap();
+                let mut numbers = Vec::new();
+                fn walk(v: &Value, out: &mut Vec<f64>) {
+                    match v {
+                        Value::Object(m) => m.values().for_each(|v| walk(v, out)),
+                        Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                        Value::Number(n) => out.push(n.as_f64().unwrap()),
+                        _ => {}
+                    }
+                }
+                walk(&json["plugins"], &mut numbers);
+                let other = &json["plugins"]["by_plugin"]["other"];
+                assert_eq!((other["groups"].as_u64(), other["events"]["value"].as_u64()), (Some(3), Some(180)));
+                numbers
+            }
+            "markdown" => {
+                let start = s.find("## Plugins in use").unwrap();
+                let end = s[start..].find("## MCP connections").unwrap() + start;
+                integers(&s[start..end])
+            }
+            "slack" => {
+                let payload: Value = serde_json::from_str(&s).unwrap();
+                payload["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|b| b.pointer("/text/text").and_then(Value::as_str))
+                    .filter(|t| t.starts_with("*Plugin"))
+                    .flat_map(integers)
+                    .collect()
+            }
+            _ => {
+                let mut numbers = Vec::new();
+                for id in ["id=\"plugins\"", "id=\"marketplaces\""] {
+                    let start = s.find(id).unwrap();
+                    let end = s[start..].find("</table>").unwrap() + start;
+                    numbers.extend(integers(&s[start..end]));
+                }
+                numbers
+            }
+        };
+        assert!(shown.contains(&100.0) && shown.contains(&280.0), "{format}: the plugin tables are read: {shown:?}");
+        for (what, loads) in hidden {
+            if let Some(how) = derivable(loads, &shown) {
+                panic!("{format}: {what}'s {loads} loads are {how}\n{s}");
+            }
+        }
+    }
+    // The check finds them when they are shown.
+    let out = run(&["digest", "--until", UNTIL, "--format", "json", "--min-group-size", "1"], input.as_bytes(), &[]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["plugins"]["by_plugin"]["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["name"] == "solo" && r["events"]["value"] == 37));
+    assert!(rows.iter().any(|r| r["name"] == "hobby" && r["events"]["value"] == 53));
 }

@@ -59,7 +59,11 @@ fn the_html_digest_renders_offline_in_chromium() {
     for needle in ["<script", "<link", "<img", "<iframe", "src=", "@import", "url(", "href="] {
         assert!(!lower.contains(needle), "the page references something outside itself: {needle}");
     }
-    assert_eq!(lower.matches("http").count(), lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+    // (`http` alone is an MCP transport's name in a table; a URL has `://`.)
+    assert_eq!(lower.matches("://").count(), lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+    assert!(
+        !lower.contains("//www.") || lower.matches("//www.").count() == lower.matches("//www.w3.org/2000/svg").count()
+    );
 
     // What a person sees: Chromium lays the page out at the screenshot's size, and a script (in
     // a copy of the page; the page itself has none) reports each chart's rendered box and each of
@@ -75,9 +79,53 @@ fn the_html_digest_renders_offline_in_chromium() {
     }
     let problems = layout_problems(&charts);
     assert!(problems.is_empty(), "the charts as laid out:\n{}", problems.join("\n"));
-    assert_eq!(charts.len(), 7, "charts: cost, messages, tokens, models, skills, subagents, MCP");
+    assert_eq!(charts.len(), 8, "charts: cost, messages, tokens, models, skills, subagents, MCP, activity heatmap");
     let titles: Vec<&str> = charts.iter().map(|c| c["labels"][0]["text"].as_str().unwrap_or("")).collect();
     assert!(titles.contains(&"Cost per day (USD)") && titles.contains(&"Top MCP servers (calls)"), "{titles:?}");
+    // The heatmap: drawn across the page, a cell for every hour of every weekday (shown or
+    // grey), the seven weekdays and the hours as labels inside it.
+    let heatmap = charts
+        .iter()
+        .find(|c| c["labels"][0]["text"] == "Activity by hour (UTC) and weekday")
+        .expect("the activity heatmap is drawn");
+    assert!(heatmap["box"]["width"].as_f64().unwrap() > 900.0, "the heatmap spans the page: {}", heatmap["box"]);
+    assert!(heatmap["bars"].as_u64().unwrap() >= 168, "a cell per hour and weekday: {}", heatmap["bars"]);
+    let labels: Vec<&str> = heatmap["labels"].as_array().unwrap().iter().filter_map(|l| l["text"].as_str()).collect();
+    for label in ["Mon", "Sun", "00", "23"] {
+        assert!(labels.contains(&label), "heatmap label {label}: {labels:?}");
+    }
+
+    // The sections of tables (is it working, friction, used safely, sizes): each panel is laid
+    // out visible, with its table inside it (nothing overflows to the side), and holds rows.
+    let panels = panels_of(&dir, "panels", &html, "");
+    let problems = panel_problems(&panels);
+    assert!(problems.is_empty(), "the section panels as laid out:\n{}", problems.join("\n"));
+    let ids: Vec<&str> = panels.iter().filter_map(|p| p["id"].as_str()).collect();
+    for id in [
+        "activity",
+        "acceptance-tool",
+        "acceptance-source",
+        "tools",
+        "latency",
+        "subagent-runs",
+        "friction",
+        "friction-days",
+        "permission-modes",
+        "permission-changes",
+        "plugins",
+        "marketplaces",
+        "mcp-status",
+        "mcp-transport",
+        "hooks-event",
+        "hooks-source",
+        "sizes",
+        "size-buckets",
+    ] {
+        assert!(ids.contains(&id), "section {id} is on the page: {ids:?}");
+    }
+    // The check can fail: a table wider than its panel is caught.
+    let wide = panels_of(&dir, "wide", &html, ".panel table{min-width:1400px}");
+    assert!(panel_problems(&wide).iter().any(|p| p.contains("overflows")), "a table wider than its panel passes");
 
     // The check can fail: the same page with its charts collapsed, or a label pushed out of its
     // chart, is caught.
@@ -135,6 +183,66 @@ const MEASURE: &str = r#"<script>
   document.body.appendChild(pre);
 })();
 </script>"#;
+
+/// Appended to a copy of the page: each panel with an id (a section), its box, whether its
+/// content is wider than it, and how many table rows it shows, as JSON in `<pre id="panels">`.
+const MEASURE_PANELS: &str = r#"<script>
+(() => {
+  const panels = [...document.querySelectorAll(".panel[id]")].map((p) => {
+    const r = p.getBoundingClientRect();
+    const tables = [...p.querySelectorAll("table")].map((t) => t.getBoundingClientRect());
+    return {
+      id: p.id,
+      box: {left: r.left, right: r.right, width: r.width, height: r.height},
+      overflow: p.scrollWidth > p.clientWidth + 1 || tables.some((t) => t.right > r.right + 1 || t.left < r.left - 1),
+      rows: p.querySelectorAll("tr").length,
+      charts: p.querySelectorAll("svg").length,
+    };
+  });
+  const pre = document.createElement("pre");
+  pre.id = "panels";
+  pre.textContent = JSON.stringify(panels).replace(/[&<>]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// Each section panel of `html` as Chromium lays it out (see [`MEASURE_PANELS`]), with `css` added.
+fn panels_of(dir: &std::path::Path, name: &str, html: &str, css: &str) -> Vec<serde_json::Value> {
+    let page = dir.join(format!("{name}.html"));
+    let body_end = html.rfind("</body>").expect("the page has a body");
+    let copy = format!("{}<style>{css}</style>{MEASURE_PANELS}{}", &html[..body_end], &html[body_end..]);
+    std::fs::write(&page, copy).unwrap();
+    let out = chromium(&dir.join(format!("profile-{name}")), &["--dump-dom", WINDOW], &page);
+    assert!(out.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"panels\">").expect("the measuring script ran") + "<pre id=\"panels\">".len();
+    let end = start + dom[start..].find("</pre>").expect("the end of the result");
+    let v: serde_json::Value = serde_json::from_str(&dom[start..end]).expect("the script's JSON");
+    v.as_array().expect("a list of panels").clone()
+}
+
+/// What is wrong with the section panels as laid out: a panel not visible, content wider than
+/// its panel, a panel with neither rows nor a chart.
+fn panel_problems(panels: &[serde_json::Value]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if panels.is_empty() {
+        problems.push("no section panel".to_owned());
+    }
+    for p in panels {
+        let id = p["id"].as_str().unwrap_or("?");
+        let (w, h) = (p["box"]["width"].as_f64().unwrap_or(0.0), p["box"]["height"].as_f64().unwrap_or(0.0));
+        if w < 200.0 || h < 40.0 {
+            problems.push(format!("panel {id} is {w} x {h} px"));
+        }
+        if p["overflow"] != false {
+            problems.push(format!("panel {id} overflows its box {}", p["box"]));
+        }
+        if p["rows"].as_u64().unwrap_or(0) < 2 && p["charts"].as_u64().unwrap_or(0) == 0 {
+            problems.push(format!("panel {id} shows no table rows and no chart"));
+        }
+    }
+    problems
+}
 
 /// Each chart of `html` as Chromium lays it out (see [`MEASURE`]), with `css` added to the page.
 fn layout(dir: &std::path::Path, name: &str, html: &str, css: &str) -> Vec<serde_json::Value> {

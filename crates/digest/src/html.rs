@@ -5,8 +5,10 @@
 //! interpolated value). Trusts the report. Guarantees: the page holds the report's figures and
 //! names only, and references nothing outside itself.
 
+use super::fmt::WEEKDAYS;
 use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Breakdown, Count, NameRow, Report};
+use super::tables::{Table, tables};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use plotters::prelude::*;
 
@@ -30,6 +32,10 @@ th,td{padding:5px 8px;border-bottom:1px solid #e6e8ec;text-align:right}
 th:first-child,td:first-child{text-align:left}
 code{font-size:13px}
 footer{color:#5b6577;font-size:12px;margin-top:16px}
+.wide{grid-column:1/-1}
+.panel table{font-size:13px}.panel td,.panel th{white-space:nowrap}
+h2.part{font-size:20px;margin:22px 0 10px}
+.note{color:#5b6577;font-size:12px;margin:6px 0 0}
 ";
 
 const BAR: RGBColor = RGBColor(0x3b, 0x6e, 0xd8);
@@ -100,6 +106,7 @@ pub fn render(r: &Report) -> String {
                     div.panel { (groups("cost center", r.groups.min_group_size, &r.groups.cost_center)) }
                     div.panel { (tokens_table(r)) }
                 }
+                (sections(r))
                 footer {
                     (int(r.input.lines)) " lines read, " (int(r.input.used)) " used, " (int(r.input.duplicates))
                     " duplicates, " (int(r.input.outside_window)) " outside the window, " (int(r.input.refused)) " refused. "
@@ -191,6 +198,135 @@ fn groups(title: &str, k: u64, b: &Breakdown) -> Markup {
             p.sub { "Groups of fewer than " (k) " people are added up in \"other\", with others where needed so that none can be worked out." }
         }
     }
+}
+
+/// The parts of the page after the usage figures: the heatmap, then a table per section.
+fn sections(r: &Report) -> Markup {
+    let all = tables(r);
+    let part = |ids: &[&str]| -> Vec<&Table> { all.iter().filter(|t| ids.contains(&t.id)).collect() };
+    let parts = [
+        ("Is it working", part(&["acceptance-tool", "acceptance-source", "tools", "latency", "subagent-runs"])),
+        ("Friction", part(&["friction", "friction-days"])),
+        (
+            "Used safely",
+            part(&[
+                "permission-modes",
+                "permission-changes",
+                "plugins",
+                "marketplaces",
+                "mcp-status",
+                "mcp-transport",
+                "hooks-event",
+                "hooks-source",
+            ]),
+        ),
+        ("Prompt and response sizes", part(&["sizes", "size-buckets"])),
+    ];
+    let k = r.groups.min_group_size;
+    html! {
+        h2.part { "When the team works" }
+        div.grid {
+            div.panel.wide id="activity" {
+                (PreEscaped(heatmap(r)))
+                p.note { "Events per hour of day (UTC) and weekday, for the team as a whole, never per person. Darker is busier; grey hours hold fewer than " (k) " people and are not shown." }
+            }
+        }
+        @for (title, tables) in parts {
+            h2.part { (title) }
+            div.grid {
+                @for t in tables {
+                    div class=(if t.header.len() > 4 { "panel wide" } else { "panel" }) id=(t.id) { (table(t)) }
+                }
+            }
+        }
+    }
+}
+
+/// A table: names (in backticks in the shared text) as code.
+fn table(t: &Table) -> Markup {
+    let (rows, left) = t.cut(super::markdown::ROWS);
+    let cell = |v: &str| -> Markup {
+        match v.strip_prefix('`').and_then(|v| v.split_once('`')) {
+            Some((name, rest)) => html! { code { (name) } (rest) },
+            None => html! { (v) },
+        }
+    };
+    html! {
+        h2 { (t.title) }
+        @if rows.is_empty() { p { "None in this window." } } @else {
+            table {
+                tr { @for h in &t.header { th { (h) } } }
+                @for row in rows {
+                    tr { @for v in row { td { (cell(v)) } } }
+                }
+            }
+            @if left > 0 { p.note { "…and " (left) " more." } }
+        }
+        @if let Some(note) = &t.note { p.note { (note) } }
+    }
+}
+
+/// The activity heatmap: a cell per weekday (rows, Monday at the top) and hour (columns), its
+/// shade by events; hours not shown (fewer than K people) grey.
+fn heatmap(r: &Report) -> String {
+    let title = "Activity by hour (UTC) and weekday";
+    let cells = &r.activity.cells;
+    let max = cells.iter().map(|c| c.events.value).max().unwrap_or(0).max(1) as f64;
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (1020, 300)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(44)
+            .build_cartesian_2d((0..23_u32).into_segmented(), (0..6_u32).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(24)
+            .y_labels(7)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(h) => format!("{h:02}"),
+                _ => String::new(),
+            })
+            .y_label_formatter(&|v| match v {
+                // Monday at the top: weekday d is drawn in row 6 - d.
+                SegmentValue::CenterOf(row) if *row < 7 => WEEKDAYS[6 - *row as usize].to_owned(),
+                _ => String::new(),
+            })
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        let hidden = RGBColor(0xe6, 0xe8, 0xec);
+        let shade = |events: u64| {
+            let f = (events as f64 / max).clamp(0.0, 1.0);
+            let mix = |lo: u8, hi: u8| (f64::from(lo) + (f64::from(hi) - f64::from(lo)) * f).round() as u8;
+            RGBColor(mix(0xdb, 0x1e), mix(0xe7, 0x4f), mix(0xfb, 0xb8))
+        };
+        let mut rects = Vec::with_capacity(168);
+        for d in 0..7_u32 {
+            for h in 0..24_u32 {
+                let shown = cells.iter().find(|c| u32::from(c.weekday) == d && u32::from(c.hour) == h);
+                let color = shown.map_or(hidden, |c| shade(c.events.value));
+                let row = 6 - d;
+                let mut rect = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(h), SegmentValue::Exact(row)),
+                        (SegmentValue::Exact(h + 1), SegmentValue::Exact(row + 1)),
+                    ],
+                    color.filled(),
+                );
+                rect.set_margin(1, 1, 1, 1);
+                rects.push(rect);
+            }
+        }
+        chart.draw_series(rects)?;
+        root.present()?;
+        Ok(())
+    })()
+    .is_ok();
+    if drawn { svg } else { unavailable(title) }
 }
 
 /// The largest value a chart draws. plotters' tick search does not end for an axis near

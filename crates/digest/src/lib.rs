@@ -11,9 +11,11 @@
 //! [`message`]: the keys and kinds are the compiled allowlist's, never a copy). Guarantees: only
 //! sanitized messages are counted, with every figure within its allowlist kind; every string a
 //! digest prints is an identifier checked by [`message`] (model, skill, subagent type, MCP
-//! server, group name, pseudonym) or text of this module; refused lines are counted by reason
-//! and never echoed; no group of fewer than K people can be read or subtracted out of any
-//! format ([`suppress`]); every renderer's work is bounded (lists cut to a fixed number of rows,
+//! server, group name, pseudonym, tool, decision source, permission mode, plugin, marketplace,
+//! MCP status and transport, hook event and source) or text of this module; a key is accepted
+//! only on the events the allowlist writes it on; refused lines are counted by reason and never
+//! echoed; no group of fewer than K people can be read or subtracted out of any format, neither
+//! an org group nor a row of issue 21's breakdowns ([`suppress`], [`sections`]); every renderer's work is bounded (lists cut to a fixed number of rows,
 //! amounts clamped to [`report::MAX_AMOUNT`]). All of it is pure but [`group`] (the sanitized group, read with
 //! `FilterLogEvents`) and [`deliver`] (Slack, through a webhook from Secrets Manager); the
 //! CLI and the digest function read and write.
@@ -25,8 +27,10 @@ pub mod identity;
 mod markdown;
 pub mod message;
 pub mod report;
+pub mod sections;
 mod slack;
 pub mod suppress;
+mod tables;
 pub mod tally;
 
 pub use message::Schema;
@@ -62,6 +66,7 @@ fn json(report: &Report) -> String {
 /// Number formatting shared by the text formats.
 pub(crate) mod fmt {
     use super::report::{Amount, Count, GroupAmount, Percent};
+    use super::sections::{Quantile, Ratio, RowCount};
 
     /// `1234567` → `1,234,567`.
     pub fn int(n: u64) -> String {
@@ -115,6 +120,51 @@ pub(crate) mod fmt {
     pub fn pct(p: Option<f64>) -> String {
         p.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.1} %"))
     }
+
+    /// A row's count: `12 (+3.0 %)`, `12 (n/a)` when its previous figure is hidden.
+    pub fn row_count(c: &RowCount) -> String {
+        match c.previous {
+            Some(_) => format!("{} ({})", int(c.value), change_pct(c.change_pct, c.value == 0)),
+            None => format!("{} (n/a)", int(c.value)),
+        }
+    }
+
+    /// A percentile: `1,234 ms (+5.0 %)`, `n/a` without values.
+    pub fn quantile(q: &Quantile, unit: &str) -> String {
+        match q.value {
+            None => "n/a".to_owned(),
+            Some(v) => {
+                let change = match (q.previous, q.change_pct) {
+                    (Some(_), Some(p)) => change_pct(Some(p), false),
+                    (Some(_), None) => "=".to_owned(),
+                    (None, _) => "n/a".to_owned(),
+                };
+                format!("{}{unit} ({change})", int(v))
+            }
+        }
+    }
+
+    /// A percentage with its change: `85.0 % (+1.2 pp)`.
+    pub fn percent(p: &Percent) -> String {
+        format!("{} ({})", pct(p.value), pp_change(p))
+    }
+
+    /// A ratio with its change: `0.125 (+0.010)`.
+    pub fn ratio(r: &Ratio) -> String {
+        let v = r.value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
+        match r.change {
+            Some(c) if c > 0.0 => format!("{v} (+{c:.3})"),
+            Some(c) => format!("{v} ({c:.3})"),
+            None => format!("{v} (n/a)"),
+        }
+    }
+
+    /// A row name: `` `Edit` ``, or `(not set)`.
+    pub fn row_name(name: &Option<String>) -> String {
+        name.as_deref().map_or_else(|| "(not set)".to_owned(), |n| format!("`{n}`"))
+    }
+
+    pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
     pub fn pp_change(p: &Percent) -> String {
         match p.change_pp {

@@ -5,6 +5,7 @@
 
 use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Breakdown, Count, NameRow, Report};
+use super::tables::{Table, tables};
 use std::fmt::Write as _;
 
 /// Rows shown per list (the JSON has them all).
@@ -83,6 +84,10 @@ pub fn render(r: &Report) -> String {
     let g = &r.groups;
     for (title, b) in [("team", &g.team), ("department", &g.department), ("cost center", &g.cost_center)] {
         breakdown(&mut s, title, g.min_group_size, b);
+    }
+
+    for t in tables(r) {
+        table(&mut s, &t);
     }
 
     if !r.top_users.is_empty() {
@@ -169,5 +174,26 @@ fn breakdown(s: &mut String, title: &str, k: u64, b: &Breakdown) {
             usd(o.cost_usd.value),
             group_change(&o.cost_usd)
         );
+    }
+}
+
+fn table(s: &mut String, t: &Table) {
+    let (rows, left) = t.cut(ROWS);
+    let _ = write!(s, "\n## {}\n\n", t.title);
+    if let Some(note) = &t.note {
+        let _ = write!(s, "{note}\n\n");
+    }
+    if rows.is_empty() {
+        s.push_str("None in this window.\n");
+        return;
+    }
+    let _ = writeln!(s, "| {} |", t.header.join(" | "));
+    let align: Vec<&str> = (0..t.header.len()).map(|i| if i == 0 { "---" } else { "---:" }).collect();
+    let _ = writeln!(s, "|{}|", align.join("|"));
+    for row in rows {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    if left > 0 {
+        let _ = writeln!(s, "\n…and {left} more.");
     }
 }

@@ -79,10 +79,19 @@ impl fmt::Debug for Token<'_> {
 pub enum Event {
     ApiRequest,
     ApiError,
+    ApiRefusal,
+    ApiRetriesExhausted,
+    AssistantResponse,
     UserPrompt,
+    ToolDecision,
     ToolResult,
     SkillActivated,
     SubagentCompleted,
+    Compaction,
+    PermissionModeChanged,
+    PluginLoaded,
+    McpServerConnection,
+    HookExecutionComplete,
     Other,
 }
 
@@ -91,10 +100,19 @@ impl Event {
         match name {
             "api_request" => Event::ApiRequest,
             "api_error" => Event::ApiError,
+            "api_refusal" => Event::ApiRefusal,
+            "api_retries_exhausted" => Event::ApiRetriesExhausted,
+            "assistant_response" => Event::AssistantResponse,
             "user_prompt" => Event::UserPrompt,
+            "tool_decision" => Event::ToolDecision,
             "tool_result" => Event::ToolResult,
             "skill_activated" => Event::SkillActivated,
             "subagent_completed" => Event::SubagentCompleted,
+            "compaction" => Event::Compaction,
+            "permission_mode_changed" => Event::PermissionModeChanged,
+            "plugin_loaded" => Event::PluginLoaded,
+            "mcp_server_connection" => Event::McpServerConnection,
+            "hook_execution_complete" => Event::HookExecutionComplete,
             _ => Event::Other,
         }
     }
@@ -120,6 +138,25 @@ pub struct Message<'a> {
     pub subagent_type: Option<Token<'a>>,
     pub mcp_server_name: Option<Token<'a>>,
     pub status_code: Option<u16>,
+    pub duration_ms: Option<u64>,
+    pub ttft_ms: Option<u64>,
+    pub tool_name: Option<Token<'a>>,
+    pub decision: Option<Token<'a>>,
+    pub decision_source: Option<Token<'a>>,
+    pub permission_mode: Option<Token<'a>>,
+    pub success: Option<bool>,
+    pub prompt_length: Option<u64>,
+    pub response_length: Option<u64>,
+    pub total_tool_uses: Option<u64>,
+    pub trigger: Option<Token<'a>>,
+    pub to_mode: Option<Token<'a>>,
+    pub plugin_name: Option<Token<'a>>,
+    pub marketplace_name: Option<Token<'a>>,
+    pub mcp_status: Option<Token<'a>>,
+    pub transport_type: Option<Token<'a>>,
+    pub hook_event: Option<Token<'a>>,
+    pub hook_source: Option<Token<'a>>,
+    pub num_blocking: Option<u64>,
     pub team: Option<Token<'a>>,
     pub department: Option<Token<'a>>,
     pub cost_center: Option<Token<'a>>,
@@ -146,6 +183,25 @@ enum Field {
     SubagentType,
     McpServer,
     StatusCode,
+    DurationMs,
+    TtftMs,
+    ToolName,
+    Decision,
+    DecisionSource,
+    PermissionMode,
+    Success,
+    PromptLength,
+    ResponseLength,
+    TotalToolUses,
+    Trigger,
+    ToMode,
+    PluginName,
+    Marketplace,
+    McpStatus,
+    Transport,
+    HookEvent,
+    HookSource,
+    NumBlocking,
     Team,
     Department,
     CostCenter,
@@ -167,6 +223,25 @@ impl Field {
             "tool.subagent_type" => Field::SubagentType,
             "tool.mcp_server_name" => Field::McpServer,
             "status_code" => Field::StatusCode,
+            "duration_ms" => Field::DurationMs,
+            "ttft_ms" => Field::TtftMs,
+            "tool_name" => Field::ToolName,
+            "decision" => Field::Decision,
+            "source" => Field::DecisionSource,
+            "permission_mode" => Field::PermissionMode,
+            "success" => Field::Success,
+            "prompt_length" => Field::PromptLength,
+            "response_length" => Field::ResponseLength,
+            "total_tool_uses" => Field::TotalToolUses,
+            "trigger" => Field::Trigger,
+            "to_mode" => Field::ToMode,
+            "plugin.name" => Field::PluginName,
+            "marketplace.name" => Field::Marketplace,
+            "status" => Field::McpStatus,
+            "transport_type" => Field::Transport,
+            "hook_event" => Field::HookEvent,
+            "hook_source" => Field::HookSource,
+            "num_blocking" => Field::NumBlocking,
             k if Some(k) == pseudonym => Field::User,
             _ => Field::Ignored,
         }
@@ -225,9 +300,16 @@ impl Schema {
         })?;
         let mut m = Message::default();
         let mut event_name = None;
-        read(&self.attributes, wire.attributes.0, &mut m, &mut event_name)?;
+        // The event the line claims (checked against the allowlist's events below): every key
+        // must be one the sanitizer writes on that event.
+        let claimed: Option<Cow<'a, str>> = wire.attributes.0.iter().find_map(|(k, v)| match v {
+            Scalar::Str(s) if self.attributes.get(&**k).is_some_and(|(f, _)| *f == Field::EventName) => Some(s.clone()),
+            _ => None,
+        });
+        let claimed = claimed.ok_or(Refusal::NotSanitized)?;
+        read(&self.attributes, wire.attributes.0, &claimed, &mut m, &mut event_name)?;
         if let Some(resource) = wire.resource {
-            read(&self.resource, resource.attributes.0, &mut m, &mut None)?;
+            read(&self.resource, resource.attributes.0, &claimed, &mut m, &mut None)?;
         }
         let name = event_name.ok_or(Refusal::NotSanitized)?;
         if wire.body.strip_prefix("claude_code.") != Some(name.as_str()) {
@@ -249,10 +331,13 @@ impl Schema {
     }
 }
 
-/// Checks every attribute of one object against `kinds` and keeps what the digest reads.
+/// Checks every attribute of one object against `kinds` and keeps what the digest reads. A key
+/// the sanitizer does not write on `event` (an output restricted to other events, such as
+/// `cost_usd` on a `tool_result`) makes the line not sanitized, before any value is looked at.
 fn read<'a>(
     kinds: &HashMap<Box<str>, (Field, OutputKind)>,
     pairs: Vec<(Cow<'a, str>, Scalar<'a>)>,
+    event: &str,
     m: &mut Message<'a>,
     event_name: &mut Option<Token<'a>>,
 ) -> Result<(), Refusal> {
@@ -260,6 +345,10 @@ fn read<'a>(
     for (key, _) in &pairs {
         if !seen.insert(key) {
             return Err(Refusal::NotSanitized);
+        }
+        match kinds.get(&**key) {
+            Some((_, kind)) if kind.kept_on(event) => {}
+            _ => return Err(Refusal::NotSanitized),
         }
     }
     drop(seen);
@@ -304,6 +393,30 @@ fn read<'a>(
             Field::SubagentType => m.subagent_type = token(),
             Field::McpServer => m.mcp_server_name = token(),
             Field::StatusCode => m.status_code = int().and_then(|n| u16::try_from(n).ok()),
+            Field::DurationMs => m.duration_ms = int(),
+            Field::TtftMs => m.ttft_ms = int(),
+            Field::ToolName => m.tool_name = token(),
+            Field::Decision => m.decision = token(),
+            Field::DecisionSource => m.decision_source = token(),
+            Field::PermissionMode => m.permission_mode = token(),
+            Field::Success => {
+                m.success = match value {
+                    Scalar::Bool(b) => Some(b),
+                    _ => None,
+                }
+            }
+            Field::PromptLength => m.prompt_length = int(),
+            Field::ResponseLength => m.response_length = int(),
+            Field::TotalToolUses => m.total_tool_uses = int(),
+            Field::Trigger => m.trigger = token(),
+            Field::ToMode => m.to_mode = token(),
+            Field::PluginName => m.plugin_name = token(),
+            Field::Marketplace => m.marketplace_name = token(),
+            Field::McpStatus => m.mcp_status = token(),
+            Field::Transport => m.transport_type = token(),
+            Field::HookEvent => m.hook_event = token(),
+            Field::HookSource => m.hook_source = token(),
+            Field::NumBlocking => m.num_blocking = int(),
             Field::Team => m.team = token(),
             Field::Department => m.department = token(),
             Field::CostCenter => m.cost_center = token(),
@@ -492,8 +605,13 @@ mod tests {
             (GOOD.replace("0.072542", "10000.5"), Refusal::OutOfRange),
             (GOOD.replace("0.072542", "true"), Refusal::NotSanitized),
             (
-                GOOD.replace("\"api_request\",\"cache", "\"api_request\",\"status_code\":600,\"cache"),
+                r#"{"body":"claude_code.api_error","attributes":{"event.name":"api_error","status_code":600},"timeUnixNano":"1","sourceEventId":"1"}"#.to_owned(),
                 Refusal::OutOfRange,
+            ),
+            // status_code is kept on api_error, not on api_request: the key decides first.
+            (
+                GOOD.replace("\"api_request\",\"cache", "\"api_request\",\"status_code\":600,\"cache"),
+                Refusal::NotSanitized,
             ),
             // A session id in a spelling the sanitizer never writes.
             (
@@ -559,6 +677,33 @@ hex_chars = 12
         assert_eq!(refused(r#""new_field":"c""#), Some(Refusal::NotSanitized));
         assert_eq!(refused(r#""user.pseudonym":"0123456789abcdef""#), Some(Refusal::NotSanitized));
         assert_eq!(refused(r#""model":"claude-opus-5""#), Some(Refusal::NotSanitized));
+    }
+
+    /// A key is accepted only on the events the allowlist writes it on: a figure moved to
+    /// another event (`cost_usd` on a `tool_result`, `decision` on an `api_request`) is a forged
+    /// or edited line, refused before its value is looked at.
+    #[test]
+    fn a_key_is_accepted_only_on_the_events_it_is_kept_on() {
+        let decision = r#"{"body":"claude_code.tool_decision","attributes":{"event.name":"tool_decision","decision":"reject","source":"user_reject","permission_mode":"bypassPermissions","tool_name":"Edit"},"timeUnixNano":"1","sourceEventId":"1"}"#;
+        let m = parse(decision).unwrap();
+        assert_eq!(m.event, Some(Event::ToolDecision));
+        assert_eq!(m.decision.as_ref().map(Token::as_str), Some("reject"));
+        assert_eq!(m.permission_mode.as_ref().map(Token::as_str), Some("bypassPermissions"));
+        let cases = [
+            GOOD.replace("\"input_tokens\":8", "\"input_tokens\":8,\"decision\":\"accept\""),
+            GOOD.replace("\"input_tokens\":8", "\"input_tokens\":8,\"prompt_length\":12"),
+            // The key is kept on another event, and its value would be out of range: the key decides.
+            GOOD.replace("\"input_tokens\":8", "\"input_tokens\":8,\"num_blocking\":99999999"),
+            decision.replace("\"tool_name\":\"Edit\"", "\"tool_name\":\"Edit\",\"cost_usd\":1"),
+            decision.replace("\"tool_name\":\"Edit\"", "\"tool_name\":\"Edit\",\"success\":true"),
+        ];
+        for line in cases {
+            assert_eq!(refused(&line), Refusal::NotSanitized, "{line}");
+        }
+        let result = r#"{"body":"claude_code.tool_result","attributes":{"event.name":"tool_result","tool_name":"Bash","success":false,"duration_ms":120,"error_type":"ShellError"},"timeUnixNano":"1","sourceEventId":"1"}"#;
+        let m = parse(result).unwrap();
+        assert_eq!((m.success, m.duration_ms), (Some(false), Some(120)));
+        assert_eq!(refused(&result.replace("false", "\"false\"")), Refusal::NotSanitized);
     }
 
     #[test]

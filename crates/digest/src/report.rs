@@ -3,13 +3,17 @@
 //!
 //! Trusts the tallies (built from checked sanitized messages only, so every name is an
 //! identifier and every figure within its allowlist bounds). Guarantees: teams, departments
-//! and cost centers are named only as [`suppress`](super::suppress) allows (no figure of fewer
+//! and cost centers are named only as [`suppress`] allows (no figure of fewer
 //! than K people can be read or subtracted out, across rows, dimensions and windows), and an
 //! `other` row only when it holds at least K people from at least two groups; only the top 3
 //! users by sessions are named (by pseudonym), never a list of all or of inactive users;
 //! amounts are rounded (USD to 6 decimals, percentages to 0.1) so output does not depend on
 //! summation order, and every number is finite.
 
+use super::sections::{
+    Acceptance, Activity, Friction, Hooks, Latency, McpConnections, Permissions, Plugins, Sections, SizeSection,
+    SubagentRuns, Tools,
+};
 use super::suppress::{self, Named};
 use super::tally::{Cell, Digest, GroupTally, LineCounts, NameTally, Tally};
 use serde::Serialize;
@@ -65,7 +69,7 @@ pub struct Percent {
 }
 
 impl Percent {
-    fn new(value: Option<f64>, previous: Option<f64>) -> Percent {
+    pub(crate) fn new(value: Option<f64>, previous: Option<f64>) -> Percent {
         let (value, previous) = (value.map(tenth), previous.map(tenth));
         let change_pp = value.zip(previous).map(|(v, p)| tenth(v - p));
         Percent { value, previous, change_pp }
@@ -88,7 +92,7 @@ fn tenth(x: f64) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
-fn pct_change(value: f64, previous: f64) -> Option<f64> {
+pub(crate) fn pct_change(value: f64, previous: f64) -> Option<f64> {
     (previous > 0.0).then(|| tenth(100.0 * (value - previous) / previous))
 }
 
@@ -258,6 +262,17 @@ pub struct Report {
     pub groups: Groups,
     pub top_users: Vec<TopUser>,
     pub days: Vec<Day>,
+    pub acceptance: Acceptance,
+    pub tools: Tools,
+    pub latency: Latency,
+    pub subagent_runs: SubagentRuns,
+    pub friction: Friction,
+    pub permissions: Permissions,
+    pub plugins: Plugins,
+    pub mcp_connections: McpConnections,
+    pub hooks: Hooks,
+    pub activity: Activity,
+    pub sizes: SizeSection,
 }
 
 impl Report {
@@ -270,6 +285,22 @@ impl Report {
         let named_prev = suppress::fold(&prev.cells, min_group_size, named_cur.clone());
         let breakdown = |dim| breakdown(cur, prev, dim, &named_cur, &named_prev, min_group_size);
         let count = |f: fn(&Tally) -> u64| Count::new(f(cur), f(prev));
+        let dates: Vec<String> = (0..cur.days.len())
+            .map(|i| rfc3339(w.start_ns() + i as u64 * 86_400 * 1_000_000_000)[..10].to_owned())
+            .collect();
+        let Sections {
+            acceptance,
+            tools,
+            latency,
+            subagent_runs,
+            friction,
+            permissions,
+            plugins,
+            mcp_connections,
+            hooks,
+            activity,
+            sizes,
+        } = Sections::new(cur, prev, min_group_size, &dates);
         Report {
             schema: SCHEMA,
             window: WindowInfo {
@@ -319,6 +350,17 @@ impl Report {
                     }
                 })
                 .collect(),
+            acceptance,
+            tools,
+            latency,
+            subagent_runs,
+            friction,
+            permissions,
+            plugins,
+            mcp_connections,
+            hooks,
+            activity,
+            sizes,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::fmt::{amount_change, count_change, group_change, int, other, pct, pp_change, usd};
 use super::report::{Count, NameRow, Report};
+use super::tables::{Table, tables};
 use serde_json::{Value, json};
 
 /// Rows per list.
@@ -121,6 +122,9 @@ pub fn payload(r: &Report) -> Value {
             )));
         }
     }
+    for t in tables(r) {
+        blocks.push(section(table(&t)));
+    }
     if !r.top_users.is_empty() {
         let lines: Vec<String> = r
             .top_users
@@ -164,4 +168,29 @@ fn names(title: &str, unit: &str, rows: &[NameRow]) -> Option<String> {
         })
         .collect();
     (!lines.is_empty()).then(|| format!("*{title}*\n{}", lines.join("\n")))
+}
+
+/// One table as a section: a line per row (`• name: header value, ...`), cut to [`ROWS`] rows
+/// (plus `other` and `all`), so its text stays far below Block Kit's 3,000 characters.
+fn table(t: &Table) -> String {
+    let (rows, left) = t.cut(ROWS);
+    let mut text = format!("*{}*", t.title);
+    if rows.is_empty() {
+        text.push_str("\nNone in this window.");
+    }
+    for row in rows {
+        let first = row.first().map_or("", String::as_str);
+        let rest: Vec<String> = t
+            .header
+            .iter()
+            .zip(row)
+            .skip(1)
+            .map(|(h, v)| if h.is_empty() || h.starts_with("this period") { v.clone() } else { format!("{h} {v}") })
+            .collect();
+        text.push_str(&format!("\n• {first}: {}", rest.join(", ")));
+    }
+    if left > 0 {
+        text.push_str(&format!("\n…and {left} more."));
+    }
+    text
 }

@@ -2,9 +2,10 @@
 //!
 //! Trusts [`Schema::parse`] to accept only sanitized messages whose values are within their
 //! allowlist kinds. Guarantees: each line is looked at once and dropped; memory grows with the
-//! distinct users, sessions, names (models, skills, subagent types, MCP servers, org cells) and
-//! days of the two windows, plus 8 bytes per distinct in-window `sourceEventId` (the
-//! de-duplication set), never with the line count itself beyond that. A line is used, a
+//! distinct users, sessions, names (models, skills, subagent types, MCP servers, org cells, and
+//! the cells of issue 21's breakdowns, each with at most 64 distinct rounded values per power of
+//! two in a [`Dist`]) and days of the two windows, plus 8 bytes per distinct in-window
+//! `sourceEventId` (the de-duplication set), never with the line count itself beyond that. A line is used, a
 //! duplicate, outside both windows, or refused with a reason: every line is counted exactly
 //! once. Sums saturate instead of wrapping (a forged line cannot reach them: its values are
 //! refused by their kinds; the bound holds anyway).
@@ -136,7 +137,118 @@ pub struct DayTally {
     pub cost_usd: f64,
     pub messages: u64,
     pub requests: u64,
+    /// `api_error` events with status 429 (rate limited) and 529 (overloaded).
+    pub errors_429: u64,
+    pub errors_529: u64,
 }
+
+/// A distribution of whole numbers (durations, sizes) in bounded memory: each value is kept
+/// rounded down to its 6 leading binary digits ([`Dist::round`]), so at most 64 values per
+/// power of two are told apart and a percentile is within 1/32 (3.2 %) below the exact one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dist(BTreeMap<u64, u64>);
+
+impl Dist {
+    /// `v` rounded down to 6 significant binary digits (values below 64 are exact).
+    pub fn round(v: u64) -> u64 {
+        let bits = 64 - v.leading_zeros();
+        if bits <= 6 { v } else { (v >> (bits - 6)) << (bits - 6) }
+    }
+
+    pub fn add(&mut self, v: u64) {
+        *self.0.entry(Dist::round(v)).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: &Dist) {
+        for (v, n) in &other.0 {
+            *self.0.entry(*v).or_default() += n;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// The nearest-rank `p`-th percentile (`p` in 1..=100) of the rounded values: the value at
+    /// rank ⌈p·n/100⌉ in ascending order; `None` without values.
+    pub fn percentile(&self, p: u64) -> Option<u64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (p.saturating_mul(n).div_ceil(100)).max(1);
+        let mut seen = 0;
+        for (v, c) in &self.0 {
+            seen += c;
+            if seen >= rank {
+                return Some(*v);
+            }
+        }
+        self.0.keys().next_back().copied()
+    }
+}
+
+/// What one breakdown cell holds (a tool, a model, a plugin × marketplace, an hour of a
+/// weekday, ...): its events and their distinct people and sessions, and two counts and two
+/// distributions whose meaning is the breakdown's (see [`Tally`]).
+#[derive(Debug, Default, Clone)]
+pub struct Stat {
+    pub events: u64,
+    pub users: HashSet<UserId>,
+    pub sessions: HashSet<u128>,
+    pub yes: u64,
+    pub no: u64,
+    pub sum: u64,
+    pub a: Dist,
+    pub b: Dist,
+}
+
+impl Stat {
+    pub fn merge(&mut self, other: &Stat) {
+        self.events = self.events.saturating_add(other.events);
+        self.users.extend(other.users.iter().copied());
+        self.sessions.extend(other.sessions.iter().copied());
+        self.yes = self.yes.saturating_add(other.yes);
+        self.no = self.no.saturating_add(other.no);
+        self.sum = self.sum.saturating_add(other.sum);
+        self.a.merge(&other.a);
+        self.b.merge(&other.b);
+    }
+}
+
+/// Breakdown cells by up to three names (`None`: the attribute is absent; unused dimensions
+/// are `None` throughout).
+pub type Cells = BTreeMap<Cell, Stat>;
+
+/// Changes of permission mode into one mode: how many, in which sessions, by how many people.
+#[derive(Debug, Default, Clone)]
+pub struct ModeChanges {
+    pub changes: u64,
+    pub sessions: HashSet<u128>,
+    pub users: HashSet<UserId>,
+}
+
+/// Prompt or response sizes: the distribution, and counts per [`SIZE_BUCKETS`] bucket.
+#[derive(Debug, Default, Clone)]
+pub struct Sizes {
+    pub dist: Dist,
+    pub buckets: [u64; SIZE_BUCKETS.len()],
+}
+
+/// The lower bounds of the size buckets (characters): 0–99, 100–999, 1,000–9,999,
+/// 10,000–99,999, 100,000 and more.
+pub const SIZE_BUCKETS: [u64; 5] = [0, 100, 1_000, 10_000, 100_000];
+
+impl Sizes {
+    fn add(&mut self, v: u64) {
+        self.dist.add(v);
+        let i = SIZE_BUCKETS.iter().rposition(|lo| v >= *lo).unwrap_or(0);
+        self.buckets[i] += 1;
+    }
+}
+
+/// The permission-mode targets whose changes are counted: `bypassPermissions`, `auto`.
+pub const WATCHED_MODES: [&str; 2] = ["bypassPermissions", "auto"];
 
 /// The sums of one window.
 #[derive(Debug, Default, Clone)]
@@ -159,6 +271,37 @@ pub struct Tally {
     pub cells: BTreeMap<Cell, GroupTally>,
     /// Only filled for the current window.
     pub days: Vec<DayTally>,
+    /// `tool_decision` by tool_name × source: yes = accept, no = reject.
+    pub acceptance: Cells,
+    /// `tool_result` by tool_name: yes = success, no = failure, a = duration_ms.
+    pub tools: Cells,
+    /// `api_request` by model: a = ttft_ms, b = duration_ms.
+    pub latency: Cells,
+    /// `subagent_completed` by agent_type: sum = total_tool_uses, a = duration_ms.
+    pub subagent_runs: Cells,
+    /// `tool_decision` by permission_mode (sessions per mode).
+    pub modes: Cells,
+    /// Distinct sessions with a `tool_decision` (the denominator of a mode's share).
+    pub decision_sessions: HashSet<u128>,
+    /// `permission_mode_changed` into each of [`WATCHED_MODES`].
+    pub mode_changes: [ModeChanges; 2],
+    /// `plugin_loaded` by plugin.name × marketplace.name.
+    pub plugins: Cells,
+    /// `mcp_server_connection` by status × transport_type.
+    pub mcp_connections: Cells,
+    /// `hook_execution_complete` by hook_event × hook_source: yes = runs with num_blocking > 0.
+    pub hooks: Cells,
+    /// The counted events (as for active users) by weekday and hour (UTC), named `D-HH`
+    /// (D: 0 = Monday).
+    pub activity: Cells,
+    pub refusals: u64,
+    pub retries_exhausted: u64,
+    pub overloaded: u64,
+    pub compactions_auto: u64,
+    pub compactions_manual: u64,
+    pub blocking_hook_runs: u64,
+    pub prompt_sizes: Sizes,
+    pub response_sizes: Sizes,
 }
 
 impl Tally {
@@ -181,6 +324,7 @@ impl Tally {
     }
 
     fn add(&mut self, m: &Message<'_>, user: Option<UserId>, day: Option<usize>) {
+        self.add_new(m, user, day);
         // As the dashboard counts them (template.yaml, TeamTotals and UserActivity): users and
         // sessions of the events a person causes, not of api_error or subagent_completed; group
         // members (ByTeam, ...) from api_request and user_prompt.
@@ -242,11 +386,11 @@ impl Tally {
                     d.messages += 1;
                 }
             }
-            Some(Event::ApiError) => {
-                if m.status_code == Some(429) {
-                    self.rate_limited += 1;
-                }
-            }
+            Some(Event::ApiError) => match m.status_code {
+                Some(429) => self.rate_limited += 1,
+                Some(529) => self.overloaded += 1,
+                _ => {}
+            },
             Some(Event::SkillActivated) => name(&mut self.skills, &m.skill_name, user_id),
             Some(Event::ToolResult) => {
                 if m.subagent_type.is_some() {
@@ -256,9 +400,140 @@ impl Tally {
                     name(&mut self.mcp_servers, &m.mcp_server_name, user_id);
                 }
             }
-            Some(Event::SubagentCompleted | Event::Other) | None => {}
+            _ => {}
         }
     }
+
+    /// The figures of issue 21: acceptance, tools, latency, subagent runs, friction,
+    /// permissions, plugins, MCP connections, hooks, activity and sizes.
+    fn add_new(&mut self, m: &Message<'_>, user: Option<UserId>, day: Option<usize>) {
+        let (session, stat) = (m.session, cell);
+        let yes_no = |s: &mut Stat, b: Option<bool>| match b {
+            Some(true) => s.yes += 1,
+            Some(false) => s.no += 1,
+            None => {}
+        };
+        let counted =
+            matches!(m.event, Some(Event::ApiRequest | Event::UserPrompt | Event::SkillActivated | Event::ToolResult));
+        if let (true, Some(t)) = (counted, m.time_ns) {
+            let hours = t / 3_600_000_000_000;
+            // 1970-01-01 was a Thursday: day 0 is weekday 3 (Monday = 0).
+            let name = format!("{}-{:02}", (hours / 24 + 3) % 7, hours % 24);
+            let key: Cell = [Some(name), None, None];
+            let s = self.activity.entry(key).or_default();
+            s.events += 1;
+            if let Some(u) = user {
+                s.users.insert(u);
+            }
+        }
+        match m.event {
+            Some(Event::ToolDecision) => {
+                let s = stat(&mut self.acceptance, [&m.tool_name, &m.decision_source], user, session);
+                yes_no(s, m.decision.as_ref().map(|d| d.as_str() == "accept"));
+                stat(&mut self.modes, [&m.permission_mode, &None], user, session);
+                if let Some(session) = m.session {
+                    self.decision_sessions.insert(session);
+                }
+            }
+            Some(Event::ToolResult) => {
+                let s = stat(&mut self.tools, [&m.tool_name, &None], user, session);
+                yes_no(s, m.success);
+                if let Some(d) = m.duration_ms {
+                    s.a.add(d);
+                }
+            }
+            Some(Event::ApiRequest) => {
+                let s = stat(&mut self.latency, [&m.model, &None], user, session);
+                if let Some(t) = m.ttft_ms {
+                    s.a.add(t);
+                }
+                if let Some(d) = m.duration_ms {
+                    s.b.add(d);
+                }
+            }
+            Some(Event::SubagentCompleted) => {
+                let s = stat(&mut self.subagent_runs, [&m.agent_type, &None], user, session);
+                s.sum = s.sum.saturating_add(m.total_tool_uses.unwrap_or(0));
+                if let Some(d) = m.duration_ms {
+                    s.a.add(d);
+                }
+            }
+            Some(Event::PermissionModeChanged) => {
+                let to = m.to_mode.as_ref().map(Token::as_str);
+                if let Some(i) = WATCHED_MODES.iter().position(|w| Some(*w) == to) {
+                    let c = &mut self.mode_changes[i];
+                    c.changes += 1;
+                    if let Some(session) = m.session {
+                        c.sessions.insert(session);
+                    }
+                    if let Some(u) = user {
+                        c.users.insert(u);
+                    }
+                }
+            }
+            Some(Event::PluginLoaded) => {
+                stat(&mut self.plugins, [&m.plugin_name, &m.marketplace_name], user, session);
+            }
+            Some(Event::McpServerConnection) => {
+                stat(&mut self.mcp_connections, [&m.mcp_status, &m.transport_type], user, session);
+            }
+            Some(Event::HookExecutionComplete) => {
+                let blocked = m.num_blocking.unwrap_or(0) > 0;
+                let s = stat(&mut self.hooks, [&m.hook_event, &m.hook_source], user, session);
+                if blocked {
+                    s.yes += 1;
+                    self.blocking_hook_runs += 1;
+                }
+            }
+            Some(Event::ApiRefusal) => self.refusals += 1,
+            Some(Event::ApiRetriesExhausted) => self.retries_exhausted += 1,
+            Some(Event::Compaction) => match m.trigger.as_ref().map(Token::as_str) {
+                Some("auto") => self.compactions_auto += 1,
+                Some("manual") => self.compactions_manual += 1,
+                _ => {}
+            },
+            Some(Event::UserPrompt) => {
+                if let Some(n) = m.prompt_length {
+                    self.prompt_sizes.add(n);
+                }
+            }
+            Some(Event::AssistantResponse) => {
+                if let Some(n) = m.response_length {
+                    self.response_sizes.add(n);
+                }
+            }
+            Some(Event::ApiError) => {
+                if let Some(d) = day.and_then(|d| self.days.get_mut(d)) {
+                    match m.status_code {
+                        Some(429) => d.errors_429 += 1,
+                        Some(529) => d.errors_529 += 1,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The cell of `names` in `cells`, with one more event of `user` in `session`.
+fn cell<'c>(
+    cells: &'c mut Cells,
+    names: [&Option<Token<'_>>; 2],
+    user: Option<UserId>,
+    session: Option<u128>,
+) -> &'c mut Stat {
+    let key: Cell =
+        [names[0].as_ref().map(|t| t.as_str().to_owned()), names[1].as_ref().map(|t| t.as_str().to_owned()), None];
+    let s = cells.entry(key).or_default();
+    s.events += 1;
+    if let Some(u) = user {
+        s.users.insert(u);
+    }
+    if let Some(session) = session {
+        s.sessions.insert(session);
+    }
+    s
 }
 
 fn name_or_unknown(token: &Option<Token<'_>>) -> String {

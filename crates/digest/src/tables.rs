@@ -1,0 +1,330 @@
+//! The sections of issue 21 as tables of text, shared by the Markdown, Slack and HTML formats
+//! (each renders them its own way; names are wrapped in backticks, which HTML drops).
+//!
+//! Trusts the report (identifiers and numbers only). Guarantees: every cell is a figure of the
+//! report with its change, or a name the report holds; a row is only one the report names (or
+//! its `other`, which names no group).
+
+use super::fmt::{WEEKDAYS, int, other, percent, quantile, ratio, row_count, row_name};
+use super::report::{Count, Report};
+use super::sections::{OtherRow, Row, Rows};
+
+/// One table: a title, an optional note, a header and rows of cells.
+pub struct Table {
+    pub id: &'static str,
+    pub title: String,
+    pub note: Option<String>,
+    pub header: Vec<&'static str>,
+    /// The named rows, and the rows after them that a format never cuts (`other`, `all`).
+    pub body: (Vec<Vec<String>>, Vec<Vec<String>>),
+}
+
+fn plain(rows: Vec<Vec<String>>) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    (rows, Vec::new())
+}
+
+impl Table {
+    /// The first `n` rows and the tail, and how many rows were left out.
+    pub fn cut(&self, n: usize) -> (Vec<&Vec<String>>, usize) {
+        let shown = self.body.0.iter().take(n).chain(&self.body.1).collect();
+        (shown, self.body.0.len().saturating_sub(n))
+    }
+}
+
+fn count(c: &Count) -> String {
+    format!("{} ({})", int(c.value), super::fmt::count_change(c))
+}
+
+/// The rows of a breakdown, then its `other`, then the total row.
+fn rows<F>(
+    b: &Rows<F>,
+    total: Option<(&Count, &F)>,
+    cells: impl Fn(&F) -> Vec<String>,
+) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let out: Vec<Vec<String>> = b
+        .rows
+        .iter()
+        .map(|Row { name, users, figures }| {
+            let mut r = vec![row_name(name), row_count(users)];
+            r.extend(cells(figures));
+            r
+        })
+        .collect();
+    let mut tail = Vec::new();
+    if let Some(OtherRow { groups, users, figures }) = &b.other {
+        let mut r = vec![other(*groups), row_count(users)];
+        r.extend(cells(figures));
+        tail.push(r);
+    }
+    if let Some((users, figures)) = total {
+        let mut r = vec!["all".to_owned(), count(users)];
+        r.extend(cells(figures));
+        tail.push(r);
+    }
+    (out, tail)
+}
+
+fn note(k: u64) -> Option<String> {
+    Some(format!(
+        "Rows of at least {k} people; smaller ones are added up in \"other\" (with others, so that none can be worked out)."
+    ))
+}
+
+pub fn tables(r: &Report) -> Vec<Table> {
+    let k = r.groups.min_group_size;
+    let mut t = Vec::new();
+    let a = &r.acceptance;
+    let acc = |f: &super::sections::AcceptanceFigures| {
+        vec![row_count(&f.decisions), row_count(&f.accepted), row_count(&f.rejected), percent(&f.acceptance_pct)]
+    };
+    let head = |first: &'static str, rest: &[&'static str]| {
+        let mut h = vec![first, "people"];
+        h.extend_from_slice(rest);
+        h
+    };
+    let acc_head = ["decisions", "accepted", "rejected", "acceptance"];
+    t.push(Table {
+        id: "acceptance-tool",
+        title: "Edit acceptance by tool".to_owned(),
+        note: note(k),
+        header: head("tool", &acc_head),
+        body: rows(&a.by_tool, Some((&a.users, &a.total)), acc),
+    });
+    t.push(Table {
+        id: "acceptance-source",
+        title: "Edit acceptance by decision source".to_owned(),
+        note: None,
+        header: head("source", &acc_head),
+        body: rows(&a.by_source, Some((&a.users, &a.total)), acc),
+    });
+    let tools = &r.tools;
+    t.push(Table {
+        id: "tools",
+        title: "Tool calls by tool".to_owned(),
+        note: None,
+        header: head("tool", &["calls", "success", "p50", "p95"]),
+        body: rows(&tools.by_tool, Some((&tools.users, &tools.total)), |f| {
+            vec![
+                row_count(&f.calls),
+                percent(&f.success_pct),
+                quantile(&f.duration_ms_p50, " ms"),
+                quantile(&f.duration_ms_p95, " ms"),
+            ]
+        }),
+    });
+    let l = &r.latency;
+    t.push(Table {
+        id: "latency",
+        title: "Model latency by model".to_owned(),
+        note: None,
+        header: head("model", &["requests", "TTFT p50", "TTFT p95", "duration p50", "duration p95"]),
+        body: rows(&l.by_model, Some((&l.users, &l.total)), |f| {
+            vec![
+                row_count(&f.requests),
+                quantile(&f.ttft_ms_p50, " ms"),
+                quantile(&f.ttft_ms_p95, " ms"),
+                quantile(&f.duration_ms_p50, " ms"),
+                quantile(&f.duration_ms_p95, " ms"),
+            ]
+        }),
+    });
+    let s = &r.subagent_runs;
+    t.push(Table {
+        id: "subagent-runs",
+        title: "Subagent runs by type".to_owned(),
+        note: None,
+        header: head("type", &["runs", "tool uses", "p50", "p95"]),
+        body: rows(&s.by_type, Some((&s.users, &s.total)), |f| {
+            vec![
+                row_count(&f.runs),
+                row_count(&f.tool_uses),
+                quantile(&f.duration_ms_p50, " ms"),
+                quantile(&f.duration_ms_p95, " ms"),
+            ]
+        }),
+    });
+    let f = &r.friction;
+    t.push(Table {
+        id: "friction",
+        title: "Friction".to_owned(),
+        note: None,
+        header: vec!["", "this period (change)"],
+        body: plain(vec![
+            vec!["Refusals".to_owned(), count(&f.refusals)],
+            vec!["Retries exhausted".to_owned(), count(&f.retries_exhausted)],
+            vec!["Rate limited (429)".to_owned(), count(&f.status_429)],
+            vec!["Overloaded (529)".to_owned(), count(&f.status_529)],
+            vec!["Compactions, auto".to_owned(), count(&f.compactions_auto)],
+            vec!["Compactions, manual".to_owned(), count(&f.compactions_manual)],
+            vec!["Auto compactions per session".to_owned(), ratio(&f.compactions_per_session_auto)],
+            vec!["Manual compactions per session".to_owned(), ratio(&f.compactions_per_session_manual)],
+            vec!["Hook runs that blocked".to_owned(), count(&f.blocking_hook_runs)],
+        ]),
+    });
+    t.push(Table {
+        id: "friction-days",
+        title: "429 and 529 by day".to_owned(),
+        note: None,
+        header: vec!["day", "429", "529"],
+        body: plain(f.days.iter().map(|d| vec![d.date.clone(), int(d.status_429), int(d.status_529)]).collect()),
+    });
+    let p = &r.permissions;
+    t.push(Table {
+        id: "permission-modes",
+        title: "Sessions by permission mode".to_owned(),
+        note: Some(format!("{} sessions with a tool decision.", count(&p.sessions_with_decisions))),
+        header: head("mode", &["sessions", "share of sessions", "decisions"]),
+        body: rows(&p.by_mode, None, |f| {
+            vec![row_count(&f.sessions), percent(&f.session_share_pct), row_count(&f.decisions)]
+        }),
+    });
+    t.push(Table {
+        id: "permission-changes",
+        title: "Changes of permission mode".to_owned(),
+        note: Some("People are counted, never named.".to_owned()),
+        header: vec!["into", "changes", "sessions", "share of sessions", "people"],
+        body: plain(
+            p.changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("`{}`", c.to_mode),
+                        count(&c.changes),
+                        count(&c.sessions),
+                        percent(&c.session_share_pct),
+                        count(&c.people),
+                    ]
+                })
+                .collect(),
+        ),
+    });
+    let loads = |f: &super::sections::LoadFigures| vec![row_count(&f.events), row_count(&f.sessions)];
+    let pl = &r.plugins;
+    t.push(Table {
+        id: "plugins",
+        title: "Plugins in use".to_owned(),
+        note: note(k),
+        header: head("plugin", &["loads", "sessions"]),
+        body: rows(&pl.by_plugin, Some((&pl.users, &pl.total)), loads),
+    });
+    t.push(Table {
+        id: "marketplaces",
+        title: "Plugin marketplaces in use".to_owned(),
+        note: None,
+        header: head("marketplace", &["loads", "sessions"]),
+        body: rows(&pl.by_marketplace, Some((&pl.users, &pl.total)), loads),
+    });
+    let m = &r.mcp_connections;
+    t.push(Table {
+        id: "mcp-status",
+        title: "MCP connections by status".to_owned(),
+        note: Some("Server names are never kept.".to_owned()),
+        header: head("status", &["connections", "sessions"]),
+        body: rows(&m.by_status, Some((&m.users, &m.total)), loads),
+    });
+    t.push(Table {
+        id: "mcp-transport",
+        title: "MCP connections by transport".to_owned(),
+        note: None,
+        header: head("transport", &["connections", "sessions"]),
+        body: rows(&m.by_transport, Some((&m.users, &m.total)), loads),
+    });
+    let h = &r.hooks;
+    let hook = |f: &super::sections::HookFigures| vec![row_count(&f.runs), row_count(&f.blocking_runs)];
+    t.push(Table {
+        id: "hooks-event",
+        title: "Hook runs by event".to_owned(),
+        note: None,
+        header: head("hook event", &["runs", "blocked"]),
+        body: rows(&h.by_event, Some((&h.users, &h.total)), hook),
+    });
+    let mut by_source = rows(&h.by_source, Some((&h.users, &h.total)), hook);
+    for (row, r) in by_source.0.iter_mut().zip(&h.by_source.rows) {
+        if r.name.as_deref() == Some(super::sections::MANAGED_HOOK_SOURCE) {
+            row[0].push_str(" (managed)");
+        }
+    }
+    t.push(Table {
+        id: "hooks-source",
+        title: "Hook runs by source".to_owned(),
+        note: Some(
+            "policySettings hooks are managed by an administrator; the others are the user's or the project's."
+                .to_owned(),
+        ),
+        header: head("source", &["runs", "blocked"]),
+        body: by_source,
+    });
+    let act = &r.activity;
+    let mut busiest: Vec<_> = act.cells.iter().collect();
+    busiest.sort_by(|a, b| b.events.value.cmp(&a.events.value).then((a.weekday, a.hour).cmp(&(b.weekday, b.hour))));
+    let activity: Vec<Vec<String>> = busiest
+        .iter()
+        .map(|c| {
+            vec![
+                format!("{} {:02}:00", WEEKDAYS.get(usize::from(c.weekday)).unwrap_or(&"?"), c.hour),
+                row_count(&c.users),
+                row_count(&c.events),
+            ]
+        })
+        .collect();
+    let mut activity_tail = Vec::new();
+    if let Some(o) = &act.other {
+        activity_tail.push(vec![
+            format!("other ({} hours)", int(o.groups)),
+            row_count(&o.users),
+            row_count(&o.figures.events),
+        ]);
+    }
+    t.push(Table {
+        id: "activity",
+        title: "Busiest hours (UTC)".to_owned(),
+        note: Some(format!(
+            "Team activity ({} events), never per person; hours of fewer than {k} people are added up in \"other\".",
+            count(&act.events)
+        )),
+        header: vec!["hour", "people", "events"],
+        body: (activity, activity_tail),
+    });
+    let z = &r.sizes;
+    t.push(Table {
+        id: "sizes",
+        title: "Prompt and response sizes (characters)".to_owned(),
+        note: Some("Lengths only, never text.".to_owned()),
+        header: vec!["", "count", "p50", "p90", "p99"],
+        body: plain(
+            [("Prompts", &z.prompt_length), ("Responses", &z.response_length)]
+                .into_iter()
+                .map(|(label, s)| {
+                    vec![
+                        label.to_owned(),
+                        count(&s.count),
+                        quantile(&s.p50, ""),
+                        quantile(&s.p90, ""),
+                        quantile(&s.p99, ""),
+                    ]
+                })
+                .collect(),
+        ),
+    });
+    t.push(Table {
+        id: "size-buckets",
+        title: "Sizes by bucket".to_owned(),
+        note: None,
+        header: vec!["characters", "prompts", "responses"],
+        body: plain(
+            z.prompt_length
+                .buckets
+                .iter()
+                .zip(&z.response_length.buckets)
+                .map(|(p, r)| {
+                    let range = match p.max {
+                        Some(max) => format!("{}–{}", int(p.min), int(max)),
+                        None => format!("{} or more", int(p.min)),
+                    };
+                    vec![range, count(&p.count), count(&r.count)]
+                })
+                .collect(),
+        ),
+    });
+    t
+}
