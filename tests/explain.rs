@@ -197,7 +197,7 @@ fn event_names_are_shown_only_when_known_or_allowlisted() {
         json!({"body": "claude_code.x\nevent 9 api_request: written\u{1b}]0;CANARY\u{7}"}).to_string(),
         json!({"attributes": {"event.name": "CANARY@example.com"}}).to_string(),
         json!({"eventName": "claude_code.CANARY_looks_like_a_name"}).to_string(),
-        json!({"body": "claude_code.assistant_response", "attributes": {"response": "CANARY"}}).to_string(),
+        json!({"body": "claude_code.api_response_body", "attributes": {"body": "CANARY"}}).to_string(),
         json!({"body": "claude_code.api_request"}).to_string(),
     ];
     let (events, summary) = explain_both(&lines);
@@ -212,12 +212,12 @@ fn event_names_are_shown_only_when_known_or_allowlisted() {
             "event 1 unknown event: dropped (event_not_allowed)",
             "event 2 unknown event: dropped (event_not_allowed)",
             "event 3 unknown event: dropped (event_not_allowed)",
-            "event 4 assistant_response: dropped (event_not_allowed)",
+            "event 4 api_response_body: dropped (event_not_allowed)",
             "event 5 api_request: written",
         ]
     );
     assert!(summary.contains("\nunknown event: 4 events, 4 dropped (event_not_allowed)"), "{summary}");
-    assert!(summary.contains("\nassistant_response: 1 event, 1 dropped (event_not_allowed)"), "{summary}");
+    assert!(summary.contains("\napi_response_body: 1 event, 1 dropped (event_not_allowed)"), "{summary}");
     assert!(summary.contains("\napi_request: 1 event, 1 written"), "{summary}");
 
     // A name the allowlist lists is shown, known to Claude Code or not.
@@ -256,10 +256,10 @@ fn events_without_one_name_are_unnamed() {
 #[test]
 fn the_summary_counts_per_event_type_and_key() {
     let lines = [
-        api_request(json!({"model": "claude-sonnet-4-5-20250929", "input_tokens": 5, "ttft_ms": 7})),
-        api_request(json!({"model": "m 2", "ttft_ms": 7, "CANARY@x": 1})),
+        api_request(json!({"model": "claude-sonnet-4-5-20250929", "input_tokens": 5, "cost_usd_micros": 7})),
+        api_request(json!({"model": "m 2", "cost_usd_micros": 7, "CANARY@x": 1})),
         tool_result(json!(r#"{"skill_name":"pdf","file_path":"CANARY"}"#)),
-        json!({"body": "claude_code.assistant_response"}).to_string(),
+        json!({"body": "claude_code.api_request_body"}).to_string(),
     ];
     let (_, summary) = explain_both(&lines);
     assert_clean(&summary, "CANARY");
@@ -268,7 +268,7 @@ fn the_summary_counts_per_event_type_and_key() {
         (1, "kept attributes.model"),
         (1, "kept attributes.input_tokens"),
         (1, "dropped attributes.model (wrong_kind)"),
-        (2, "dropped attributes.ttft_ms (not_allowlisted)"),
+        (2, "dropped attributes.cost_usd_micros (not_allowlisted)"),
         (1, "dropped attributes.<key not shown> (not_allowlisted)"),
         (1, "kept attributes.tool_parameters.skill_name"),
         (1, "dropped other keys in attributes.tool_parameters (not_allowlisted)"),
@@ -282,7 +282,7 @@ fn the_summary_counts_per_event_type_and_key() {
         [
             "api_request: 2 events, 2 written",
             "tool_result: 1 event, 1 written",
-            "assistant_response: 1 event, 1 dropped (event_not_allowed)"
+            "api_request_body: 1 event, 1 dropped (event_not_allowed)"
         ]
     );
 }

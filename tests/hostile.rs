@@ -210,12 +210,12 @@ fn invalid_utf8_and_lone_surrogates_inside_messages() {
     // Escapes inside the message's own JSON: an allowlisted value with a lone surrogate is not a
     // string, so it is dropped as the wrong kind; a key with one makes the message unparseable.
     let out = sanitize(&[
-        api_request(r#","model":"\ud800","tool_name":"CANARY\u0000x""#),
+        api_request(r#","model":"\ud800","skill.name":"CANARY\u0000x""#),
         r#"{"body":"claude_code.api_request","attributes":{"\udfff":"CANARY"}}"#.to_owned(),
     ]);
     assert_eq!(out.counts.written, 1);
     assert_eq!(out.counts.dropped(EventDrop::Unparseable), 1);
-    assert_eq!(out.counts.attributes_dropped(AttributeDrop::WrongKind), 2, "model, tool_name");
+    assert_eq!(out.counts.attributes_dropped(AttributeDrop::WrongKind), 2, "model, skill.name");
     assert_no_canary(&out);
 
     // Raw invalid UTF-8 in NDJSON input: the line is counted unparseable, the others go on.
@@ -315,7 +315,7 @@ fn an_empty_log_events_and_10000_tiny_events() {
             0 => r#"{"body":"claude_code.api_request"}"#.to_owned(),
             1 => "{}".to_owned(),
             2 => String::new(),
-            _ => format!(r#"{{"body":"claude_code.assistant_response","attributes":{{"response":"{CANARY}"}}}}"#),
+            _ => format!(r#"{{"body":"claude_code.api_response_body","attributes":{{"body":"{CANARY}"}}}}"#),
         })
         .collect();
     let out = sanitize(&tiny);

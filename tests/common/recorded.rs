@@ -95,6 +95,9 @@ pub struct AllowlistKeys {
     pub tool_parameters: BTreeSet<String>,
     /// Every `from` key of every `[pseudonyms.*]`: never written raw.
     pub identities: BTreeSet<String>,
+    /// `[attributes]` and `[tool_parameters]` entries kept only on some events (`events = [...]`):
+    /// (table, key) → those events. An entry not listed is kept on every kept event.
+    pub only_on: std::collections::BTreeMap<(String, String), BTreeSet<String>>,
 }
 
 impl AllowlistKeys {
@@ -106,6 +109,7 @@ impl AllowlistKeys {
             resource: BTreeSet::new(),
             tool_parameters: BTreeSet::new(),
             identities: BTreeSet::new(),
+            only_on: Default::default(),
         };
         let quoted = |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
         let mut section = String::new();
@@ -126,6 +130,12 @@ impl AllowlistKeys {
             }
             let Some((key, rest)) = line.split_once('=') else { continue };
             let key = key.trim().trim_matches('"').to_owned();
+            if let Some((_, list)) = rest.split_once("events = [")
+                && matches!(section.as_str(), "attributes" | "tool_parameters")
+            {
+                let list = list.split(']').next().unwrap_or("");
+                keys.only_on.insert((section.clone(), key.clone()), quoted(list).into_iter().collect());
+            }
             match section.as_str() {
                 "" if key == "events" => {
                     keys.events.extend(quoted(rest));
@@ -147,5 +157,20 @@ impl AllowlistKeys {
         );
         assert!(!keys.tool_parameters.is_empty() && !keys.identities.is_empty());
         keys
+    }
+
+    /// Whether the attribute `key` is kept on events named `event`.
+    pub fn attribute_kept_on(&self, key: &str, event: &str) -> bool {
+        self.attributes.contains(key) && self.on(("attributes", key), event)
+    }
+
+    /// Whether the `tool_parameters` sub-key `key` is kept on events named `event`.
+    pub fn tool_parameter_kept_on(&self, key: &str, event: &str) -> bool {
+        self.tool_parameters.contains(key) && self.on(("tool_parameters", key), event)
+    }
+
+    fn on(&self, (table, key): (&str, &str), event: &str) -> bool {
+        self.events.contains(event)
+            && self.only_on.get(&(table.to_owned(), key.to_owned())).is_none_or(|events| events.contains(event))
     }
 }
