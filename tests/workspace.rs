@@ -9,9 +9,18 @@ use std::process::Command;
 
 /// Package name → the names of its normal (non-dev, non-build) dependencies, for every package
 /// Cargo resolved for the workspace.
+/// Resolved for the host only (`--filter-platform`): the packages other platforms would build
+/// with (Windows console crates) are never downloaded on a fresh machine, and `cargo metadata`
+/// for every platform would need them (CI failed so: `failed to download anstyle-wincon`).
 fn normal_dependencies() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+    let host = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--print", "host-tuple"])
+        .output()
+        .expect("rustc prints its host");
+    assert!(host.status.success(), "rustc --print host-tuple: {}", String::from_utf8_lossy(&host.stderr));
+    let host = String::from_utf8(host.stdout).unwrap();
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", host.trim()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
