@@ -309,3 +309,24 @@ fn millions_of_children_under_an_allowlisted_prefix_near_the_cap() {
     let figures = check_near_cap("near-cap-prefix", &[nested], 1);
     println!("{}", figures.join("\n"));
 }
+
+/// One `tool_parameters` string just under the cap (a long command with quotes inside it, so
+/// escaped in the string and again in the payload): it is unescaped once, into one buffer of its
+/// size. (Before, serde_json's growing scratch, the copy it handed over and a second copy in the
+/// arena peaked at about 3.4 × the payload in `sanitize`.)
+#[test]
+fn a_tool_parameters_string_near_the_cap_takes_about_twice_its_size() {
+    let message = |n: usize| {
+        let command = format!("{CANARY} {}", r#"echo "x"; "#.repeat(n));
+        let inner = json!({"subagent_type": "Explore", "bash_command": command}).to_string();
+        json!({"body": "claude_code.tool_result",
+               "attributes": {"event.name": "tool_result", "tool_name": "Agent", "tool_parameters": inner}})
+        .to_string()
+    };
+    // As stored in a payload, the message's own quotes and backslashes are escaped again.
+    let stored = |n: usize| serde_json::to_string(&message(n)).unwrap().len();
+    let per_unit = stored(2000) - stored(1000);
+    let n = 1000 + (NEAR_CAP - (256 << 10) - stored(1000)) * 1000 / per_unit;
+    let figures = check_near_cap("near-cap-tool-parameters", &[message(n)], 1);
+    println!("{}", figures.join("\n"));
+}

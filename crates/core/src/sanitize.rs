@@ -432,6 +432,8 @@ impl Sanitizer {
         scratch.bump.reset();
         let bump = &scratch.bump;
         let al = &self.allowlist;
+        // The unescaped tool_parameters text, when it has escapes (step 2).
+        let mut unescaped = String::new();
 
         // 1. Parse, matching keys against the allowlist; fill the slots; find the event name.
         let mut event = RawEvent::new_in(bump);
@@ -442,7 +444,7 @@ impl Sanitizer {
 
         // 2. The tool_parameters JSON string: its allowlisted sub-keys fill their slots.
         let mut tool = Found::new_in(bump);
-        let tool_verdict = self.tool_parameters(bump, &attributes, &mut tool);
+        let tool_verdict = self.tool_parameters(&mut unescaped, &attributes, &mut tool);
         attributes.fill(&tool);
 
         // 3. Build the output from the allowlist.
@@ -475,9 +477,11 @@ impl Sanitizer {
     }
 
     /// Parses the `tool_parameters` string into `tool`; its verdict, if the event has one.
+    /// `unescaped` holds the string's text when it had escapes (as it always has when stored as a
+    /// JSON string): one copy, not a second one in the arena.
     fn tool_parameters<'b>(
         &self,
-        bump: &'b Bump,
+        unescaped: &'b mut String,
         attributes: &Slots<'b, 'b>,
         tool: &mut Found<'b, 'b>,
     ) -> Option<Verdict> {
@@ -486,7 +490,10 @@ impl Sanitizer {
         };
         let text = match Scalar::from_json(raw.get()) {
             Scalar::Str(Cow::Borrowed(text)) => Some(text),
-            Scalar::Str(Cow::Owned(text)) => Some(&*bump.alloc_str(&text)),
+            Scalar::Str(Cow::Owned(text)) => {
+                *unescaped = text;
+                Some(unescaped.as_str())
+            }
             _ => None,
         };
         if text.is_some_and(|text| parse::parse_object_into(text, &self.tool_parameter_index, tool).is_ok()) {

@@ -86,10 +86,13 @@ impl<'a> Scalar<'a> {
     /// `{"intValue":..}`, with no whitespace). `None` for anything else. Each gives exactly what
     /// serde_json gives (tested below against [`Scalar::from_json_by_serde`]).
     fn plain(json: &'a str) -> Option<Scalar<'a>> {
-        /// A string without escapes or control characters: its text.
-        fn string(json: &str) -> Option<&str> {
+        /// A string: its text, borrowed without escapes, else unescaped (see [`unescape`]).
+        fn string(json: &str) -> Option<Cow<'_, str>> {
             let text = json.strip_prefix('"')?.strip_suffix('"')?;
-            text.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20).then_some(text)
+            match text.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                None => Some(Cow::Borrowed(text)),
+                Some(at) => unescape(text, at).map(Cow::Owned),
+            }
         }
         /// `0`, or up to 18 digits without a leading zero, perhaps negative: within `i64`.
         fn integer(json: &str) -> Option<i64> {
@@ -99,13 +102,17 @@ impl<'a> Scalar<'a> {
             (plain && canonical && !digits.is_empty()).then(|| json.parse().ok()).flatten()
         }
         if let Some(inner) = json.strip_prefix(r#"{"stringValue":"#).and_then(|rest| rest.strip_suffix('}')) {
-            return string(inner).map(|s| Scalar::Str(Cow::Borrowed(s)));
+            return string(inner).map(Scalar::Str);
         }
         if let Some(inner) = json.strip_prefix(r#"{"intValue":"#).and_then(|rest| rest.strip_suffix('}')) {
-            return integer(string(inner).unwrap_or(inner)).map(Scalar::Int);
+            return match string(inner) {
+                Some(digits) => integer(&digits),
+                None => integer(inner),
+            }
+            .map(Scalar::Int);
         }
         match json.as_bytes().first()? {
-            b'"' => string(json).map(|s| Scalar::Str(Cow::Borrowed(s))),
+            b'"' => string(json).map(Scalar::Str),
             b't' | b'f' | b'n' => match json {
                 "true" => Some(Scalar::Bool(true)),
                 "false" => Some(Scalar::Bool(false)),
@@ -123,6 +130,72 @@ impl<'a> Scalar<'a> {
             _ => Scalar::Compound,
         }
     }
+}
+
+/// The text of a JSON string's contents (`text`, between its quotes; its first quote, backslash
+/// or control character at `at`) with its escapes undone, into one buffer of at most
+/// `text.len()` bytes (an unescaped string is never longer than its escapes): a string of tens of
+/// MB costs its own size once, where serde_json's growing scratch and the copy it hands over cost
+/// up to three times. `None` for anything serde_json would refuse (a bare quote or control
+/// character, an unknown escape, a lone surrogate) and leaves to it: where this gives a string,
+/// it is serde_json's (tested below on generated strings).
+fn unescape(text: &str, at: usize) -> Option<String> {
+    fn hex4(bytes: &[u8]) -> Option<u32> {
+        let digits = bytes.get(..4)?;
+        digits.iter().try_fold(0u32, |n, &b| Some(n << 4 | char::from(b).to_digit(16)?))
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut from, mut i) = (0, at);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {}
+            b'"' => return None,
+            b if b < 0x20 => return None,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        out.push_str(&text[from..i]);
+        let escape = *bytes.get(i + 1)?;
+        i += 2;
+        let c = match escape {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = hex4(&bytes[i..])?;
+                i += 4;
+                let code = match unit {
+                    0xD800..=0xDBFF => {
+                        if bytes.get(i..i + 2)? != b"\\u" {
+                            return None;
+                        }
+                        let low = hex4(&bytes[i + 2..])?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        i += 6;
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    unit => unit,
+                };
+                char::from_u32(code)?
+            }
+            _ => return None,
+        };
+        out.push(c);
+        from = i;
+    }
+    out.push_str(&text[from..]);
+    Some(out)
 }
 
 /// Reads a value; `unwrap` says whether an AnyValue wrapper may be opened (only at the top).
@@ -302,6 +375,58 @@ mod tests {
             assert_eq!(Scalar::from_json(case), Scalar::from_json_by_serde(case), "{case}");
         }
         assert!(plain >= 25, "{plain} of {} read plainly", cases.len());
+    }
+
+    /// Strings with escapes, read by [`unescape`], against serde_json: pieces of valid and
+    /// invalid escapes, surrogates paired and lone, bare quotes and control characters.
+    #[test]
+    fn strings_with_escapes_are_unescaped_as_serde_json_does() {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            "a",
+            "é",
+            "😀",
+            " ",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b",
+            "\\f",
+            "\\n",
+            "\\r",
+            "\\t",
+            "\\u0041",
+            "\\u00e9",
+            "\\u0000",
+            "\\u001F",
+            "\\uFFFF",
+            "\\ud83d\\ude00",
+            "\\uD83D\\uDE00",
+            "\\ud83d",
+            "\\ude00",
+            "\\ud83d\\u0041",
+            "\\ud83d\\",
+            "\\u12",
+            "\\u12G4",
+            "\\x",
+            "\\",
+            "\"",
+            "\t",
+            "\u{1}",
+            "\\u",
+            "{\\\"k\\\":1}",
+        ]);
+        let config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        proptest!(config, |(pieces in prop::collection::vec(piece, 0..12), wrap in any::<bool>())| {
+            let string = format!("\"{}\"", pieces.concat());
+            let json = if wrap { format!(r#"{{"stringValue":{string}}}"#) } else { string };
+            prop_assert_eq!(Scalar::from_json(&json), Scalar::from_json_by_serde(&json), "{}", json);
+        });
+        // Those with escapes are read without serde_json (so one buffer of the string's size).
+        for json in [r#""a\"b\\c\u00e9\ud83d\ude00\n""#, r#"{"stringValue":"{\"k\":1}"}"#] {
+            assert!(matches!(Scalar::plain(json), Some(Scalar::Str(Cow::Owned(_)))), "{json}");
+            assert_eq!(Scalar::plain(json), Some(Scalar::from_json_by_serde(json)), "{json}");
+        }
     }
 
     fn shape(json: &str) -> String {
