@@ -205,7 +205,7 @@ fn an_independent_recomputation_agrees_with_the_json_figures() {
     }
 }
 
-/// The sections of issue 21 (docs/digest.md).
+/// The usage sections (acceptance to sizes, docs/digest.md).
 const SECTIONS: [&str; 11] = [
     "acceptance",
     "tools",

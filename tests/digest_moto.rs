@@ -29,7 +29,7 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
     let from_file = digest(&["--until", &until, file.to_str().unwrap()], &endpoint);
     assert!(from_group["totals"]["requests"]["value"].as_u64().unwrap() > 100);
     assert!(from_group["totals"]["requests"]["previous"].as_u64().unwrap() > 100);
-    // Every section (issue 21's included), whatever sections the digest has: only the input
+    // Every section (the usage sections included), whatever sections the digest has: only the input
     // counts may differ in how they were read.
     let sections: Vec<&String> = from_file.as_object().unwrap().keys().filter(|k| *k != "input").collect();
     assert!(sections.len() >= 20, "{sections:?}");

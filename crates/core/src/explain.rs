@@ -262,7 +262,13 @@ fn tally(tallies: &mut Vec<(Scope, AttributeDrop, u64)>, scope: Scope, reason: A
     }
 }
 
-impl Collect<'_> {
+impl<'s> Collect<'s> {
+    /// Nothing heard yet.
+    fn new(allowlist: &'s Allowlist) -> Collect<'s> {
+        let (names, keys, hidden, more) = (String::new(), Vec::new(), Vec::new(), Vec::new());
+        Collect { allowlist, event: None, names, keys, hidden, more }
+    }
+
     fn allowlisted(&self, scope: Scope, key: &str) -> bool {
         match scope {
             Scope::Attributes => self.allowlist.attribute_slots.get(key).is_some(),
@@ -366,14 +372,7 @@ impl Sanitizer {
     }
 
     fn explain_one(&self, index: usize, origin: Origin<'_>, message: &str, marks: Option<&[u64]>) -> Explanation {
-        let mut audit = Collect {
-            allowlist: self.allowlist(),
-            event: None,
-            names: String::new(),
-            keys: Vec::new(),
-            hidden: Vec::new(),
-            more: Vec::new(),
-        };
+        let mut audit = Collect::new(self.allowlist());
         let outcome = self.sanitize_marked(origin, message, marks, &mut audit).map(|_| ());
         let event = match (audit.event, outcome) {
             (Some(event), _) => event,
@@ -630,14 +629,7 @@ mod tests {
     #[test]
     fn audit_calls_become_printable_explanations() {
         let allowlist = Allowlist::embedded();
-        let mut audit = Collect {
-            allowlist: &allowlist,
-            event: None,
-            names: String::new(),
-            keys: Vec::new(),
-            hidden: Vec::new(),
-            more: Vec::new(),
-        };
+        let mut audit = Collect::new(&allowlist);
         audit.event_name("tool_result");
         audit.attribute(Scope::Attributes, "tool_name", Verdict::Kept);
         audit.attribute(Scope::Attributes, "CANARY@example.com", Verdict::Dropped(AttributeDrop::NotAllowlisted));
@@ -682,14 +674,7 @@ mod tests {
         assert!(text.contains("\n       8  dropped         nested keys in resource.attributes (duplicate)"));
         assert!(!text.contains("CANARY") && !e.to_string().contains("CANARY"));
 
-        let mut audit = Collect {
-            allowlist: &allowlist,
-            event: None,
-            names: String::new(),
-            keys: Vec::new(),
-            hidden: Vec::new(),
-            more: Vec::new(),
-        };
+        let mut audit = Collect::new(&allowlist);
         audit.event_name("CANARY_unknown");
         assert_eq!(audit.event, Some(EventType::Unknown));
         audit.event_name("user_prompt");

@@ -270,7 +270,7 @@ fn table(t: &Table) -> Markup {
 /// shade by events; hours not shown (fewer than K people) grey.
 fn heatmap(r: &Report) -> String {
     let title = "Activity by hour (UTC) and weekday";
-    let cells = &r.activity.cells;
+    let cells = &r.sections.activity.cells;
     let max = cells.iter().map(|c| c.events.value).max().unwrap_or(0).max(1) as f64;
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {

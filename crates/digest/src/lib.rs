@@ -15,7 +15,7 @@
 //! MCP status and transport, hook event and source) or text of this module; a key is accepted
 //! only on the events the allowlist writes it on; refused lines are counted by reason and never
 //! echoed; no group of fewer than K people can be read or subtracted out of any format, neither
-//! an org group nor a row of issue 21's breakdowns ([`suppress`], [`sections`]); every renderer's work is bounded (lists cut to a fixed number of rows,
+//! an org group nor a row of the usage sections' breakdowns ([`suppress`], [`sections`]); every renderer's work is bounded (lists cut to a fixed number of rows,
 //! amounts clamped to [`report::MAX_AMOUNT`]). All of it is pure but [`group`] (the sanitized group, read with
 //! `FilterLogEvents`) and [`deliver`] (Slack, through a webhook from Secrets Manager); the
 //! CLI and the digest function read and write.

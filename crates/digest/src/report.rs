@@ -10,10 +10,7 @@
 //! amounts are rounded (USD to 6 decimals, percentages to 0.1) so output does not depend on
 //! summation order, and every number is finite.
 
-use super::sections::{
-    Acceptance, Activity, Friction, Hooks, Latency, McpConnections, Permissions, Plugins, Sections, SizeSection,
-    SubagentRuns, Tools,
-};
+use super::sections::Sections;
 use super::suppress::{self, Named};
 use super::tally::{Cell, Digest, GroupTally, LineCounts, NameTally, Tally};
 use serde::Serialize;
@@ -262,17 +259,10 @@ pub struct Report {
     pub groups: Groups,
     pub top_users: Vec<TopUser>,
     pub days: Vec<Day>,
-    pub acceptance: Acceptance,
-    pub tools: Tools,
-    pub latency: Latency,
-    pub subagent_runs: SubagentRuns,
-    pub friction: Friction,
-    pub permissions: Permissions,
-    pub plugins: Plugins,
-    pub mcp_connections: McpConnections,
-    pub hooks: Hooks,
-    pub activity: Activity,
-    pub sizes: SizeSection,
+    /// Acceptance, tools, latency, friction, safety, activity and sizes: in the JSON form,
+    /// members of the report like the others.
+    #[serde(flatten)]
+    pub sections: Sections,
 }
 
 impl Report {
@@ -288,19 +278,7 @@ impl Report {
         let dates: Vec<String> = (0..cur.days.len())
             .map(|i| rfc3339(w.start_ns() + i as u64 * 86_400 * 1_000_000_000)[..10].to_owned())
             .collect();
-        let Sections {
-            acceptance,
-            tools,
-            latency,
-            subagent_runs,
-            friction,
-            permissions,
-            plugins,
-            mcp_connections,
-            hooks,
-            activity,
-            sizes,
-        } = Sections::new(cur, prev, min_group_size, &dates);
+        let sections = Sections::new(cur, prev, min_group_size, &dates);
         Report {
             schema: SCHEMA,
             window: WindowInfo {
@@ -350,17 +328,7 @@ impl Report {
                     }
                 })
                 .collect(),
-            acceptance,
-            tools,
-            latency,
-            subagent_runs,
-            friction,
-            permissions,
-            plugins,
-            mcp_connections,
-            hooks,
-            activity,
-            sizes,
+            sections,
         }
     }
 }

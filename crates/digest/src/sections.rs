@@ -1,4 +1,4 @@
-//! The figures of issue 21: is it working (acceptance, tools, latency, subagent runs), where is
+//! The usage sections: is it working (acceptance, tools, latency, subagent runs), where is
 //! the friction, is it used safely (permission modes, plugins, MCP connections, hooks), when is
 //! the team active, and how large are prompts and responses.
 //!
@@ -511,9 +511,9 @@ pub struct SizeSection {
 
 // ---------------------------------------------------------------- all of them
 
-/// The sections of issue 21, computed from the two tallies with groups of fewer than `k` people
-/// folded.
-#[derive(Debug)]
+/// The sections after the spend figures (acceptance, tools, latency, friction, safety, activity,
+/// sizes), computed from the two tallies with groups of fewer than `k` people folded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sections {
     pub acceptance: Acceptance,
     pub tools: Tools,

@@ -1,4 +1,4 @@
-//! The sections of issue 21 as tables of text, shared by the Markdown, Slack and HTML formats
+//! The usage sections (acceptance to sizes) as tables of text, shared by the Markdown, Slack and HTML formats
 //! (each renders them its own way; names are wrapped in backticks, which HTML drops).
 //!
 //! Trusts the report (identifiers and numbers only). Guarantees: every cell is a figure of the
@@ -73,7 +73,7 @@ fn note(k: u64) -> Option<String> {
 pub fn tables(r: &Report) -> Vec<Table> {
     let k = r.groups.min_group_size;
     let mut t = Vec::new();
-    let a = &r.acceptance;
+    let a = &r.sections.acceptance;
     let acc = |f: &super::sections::AcceptanceFigures| {
         vec![row_count(&f.decisions), row_count(&f.accepted), row_count(&f.rejected), percent(&f.acceptance_pct)]
     };
@@ -97,7 +97,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: head("source", &acc_head),
         body: rows(&a.by_source, Some((&a.users, &a.total)), acc),
     });
-    let tools = &r.tools;
+    let tools = &r.sections.tools;
     t.push(Table {
         id: "tools",
         title: "Tool calls by tool".to_owned(),
@@ -112,7 +112,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ]
         }),
     });
-    let l = &r.latency;
+    let l = &r.sections.latency;
     t.push(Table {
         id: "latency",
         title: "Model latency by model".to_owned(),
@@ -128,7 +128,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ]
         }),
     });
-    let s = &r.subagent_runs;
+    let s = &r.sections.subagent_runs;
     t.push(Table {
         id: "subagent-runs",
         title: "Subagent runs by type".to_owned(),
@@ -143,7 +143,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ]
         }),
     });
-    let f = &r.friction;
+    let f = &r.sections.friction;
     t.push(Table {
         id: "friction",
         title: "Friction".to_owned(),
@@ -168,7 +168,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: vec!["day", "429", "529"],
         body: plain(f.days.iter().map(|d| vec![d.date.clone(), int(d.status_429), int(d.status_529)]).collect()),
     });
-    let p = &r.permissions;
+    let p = &r.sections.permissions;
     t.push(Table {
         id: "permission-modes",
         title: "Sessions by permission mode".to_owned(),
@@ -199,7 +199,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ),
     });
     let loads = |f: &super::sections::LoadFigures| vec![row_count(&f.events), row_count(&f.sessions)];
-    let pl = &r.plugins;
+    let pl = &r.sections.plugins;
     t.push(Table {
         id: "plugins",
         title: "Plugins in use".to_owned(),
@@ -214,7 +214,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: head("marketplace", &["loads", "sessions"]),
         body: rows(&pl.by_marketplace, Some((&pl.users, &pl.total)), loads),
     });
-    let m = &r.mcp_connections;
+    let m = &r.sections.mcp_connections;
     t.push(Table {
         id: "mcp-status",
         title: "MCP connections by status".to_owned(),
@@ -229,7 +229,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: head("transport", &["connections", "sessions"]),
         body: rows(&m.by_transport, Some((&m.users, &m.total)), loads),
     });
-    let h = &r.hooks;
+    let h = &r.sections.hooks;
     let hook = |f: &super::sections::HookFigures| vec![row_count(&f.runs), row_count(&f.blocking_runs)];
     t.push(Table {
         id: "hooks-event",
@@ -254,7 +254,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: head("source", &["runs", "blocked"]),
         body: by_source,
     });
-    let act = &r.activity;
+    let act = &r.sections.activity;
     let mut busiest: Vec<_> = act.cells.iter().collect();
     busiest.sort_by(|a, b| b.events.value.cmp(&a.events.value).then((a.weekday, a.hour).cmp(&(b.weekday, b.hour))));
     let activity: Vec<Vec<String>> = busiest
@@ -285,7 +285,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: vec!["hour", "people", "events"],
         body: (activity, activity_tail),
     });
-    let z = &r.sizes;
+    let z = &r.sections.sizes;
     t.push(Table {
         id: "sizes",
         title: "Prompt and response sizes (characters)".to_owned(),

@@ -3,7 +3,7 @@
 //! Trusts [`Schema::parse`] to accept only sanitized messages whose values are within their
 //! allowlist kinds. Guarantees: each line is looked at once and dropped; memory grows with the
 //! distinct users, sessions, names (models, skills, subagent types, MCP servers, org cells, and
-//! the cells of issue 21's breakdowns, each with at most 64 distinct rounded values per power of
+//! the cells of the usage sections' breakdowns, each with at most 64 distinct rounded values per power of
 //! two in a [`Dist`]) and days of the two windows, plus 8 bytes per distinct in-window
 //! `sourceEventId` (the de-duplication set), never with the line count itself beyond that. A line is used, a
 //! duplicate, outside both windows, or refused with a reason: every line is counted exactly
@@ -404,7 +404,7 @@ impl Tally {
         }
     }
 
-    /// The figures of issue 21: acceptance, tools, latency, subagent runs, friction,
+    /// The usage sections' figures: acceptance, tools, latency, subagent runs, friction,
     /// permissions, plugins, MCP connections, hooks, activity and sizes.
     fn add_new(&mut self, m: &Message<'_>, user: Option<UserId>, day: Option<usize>) {
         let (session, stat) = (m.session, cell);
