@@ -93,19 +93,36 @@ fn hostile(shape: &str) -> String {
     message.to_string()
 }
 
-/// A subscription payload file holding `messages`; returns its path and decompressed size.
+/// A subscription payload file holding `messages`; returns its path and decompressed size. A
+/// name ending in `-exact` makes a payload only the exact reader reads; one containing
+/// `-message-first` puts each event's message before its id and timestamp.
 fn payload_file(name: &str, messages: &[String]) -> (PathBuf, usize) {
-    let events: Vec<serde_json::Value> = messages
+    // Each event's fields in the order CloudWatch writes them (`json!` would sort them).
+    let events: Vec<String> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| json!({"id": (i + 1).to_string(), "timestamp": 1_700_000_000_000_i64 + i as i64, "message": m}))
+        .map(|(i, m)| {
+            let (message, id, timestamp) = (serde_json::to_string(m).unwrap(), i + 1, 1_700_000_000_000_i64 + i as i64);
+            if name.contains("-message-first") {
+                format!(r#"{{"message":{message},"id":"{id}","timestamp":{timestamp}}}"#)
+            } else {
+                format!(r#"{{"id":"{id}","timestamp":{timestamp},"message":{message}}}"#)
+            }
+        })
         .collect();
-    let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
-        "subscriptionFilters": ["f"], "logEvents": events})
-    .to_string();
+    let payload = format!(
+        r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{}]}}"#,
+        events.join(",")
+    );
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     gz.write_all(payload.as_bytes()).unwrap();
-    let envelope = json!({"awslogs": {"data": STANDARD.encode(gz.finish().unwrap())}}).to_string();
+    let mut envelope = json!({"awslogs": {"data": STANDARD.encode(gz.finish().unwrap())}}).to_string();
+    if name.ends_with("-exact") {
+        // Slashes escaped in the envelope, as some JSON writers do: the fast reader refuses an
+        // escape there, so the exact reader (serde_json over the whole payload) reads it.
+        assert!(envelope.contains('/'));
+        envelope = envelope.replace('/', "\\/");
+    }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounded");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.json"));
@@ -284,6 +301,18 @@ fn check_near_cap(name: &str, messages: &[String], written: usize) -> Vec<String
 #[test]
 fn an_event_of_millions_of_keys_near_the_cap_takes_about_twice_its_size() {
     let figures = check_near_cap("near-cap-keys", &[many_keys(NEAR_CAP)], 1);
+    println!("{}", figures.join("\n"));
+}
+
+/// The same through the exact reader, which holds the whole decompressed payload and the
+/// unescaped message, each message borrowed from the payload and unescaped once. (Before,
+/// serde_json's growing scratch and the copy of it each event kept made it 3.2 × the payload:
+/// 115 MiB for 32.5 MB in `sanitize`.)
+#[test]
+fn an_event_of_millions_of_keys_near_the_cap_through_the_exact_reader() {
+    let mut figures = check_near_cap("near-cap-keys-exact", &[many_keys(NEAR_CAP)], 1);
+    // The message before the event's id and timestamp: kept, borrowed, until the event ends.
+    figures.extend(check_near_cap("near-cap-keys-message-first-exact", &[many_keys(NEAR_CAP)], 1));
     println!("{}", figures.join("\n"));
 }
 

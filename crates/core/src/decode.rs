@@ -16,6 +16,7 @@
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -282,15 +283,162 @@ pub fn decode_envelope(envelope: &[u8], max_decompressed: usize) -> Result<Paylo
     Payload::read(Source::Envelope(envelope), max_decompressed).map(|p| p.expect("an envelope in memory is read"))
 }
 
-#[derive(Deserialize)]
-struct WireEvent {
-    id: String,
-    timestamp: i64,
-    message: Message,
+/// An event's fields, in the order CloudWatch writes them (and an array form gives them).
+const EVENT_FIELDS: &[&str] = &["id", "timestamp", "message"];
+
+/// How the exact reader reads messages.
+#[derive(Clone, Copy)]
+enum Text {
+    /// The payload is Unicode throughout (as every payload CloudWatch writes): each message is
+    /// borrowed as written and unescaped once, into a buffer of its size ([`value::string`]).
+    Unicode,
+    /// The payload holds bytes that are not UTF-8 (refused where they are not inside a message,
+    /// as serde_json refuses them): each message is read as bytes by serde_json, into its
+    /// scratch, and checked as UTF-8 on its own.
+    Bytes,
 }
 
-/// A JSON string read as bytes (serde_json then accepts lone surrogates, as WTF-8) and checked
-/// as UTF-8 on its own.
+/// One event of `logEvents` (as serde's derive reads a struct: other members ignored, each field
+/// once, an array form taken in field order), handed to `each`. When the id and timestamp come
+/// before the message, as CloudWatch writes them, the message is handed on as it is read;
+/// otherwise it is kept until the event ends (borrowed, for a Unicode payload).
+struct Event<'f, F> {
+    each: &'f mut F,
+    text: Text,
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> DeserializeSeed<'de> for Event<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_struct("WireEvent", EVENT_FIELDS, self)
+    }
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for Event<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a log event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut id, mut timestamp, mut kept) = (None::<String>, None::<i64>, None::<Kept<'de>>);
+        let mut handed = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match EVENT_FIELDS.iter().position(|f| *f == key) {
+                Some(0) if id.is_some() => return Err(de::Error::duplicate_field("id")),
+                Some(0) => id = Some(map.next_value()?),
+                Some(1) if timestamp.is_some() => return Err(de::Error::duplicate_field("timestamp")),
+                Some(1) => timestamp = Some(map.next_value()?),
+                Some(_) if handed || kept.is_some() => return Err(de::Error::duplicate_field("message")),
+                Some(_) => match (&id, timestamp, self.text) {
+                    (Some(id), Some(timestamp), text) => {
+                        map.next_value_seed(HandOn { each: &mut *self.each, id, timestamp, text })?;
+                        handed = true;
+                    }
+                    (_, _, Text::Unicode) => kept = Some(Kept::Raw(map.next_value()?)),
+                    (_, _, Text::Bytes) => kept = Some(Kept::Read(map.next_value()?)),
+                },
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        let timestamp = timestamp.ok_or_else(|| de::Error::missing_field("timestamp"))?;
+        if !handed {
+            let hand_on = HandOn { each: self.each, id: &id, timestamp, text: self.text };
+            match kept.ok_or_else(|| de::Error::missing_field("message"))? {
+                Kept::Raw(raw) => hand_on.raw(raw)?,
+                Kept::Read(Message(message)) => hand_on.hand(message.as_deref().map_err(|&u| u)),
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let length = |i| de::Error::invalid_length(i, &"a log event");
+        let id: String = seq.next_element()?.ok_or_else(|| length(0))?;
+        let timestamp: i64 = seq.next_element()?.ok_or_else(|| length(1))?;
+        seq.next_element_seed(HandOn { each: self.each, id: &id, timestamp, text: self.text })?.ok_or_else(|| length(2))
+    }
+}
+
+/// A message read before its event's id or timestamp.
+enum Kept<'de> {
+    /// As written in a Unicode payload, borrowed.
+    Raw(&'de RawValue),
+    /// Read by serde_json as bytes (see [`Message`]).
+    Read(Message),
+}
+
+/// An event's message, handed to `each` with the event's id and timestamp as it is read: in a
+/// Unicode payload borrowed as written and unescaped once (any message serde_json reads, with its
+/// result: lone surrogates make it unreadable), otherwise read as bytes by serde_json (which then
+/// accepts lone surrogates, as WTF-8) and checked as UTF-8 on its own.
+struct HandOn<'f, 'i, F> {
+    each: &'f mut F,
+    id: &'i str,
+    timestamp: i64,
+    text: Text,
+}
+
+impl<F: FnMut(EventRef<'_>)> HandOn<'_, '_, F> {
+    fn hand(self, message: Result<&str, Unreadable>) {
+        (self.each)(EventRef { id: self.id, timestamp: self.timestamp, message, marks: None });
+    }
+
+    /// A message as written in a Unicode payload: a string, unescaped (by serde_json, as bytes,
+    /// where [`value::string`] leaves it to serde_json), or an error as serde's derive gives.
+    fn raw<E: de::Error>(self, raw: &RawValue) -> Result<(), E> {
+        let json = raw.get();
+        if !json.starts_with('"') {
+            return Err(de::Error::invalid_type(de::Unexpected::Other("a value that is not a string"), &"a string"));
+        }
+        match crate::value::string(json) {
+            Some(text) => self.hand(Ok(&text)),
+            None => {
+                let Message(message) =
+                    serde_json::from_str(json).map_err(|_| de::Error::custom("unreadable message"))?;
+                self.hand(message.as_deref().map_err(|&u| u));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> DeserializeSeed<'de> for HandOn<'_, '_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        match self.text {
+            Text::Unicode => {
+                let raw = <&'de RawValue>::deserialize(deserializer)?;
+                self.raw(raw)
+            }
+            Text::Bytes => deserializer.deserialize_bytes(self),
+        }
+    }
+}
+
+impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for HandOn<'_, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<(), E> {
+        self.hand(std::str::from_utf8(v).map_err(|_| Unreadable));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.hand(Ok(v));
+        Ok(())
+    }
+}
+
+/// A message read by serde_json as bytes and kept (see [`HandOn`]).
 struct Message(Result<String, Unreadable>);
 
 impl<'de> Deserialize<'de> for Message {
@@ -329,8 +477,8 @@ struct AwsLogs<'a> {
 
 /// The exact reader: the envelope by serde_json, base64 whole (naming the first bad byte's
 /// position), the whole payload through the capped inflater, and serde_json, each event handed
-/// to `each` as it is read (its message read as bytes and checked on its own). The events of a
-/// payload found invalid later are void: the caller drops them with the error.
+/// to `each` as it is read (its message unescaped once and checked on its own: [`Text`]). The
+/// events of a payload found invalid later are void: the caller drops them with the error.
 fn read_exact(
     source: Source<'_>,
     max_decompressed: usize,
@@ -358,11 +506,17 @@ fn read_exact(
         };
         scan::inflate(compressed, max_decompressed)?
     };
-    let mut de = serde_json::Deserializer::from_slice(&json);
-    let header = de.deserialize_struct("Payload", PAYLOAD_FIELDS, PayloadVisitor { each }).and_then(|h| {
-        de.end()?;
-        Ok(h)
-    });
+    let visitor = |text| PayloadVisitor { each, text };
+    let header = match std::str::from_utf8(&json) {
+        Ok(unicode) => {
+            let mut de = serde_json::Deserializer::from_str(unicode);
+            de.deserialize_struct("Payload", PAYLOAD_FIELDS, visitor(Text::Unicode)).and_then(|h| de.end().map(|()| h))
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(&json);
+            de.deserialize_struct("Payload", PAYLOAD_FIELDS, visitor(Text::Bytes)).and_then(|h| de.end().map(|()| h))
+        }
+    };
     header.map_err(|e| {
         let (category, line, column) = json_position(&e);
         DecodeError::Payload { category, line, column }
@@ -399,6 +553,7 @@ const PAYLOAD_FIELDS: &[&str] = &["messageType", "logGroup", "logStream", "logEv
 /// once, an array form taken in field order), its events handed on as they are read.
 struct PayloadVisitor<F> {
     each: F,
+    text: Text,
 }
 
 impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for PayloadVisitor<F> {
@@ -417,7 +572,7 @@ impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for PayloadVisitor<F> {
                     if std::mem::replace(&mut events, true) {
                         return Err(de::Error::duplicate_field("logEvents"));
                     }
-                    map.next_value_seed(Events { each: &mut self.each })?;
+                    map.next_value_seed(Events { each: &mut self.each, text: self.text })?;
                 }
                 Some(i) => {
                     if fields[i].is_some() {
@@ -447,7 +602,7 @@ impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for PayloadVisitor<F> {
         let message_type = seq.next_element()?.ok_or_else(|| length(0))?;
         let log_group = seq.next_element()?.ok_or_else(|| length(1))?;
         let log_stream = seq.next_element()?.ok_or_else(|| length(2))?;
-        seq.next_element_seed(Events { each: &mut self.each })?.ok_or_else(|| length(3))?;
+        seq.next_element_seed(Events { each: &mut self.each, text: self.text })?.ok_or_else(|| length(3))?;
         Ok(Header { message_type, log_group, log_stream })
     }
 }
@@ -455,6 +610,7 @@ impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for PayloadVisitor<F> {
 /// `logEvents`, each event handed on as it is read.
 struct Events<'f, F> {
     each: &'f mut F,
+    text: Text,
 }
 
 impl<'de, F: FnMut(EventRef<'_>)> DeserializeSeed<'de> for Events<'_, F> {
@@ -473,10 +629,7 @@ impl<'de, F: FnMut(EventRef<'_>)> Visitor<'de> for Events<'_, F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(e) = seq.next_element::<WireEvent>()? {
-            let message = e.message.0.as_deref().map_err(|&u| u);
-            (self.each)(EventRef { id: &e.id, timestamp: e.timestamp, message, marks: None });
-        }
+        while seq.next_element_seed(Event { each: &mut *self.each, text: self.text })?.is_some() {}
         Ok(())
     }
 }
@@ -678,6 +831,83 @@ pub(crate) mod tests {
         bad_group[at + 1] = 0xff;
         let err = decode_envelope(&envelope(&STANDARD.encode(gzip(&bad_group))), 1 << 20).unwrap_err();
         assert!(matches!(err, DecodeError::Payload { .. }), "{err:?}");
+    }
+
+    /// The events as serde's derive reads them: the exact reader's reference.
+    #[derive(Deserialize)]
+    struct DerivedPayload {
+        #[serde(rename = "logEvents")]
+        events: Vec<DerivedEvent>,
+    }
+
+    #[derive(Deserialize)]
+    struct DerivedEvent {
+        id: String,
+        timestamp: i64,
+        message: Message,
+    }
+
+    /// The exact reader hands each message on where serde_json holds it (no copy) when the id
+    /// and timestamp came first, and keeps it otherwise: in every field order, form and error,
+    /// it reads what serde's derive reads, and fails where and how derive fails.
+    #[test]
+    fn the_exact_reader_reads_events_as_derive_does() {
+        let mut cases: Vec<Vec<u8>> = [
+            r#"{"id":"1","timestamp":5,"message":"m \"q\""}"#,
+            r#"{"message":"m","id":"1","timestamp":5}"#,
+            r#"{"timestamp":5,"message":"m","id":"1"}"#,
+            r#"{"id":"1","message":"m","timestamp":5}"#,
+            r#"{"x":[1],"id":"1","timestamp":5,"y":{},"message":"m","z":null}"#,
+            r#"["1",5,"m"]"#,
+            r#"["1",5]"#,
+            r#"["1",5,"m","n"]"#,
+            r#"{"id":"1","timestamp":5,"message":"m","message":"n"}"#,
+            r#"{"message":"m","message":"n","id":"1","timestamp":5}"#,
+            r#"{"id":"1","timestamp":5,"message":"m","id":"2"}"#,
+            r#"{"id":"1","timestamp":5,"message":"m","timestamp":6}"#,
+            r#"{"id":"1","timestamp":5}"#,
+            r#"{"timestamp":5,"message":"m"}"#,
+            r#"{"id":"1","message":"m"}"#,
+            r#"{"id":"1","timestamp":5,"message":7}"#,
+            r#"{"id":"1","timestamp":5,"message":["m"]}"#,
+            r#"{"id":"1","timestamp":5,"message":"a\ud800b"}"#,
+            r#"{"message":"a\ud800b","id":"1","timestamp":5}"#,
+            r#"{"id":"1","timestamp":5,"message":"m"},{"id":"2","timestamp":6,"message":"XX"}"#,
+            r#"{"message":"XX","id":"1","timestamp":5}"#,
+        ]
+        .iter()
+        .map(|events| payload_json(events).into_bytes())
+        .collect();
+        // Invalid UTF-8 inside a message, in either order.
+        for case in &mut cases {
+            if let Some(at) = case.windows(2).position(|w| w == b"XX") {
+                case[at] = 0xff;
+            }
+        }
+        for json in cases {
+            let shown = String::from_utf8_lossy(&json).into_owned();
+            let exact = decode_exact(Compressed::Gzip(&gzip(&json)), 1 << 20);
+            let derived = serde_json::from_slice::<DerivedPayload>(&json);
+            match (exact, derived) {
+                (Ok(p), Ok(reference)) => {
+                    assert_eq!(p.events.len(), reference.events.len(), "{shown}");
+                    for (e, r) in p.events.iter().zip(&reference.events) {
+                        assert_eq!((e.id.as_str(), e.timestamp), (r.id.as_str(), r.timestamp), "{shown}");
+                        assert_eq!(p.message(e), r.message.0.as_deref().map_err(|&u| u), "{shown}");
+                    }
+                }
+                (Err(e), Err(d)) => {
+                    let (category, line, column) = json_position(&d);
+                    // A message that is not a string is refused where it ends (it is read whole
+                    // first, to be borrowed), not where it starts.
+                    let DecodeError::Payload { category: c, line: l, column: at } = e else { panic!("{shown}: {e:?}") };
+                    assert_eq!((c, l), (category, line), "{shown}");
+                    let not_a_string = shown.contains(r#""message":7"#) || shown.contains(r#""message":["#);
+                    assert!(at == column || not_a_string && at > column && at <= column + 5, "{shown}: {at} {column}");
+                }
+                (exact, derived) => panic!("{shown}: exact {:?}, derive {:?}", exact.err(), derived.err()),
+            }
+        }
     }
 
     #[test]

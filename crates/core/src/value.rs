@@ -86,14 +86,6 @@ impl<'a> Scalar<'a> {
     /// `{"intValue":..}`, with no whitespace). `None` for anything else. Each gives exactly what
     /// serde_json gives (tested below against [`Scalar::from_json_by_serde`]).
     fn plain(json: &'a str) -> Option<Scalar<'a>> {
-        /// A string: its text, borrowed without escapes, else unescaped (see [`unescape`]).
-        fn string(json: &str) -> Option<Cow<'_, str>> {
-            let text = json.strip_prefix('"')?.strip_suffix('"')?;
-            match text.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20) {
-                None => Some(Cow::Borrowed(text)),
-                Some(at) => unescape(text, at).map(Cow::Owned),
-            }
-        }
         /// `0`, or up to 18 digits without a leading zero, perhaps negative: within `i64`.
         fn integer(json: &str) -> Option<i64> {
             let digits = json.strip_prefix('-').unwrap_or(json);
@@ -129,6 +121,16 @@ impl<'a> Scalar<'a> {
             Ok(scalar) if de.end().is_ok() => scalar,
             _ => Scalar::Compound,
         }
+    }
+}
+
+/// A JSON string (`json`, quotes included): its text, borrowed without escapes, else unescaped
+/// (see [`unescape`]). `None` for anything else, and for what `unescape` leaves to serde_json.
+pub(crate) fn string(json: &str) -> Option<Cow<'_, str>> {
+    let text = json.strip_prefix('"')?.strip_suffix('"')?;
+    match text.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        None => Some(Cow::Borrowed(text)),
+        Some(at) => unescape(text, at).map(Cow::Owned),
     }
 }
 
