@@ -13,12 +13,17 @@
 //! - `10k`: 10,000 events of the recorded mix.
 //!
 //! Ids, UUIDs, hex digests and digit strings are re-drawn per event so the payload compresses
-//! like real traffic rather than like 10,000 copies of one record.
+//! like real traffic rather than like 10,000 copies of one record; then each event is made one
+//! of 24 people's (`workload::as_person`): their identity attributes are the same in all their
+//! events, as in real traffic (with `SANITIZER_BENCH_PEOPLE=every-event`, each event is a new
+//! person's, as the workload was until then).
 //!
 //! `scripts/bench.sh` runs this and prints the ratio; with `SANITIZER_BENCH_ONCE=full|floor`
 //! (and `SANITIZER_BENCH_WORKLOAD=1mb|10k`) the binary instead runs one path once, for
 //! `valgrind --tool=callgrind` instruction counts (`scripts/bench.sh --callgrind`); with
-//! `SANITIZER_BENCH_WRITE=DIR` it writes the workloads to `DIR/1mb.json` and `DIR/10k.json`.
+//! `SANITIZER_BENCH_WRITE=DIR` it writes the workloads to `DIR/1mb.json` and `DIR/10k.json`;
+//! with `SANITIZER_BENCH_ALLOWLIST=FILE` it sanitizes with that allowlist instead of the
+//! embedded one.
 
 mod workload;
 
@@ -36,7 +41,7 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::io::{Read as _, Write as _};
 use std::path::Path;
-use workload::{Rng, vary};
+use workload::{Rng, as_person, vary};
 
 /// The async invoke payload ceiling, applied to the envelope the function receives.
 const ENVELOPE_BYTES: usize = 1_000_000;
@@ -84,11 +89,17 @@ fn gunzip(compressed: &[u8]) -> Vec<u8> {
 /// `n` events cycling through the recorded mix, as an envelope.
 fn build(messages: &[Value], n: usize) -> (Vec<u8>, usize) {
     let mut rng = Rng::deterministic();
+    // SANITIZER_BENCH_PEOPLE=every-event: each event a new person's (the workload before
+    // `as_person`, for comparisons with figures measured on it).
+    let every_event_a_person = std::env::var("SANITIZER_BENCH_PEOPLE").is_ok_and(|v| v == "every-event");
     let base_ms: i64 = 1_795_326_804_756;
     let events: Vec<Value> = (0..n)
         .map(|i| {
             let mut m = messages[i % messages.len()].clone();
             vary(&mut m, &mut rng);
+            if !every_event_a_person {
+                as_person(&mut m, &mut rng);
+            }
             json!({"id": rng.digits(56), "timestamp": base_ms + i as i64, "message": m.to_string()})
         })
         .collect();
@@ -127,9 +138,15 @@ fn workloads() -> Vec<Workload> {
     vec![one_mb, ten_k]
 }
 
+/// The embedded allowlist, or with `SANITIZER_BENCH_ALLOWLIST=<file>` another (an earlier
+/// commit's, to compare the code alone: `git show 797bcde:allowlist.toml`).
 fn sanitizer() -> Sanitizer {
     let key = PseudonymKey::new(b"bench-pseudonym-key-0123456789abcdef").unwrap();
-    Sanitizer::new(Allowlist::embedded(), Some(key))
+    let allowlist = match std::env::var("SANITIZER_BENCH_ALLOWLIST") {
+        Ok(path) if !path.is_empty() => Allowlist::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap(),
+        _ => Allowlist::embedded(),
+    };
+    Sanitizer::new(allowlist, Some(key))
 }
 
 /// (a) The full path: envelope bytes to output lines. Returns the lines written.
