@@ -506,21 +506,26 @@ fn read_exact(
         };
         scan::inflate(compressed, max_decompressed)?
     };
-    let visitor = |text| PayloadVisitor { each, text };
     let header = match std::str::from_utf8(&json) {
         Ok(unicode) => {
-            let mut de = serde_json::Deserializer::from_str(unicode);
-            de.deserialize_struct("Payload", PAYLOAD_FIELDS, visitor(Text::Unicode)).and_then(|h| de.end().map(|()| h))
+            read_payload(serde_json::Deserializer::from_str(unicode), PayloadVisitor { each, text: Text::Unicode })
         }
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(&json);
-            de.deserialize_struct("Payload", PAYLOAD_FIELDS, visitor(Text::Bytes)).and_then(|h| de.end().map(|()| h))
-        }
+        Err(_) => read_payload(serde_json::Deserializer::from_slice(&json), PayloadVisitor { each, text: Text::Bytes }),
     };
     header.map_err(|e| {
         let (category, line, column) = json_position(&e);
         DecodeError::Payload { category, line, column }
     })
+}
+
+/// The payload, read by `de` to its end (whatever follows it is an error).
+fn read_payload<'de, R: serde_json::de::Read<'de>, F: FnMut(EventRef<'_>)>(
+    mut de: serde_json::Deserializer<R>,
+    visitor: PayloadVisitor<F>,
+) -> serde_json::Result<Header> {
+    let header = de.deserialize_struct("Payload", PAYLOAD_FIELDS, visitor)?;
+    de.end()?;
+    Ok(header)
 }
 
 /// Standard, padded base64, decoded whole; on an error, the position of the first byte that
