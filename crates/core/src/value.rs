@@ -128,10 +128,38 @@ impl<'a> Scalar<'a> {
 /// (see [`unescape`]). `None` for anything else, and for what `unescape` leaves to serde_json.
 pub(crate) fn string(json: &str) -> Option<Cow<'_, str>> {
     let text = json.strip_prefix('"')?.strip_suffix('"')?;
-    match text.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    match first_special(text.as_bytes()) {
         None => Some(Cow::Borrowed(text)),
         Some(at) => unescape(text, at).map(Cow::Owned),
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` (eight bytes, little-endian) that is `"`, `\` or a control
+/// character, exact up to the first such byte (above it, borrows may set more bits; only the
+/// lowest one is used). Bytes beyond ASCII are like any other.
+pub(crate) fn special(word: u64) -> u64 {
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero(word ^ (ONES * u64::from(b'"')))
+        | zero(word ^ (ONES * u64::from(b'\\')))
+        | word.wrapping_sub(ONES * 0x20) & !word)
+        & HIGHS
+}
+
+/// Where `bytes` has its first `"`, `\` or control character: eight bytes at a time.
+pub(crate) fn first_special(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    for (i, chunk) in (&mut words).enumerate() {
+        let found = chunk.first_chunk().map_or(0, |word| special(u64::from_le_bytes(*word)));
+        if found != 0 {
+            return Some(i * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    let at = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(bytes.len() - rest.len() + at)
 }
 
 /// The text of a JSON string's contents (`text`, between its quotes; its first quote, backslash
@@ -429,6 +457,18 @@ mod tests {
             assert!(matches!(Scalar::plain(json), Some(Scalar::Str(Cow::Owned(_)))), "{json}");
             assert_eq!(Scalar::plain(json), Some(Scalar::from_json_by_serde(json)), "{json}");
         }
+    }
+
+    #[test]
+    fn the_word_scan_finds_the_first_special_byte_as_a_byte_scan_does() {
+        use proptest::prelude::*;
+        // Mostly ordinary bytes, so the first special one is often past a whole word or two.
+        let byte = prop_oneof![1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20, 40 => 0x20u8..=0xff];
+        let config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        proptest!(config, |(bytes in prop::collection::vec(byte, 0..40))| {
+            let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(first_special(&bytes), naive);
+        });
     }
 
     fn shape(json: &str) -> String {

@@ -33,23 +33,10 @@
 use super::marks::{self, is_marked as marked};
 use super::{Compressed, DecodeError, EventRef, Header, Unreadable};
 use crate::json::{Grammar, set_once};
+use crate::value::special;
 use base64_simd::AsOut as _;
 #[allow(clippy::disallowed_types, reason = "the crate's one capped inflater, `Inflate` below")]
 use flate2::{Decompress, FlushDecompress, Status};
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte that is `"`, `\` or a control character, exact up to the first
-/// such byte (above it, borrows may set more bits; only the lowest one is used). Bytes beyond
-/// ASCII are copied like any other: the whole message is checked as UTF-8 once it is read.
-fn special(word: u64) -> u64 {
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
-    (zero(word ^ (ONES * u64::from(b'"')))
-        | zero(word ^ (ONES * u64::from(b'\\')))
-        | word.wrapping_sub(ONES * 0x20) & !word)
-        & HIGHS
-}
 
 /// The reader's buffer sizes: the window of decompressed text (it doubles when one event or
 /// member fills it), and the base64 text decoded at a time (a multiple of 4).
@@ -357,11 +344,12 @@ impl Scanner {
         let mut whole = true;
         loop {
             // Eight bytes at a time up to the next quote, backslash or control character (or
-            // the end of the buffer's room, which the byte path below makes).
-            while let Some(chunk) = buf.get(r..r + 8) {
-                let Some(slot) = dest.get_mut(w..w + 8) else { break };
-                let word = u64::from_le_bytes(chunk.try_into().ok()?);
-                slot.copy_from_slice(chunk);
+            // the end of the buffer's room, which the byte path below makes). Bytes beyond
+            // ASCII are copied like any other: the whole message is checked as UTF-8 once read.
+            while let Some(chunk) = buf.get(r..).and_then(<[u8]>::first_chunk::<8>) {
+                let Some(slot) = dest.get_mut(w..).and_then(<[u8]>::first_chunk_mut::<8>) else { break };
+                let word = u64::from_le_bytes(*chunk);
+                *slot = *chunk;
                 let found = special(word);
                 if found == 0 {
                     (r, w) = (r + 8, w + 8);
