@@ -206,9 +206,19 @@ pub(crate) enum Rule {
 #[derive(Debug)]
 pub(crate) struct Output {
     pub(crate) key: String,
+    /// `"key":` as the sanitizer writes it (made once, here, not per event).
+    pub(crate) key_json: Box<[u8]>,
     pub(crate) rule: Rule,
     /// The events it is written on: bit `i` is `events[i]` of the allowlist.
     pub(crate) on: EventSet,
+}
+
+impl Output {
+    fn new(key: String, rule: Rule, on: EventSet) -> Self {
+        let mut key_json = serde_json::to_vec(&key).unwrap_or_default();
+        key_json.push(b':');
+        Output { key, key_json: key_json.into(), rule, on }
+    }
 }
 
 /// A set of the allowlist's events, by their index in `events` (at most [`MAX_EVENTS`]).
@@ -450,7 +460,7 @@ fn describe_kind(kind: &Kind) -> String {
         Kind::Boolean => "boolean".into(),
         Kind::Uuid => "UUID".into(),
         Kind::Token { max_len } => format!("token of at most {max_len} chars [A-Za-z0-9._:-]"),
-        Kind::Enum { values } => format!("one of {}", values.join(", ")),
+        Kind::Enum { values, .. } => format!("one of {}", values.join(", ")),
         Kind::Pattern { regex, max_len } => {
             format!("at most {max_len} chars matching {}", regex.as_str())
         }
@@ -644,7 +654,7 @@ impl Compiler<'_> {
                 }
                 Entry::Pseudonym(spec) => (self.pseudonym_rule(&mut rules.slots, output, spec)?, EventSet::ALL),
             };
-            rules.outputs.push(Output { key: output.get_ref().clone(), rule, on });
+            rules.outputs.push(Output::new(output.get_ref().clone(), rule, on));
         }
         Ok(rules)
     }
@@ -734,7 +744,7 @@ impl Compiler<'_> {
                 return self.error(events.span(), AllowlistErrorKind::EventsOnResource);
             }
             let rule = self.copy_rule(&mut rules.slots, key, spec)?;
-            rules.outputs.push(Output { key: key.get_ref().clone(), rule, on: EventSet::ALL });
+            rules.outputs.push(Output::new(key.get_ref().clone(), rule, EventSet::ALL));
         }
         Ok(rules)
     }
@@ -852,7 +862,7 @@ impl Compiler<'_> {
                 if values.iter().any(|v| v.is_empty() || v.len() > MAX_STRING_LEN) {
                     return self.error(span, AllowlistErrorKind::EnumValueLength);
                 }
-                Kind::Enum { values }
+                Kind::enumeration(values)
             }
             KindName::Pattern => {
                 let source = s.regex.clone().unwrap_or_default();

@@ -125,8 +125,11 @@ pub struct Sanitizer {
     resource_index: KeyIndex,
     tool_parameter_index: KeyIndex,
     tool_parameters_slot: Option<usize>,
-    /// Per `allowlist.outputs`: the spend figure its written values add to.
-    spend_fields: Vec<Option<SpendField>>,
+    /// Per allowlisted event: the outputs written on it (indexes into `allowlist.outputs`, in
+    /// its order), each with the spend figure its values add to. Made once, so an event looks
+    /// only at its own outputs (measured: testing every output's event set was 0.6 % of the
+    /// full path with 17 event types).
+    event_outputs: Vec<Vec<(usize, Option<SpendField>)>>,
 }
 
 /// A slot's input value.
@@ -266,7 +269,12 @@ impl Sanitizer {
         let tool_parameter_index =
             KeyIndex::new(allowlist.tool_parameter_subkeys.iter().map(|(key, &slot)| (&**key, slot)));
         let tool_parameters_slot = allowlist.attribute_slots.get(crate::allowlist::TOOL_PARAMETERS_KEY);
-        let spend_fields = allowlist.outputs.iter().map(|o| SpendField::of_output(&o.key)).collect();
+        let event_outputs = (0..allowlist.events.len())
+            .map(|event| {
+                let on_event = allowlist.outputs.iter().enumerate().filter(|(_, o)| o.on.contains(event));
+                on_event.map(|(i, o)| (i, SpendField::of_output(&o.key))).collect()
+            })
+            .collect();
         Sanitizer {
             allowlist,
             key,
@@ -274,7 +282,7 @@ impl Sanitizer {
             resource_index,
             tool_parameter_index,
             tool_parameters_slot,
-            spend_fields,
+            event_outputs,
         }
     }
 
@@ -526,17 +534,15 @@ impl Sanitizer {
         out.extend_from_slice(name.as_bytes());
         out.push(b'"');
         let mut spend = Spend::default();
-        for (output, field) in al.outputs.iter().zip(&self.spend_fields) {
-            // Not kept on this event: its slots keep no verdict, so they are reported dropped
-            // as not allowlisted.
-            if !output.on.contains(event_index) {
-                continue;
-            }
+        // Outputs not kept on this event are not looked at: their slots keep no verdict, so they
+        // are reported dropped as not allowlisted.
+        for &(i, field) in self.event_outputs.get(event_index).map_or(&[][..], Vec::as_slice) {
+            let output = &al.outputs[i];
             if let Some(value) = self.evaluate(output, attributes, pseudonyms) {
                 out.push(b',');
-                write_key(out, &output.key);
+                out.extend_from_slice(&output.key_json);
                 value.write_json(out);
-                if let Some(field) = *field {
+                if let Some(field) = field {
                     match value {
                         Kept::Float(x) => spend.add(field, x),
                         Kept::Int(n) => spend.add(field, n as f64),
@@ -551,7 +557,7 @@ impl Sanitizer {
             if let Some(value) = self.evaluate(output, resource, pseudonyms) {
                 out.extend_from_slice(if first { b",\"resource\":{\"attributes\":{" } else { b"," });
                 first = false;
-                write_key(out, &output.key);
+                out.extend_from_slice(&output.key_json);
                 value.write_json(out);
             }
         }
@@ -565,7 +571,8 @@ impl Sanitizer {
         }
         if let Some(id) = source_id {
             out.extend_from_slice(b",\"sourceEventId\":");
-            Kept::Str(carried_id(id)).write_json(out);
+            // Digits, or `sha256:` and hex digits.
+            Kept::Plain(carried_id(id)).write_json(out);
         }
         out.push(b'}');
         record.spend(&spend);
@@ -689,7 +696,7 @@ impl Sanitizer {
                         }
                         (Scalar::Str(_), None) => Verdict::Dropped(AttributeDrop::NoPseudonymKey),
                         (Scalar::Str(s), Some(key)) => {
-                            result = Some(Kept::Str(Cow::Owned(pseudonyms.get(key, &output.key, &s, *hex_chars))));
+                            result = Some(Kept::Plain(Cow::Owned(pseudonyms.get(key, &output.key, &s, *hex_chars))));
                             Verdict::Pseudonymized
                         }
                         _ => Verdict::Dropped(AttributeDrop::WrongKind),
@@ -795,16 +802,10 @@ fn without_body_prefix(s: Cow<'_, str>) -> Result<Cow<'_, str>, Cow<'_, str>> {
     }
 }
 
-/// `"key":` (keys are allowlist text of `[A-Za-z0-9._:-]`; serde_json escapes anyway).
-fn write_key(out: &mut Vec<u8>, key: &str) {
-    Kept::Str(Cow::Borrowed(key)).write_json(out);
-    out.push(b':');
-}
-
 /// The source event id as carried in the output: CloudWatch ids (digits) as they are, anything
 /// else as `sha256:` and 32 hex characters of its digest, so it is still a stable dedup key.
 fn carried_id(id: &str) -> Cow<'_, str> {
-    if !id.is_empty() && id.len() <= MAX_PLAIN_SOURCE_ID_LEN && id.bytes().all(|b| b.is_ascii_digit()) {
+    if !id.is_empty() && id.len() <= MAX_PLAIN_SOURCE_ID_LEN && all_digits(id) {
         Cow::Borrowed(id)
     } else {
         let digest = Sha256::digest(id.as_bytes());
@@ -816,12 +817,17 @@ fn carried_id(id: &str) -> Cow<'_, str> {
 fn time_nanos(raw: Option<Raw<'_>>) -> Option<u64> {
     let nanos = match Scalar::from_json(raw?.get()) {
         Scalar::Int(n) => u64::try_from(n).ok()?,
-        Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_TIME_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()?
-        }
+        Scalar::Str(s) if !s.is_empty() && s.len() <= MAX_TIME_DIGITS && all_digits(&s) => s.parse().ok()?,
         _ => return None,
     };
     (nanos > 0).then_some(nanos)
+}
+
+/// Whether `s` is all ASCII digits: every byte looked at, with no early exit, so the compiler
+/// checks a CloudWatch id's 56 digits several at a time (measured: a quarter of the
+/// instructions of `all`, which stops at the first non-digit).
+fn all_digits(s: &str) -> bool {
+    s.bytes().fold(true, |all, b| all & b.is_ascii_digit())
 }
 
 fn nanos_to_ms(nanos: u64) -> i64 {
