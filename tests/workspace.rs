@@ -1,7 +1,7 @@
 //! The workspace's shape, as Cargo resolves it (`cargo metadata`): the crates are the rooms, and
 //! each may touch only what its job needs. The core builds without tokio, the AWS SDK or HTTP;
 //! the sanitizer function without the digest's HTTP client, HTML or charts; dependencies between
-//! the workspace's crates point one way (core ← aws ← digest ← binaries).
+//! the workspace's crates point one way (core ← aws ← digest ← binaries; core ← otlp).
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,27 +65,34 @@ fn assert_none(root: &str, forbidden: &[&str]) {
     assert!(found.is_empty(), "{root} builds with {found:?}");
 }
 
+/// What neither pure crate (the core, the OTLP body reader) may build with.
+const NOT_PURE: &[&str] = &[
+    "tokio",
+    "aws-config",
+    "aws-sdk",
+    "aws-smithy",
+    "aws-lc-rs",
+    "hyper",
+    "http",
+    "reqwest",
+    "rustls",
+    "maud",
+    "plotters",
+    "lambda_runtime",
+];
+
 #[test]
 fn the_core_builds_without_tokio_the_aws_sdk_or_http() {
-    assert_none(
-        "sanitizer-core",
-        &[
-            "tokio",
-            "aws-config",
-            "aws-sdk",
-            "aws-smithy",
-            "aws-lc-rs",
-            "hyper",
-            "http",
-            "reqwest",
-            "rustls",
-            "maud",
-            "plotters",
-            "lambda_runtime",
-        ],
-    );
+    assert_none("sanitizer-core", NOT_PURE);
     let built = closure("sanitizer-core");
     assert!(built.contains("serde_json") && built.contains("flate2"), "the closure is read: {built:?}");
+}
+
+#[test]
+fn the_otlp_reader_builds_without_tokio_the_aws_sdk_http_or_grpc() {
+    assert_none("sanitizer-otlp", &[NOT_PURE, &["tonic", "tower", "h2"]].concat());
+    let built = closure("sanitizer-otlp");
+    assert!(built.contains("opentelemetry-proto") && built.contains("prost"), "the closure is read: {built:?}");
 }
 
 #[test]
@@ -98,7 +105,8 @@ fn the_sanitizer_function_builds_without_the_digest() {
 
 #[test]
 fn workspace_dependencies_point_one_way() {
-    let ours = ["sanitizer-core", "sanitizer-aws", "sanitizer-digest", "sanitizer-lambda", "digest-lambda"];
+    let ours =
+        ["sanitizer-core", "sanitizer-otlp", "sanitizer-aws", "sanitizer-digest", "sanitizer-lambda", "digest-lambda"];
     let within = |root: &str| -> BTreeSet<String> {
         closure(root)
             .into_iter()
@@ -107,6 +115,7 @@ fn workspace_dependencies_point_one_way() {
     };
     let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<String>>();
     assert_eq!(within("sanitizer-core"), set(&[]));
+    assert_eq!(within("sanitizer-otlp"), set(&["sanitizer-core"]));
     assert_eq!(within("sanitizer-aws"), set(&["sanitizer-core"]));
     assert_eq!(within("sanitizer-digest"), set(&["sanitizer-aws", "sanitizer-core"]));
     assert_eq!(within("sanitizer-lambda"), set(&["sanitizer-aws", "sanitizer-core"]));

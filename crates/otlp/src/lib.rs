@@ -1,0 +1,31 @@
+//! sanitizer-otlp: OTLP/HTTP logs request bodies, as Claude Code's exporter sends them, to the
+//! lines the sanitizer writes. Pure: no tokio, no AWS SDK, no HTTP server; the receiver's
+//! binary and the CLI's `sanitize --otlp` are thin edges around [`LogsReceiver::sanitize`].
+//!
+//! ```text
+//! body bytes ─▶ body      gzip (by its magic, capped) → JSON if it opens with `{`, else
+//!                          protobuf → the request (opentelemetry-proto's messages)
+//!            ─▶ message   each record, with its resource and scope → the stored message in
+//!                          the kvlist shape (as fixtures/record/convert.py stores it)
+//!            ─▶ record_id a keyed digest of that message → `sourceEventId` (39 digits)
+//!            ─▶ logs      sanitizer-core's per-message sanitizer → lines + counts
+//! ```
+//!
+//! # What this crate trusts
+//! The [`sanitizer_core::Sanitizer`] and the pseudonym key it is handed. Every body byte is
+//! untrusted: the body and what it decompresses to are capped before they are read.
+//!
+//! # What this crate guarantees, and never logs
+//! No error or `Debug` output contains a byte of a body: a [`BodyError`] names a kind (and, for
+//! JSON, a position) and maps to a fixed HTTP status ([`BodyError::http_status`]: 413 over the
+//! cap, 400 otherwise). Every record received is written or counted as dropped with a reason.
+
+mod body;
+mod logs;
+mod message;
+mod record_id;
+
+pub use body::{BodyError, Encoding, decode_logs, encoding_of};
+pub use logs::{LogsReceiver, stored_messages};
+pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+pub use record_id::{RECORD_ID_DIGITS, RecordIds};
