@@ -3,6 +3,8 @@
 //! `sanitize` runs the Lambda's [`Handler`]: with [`StdoutSink`] it prints exactly the messages
 //! that would be written to the sanitized group, one per line, in write order; with
 //! `--log-group` the same handler writes them to CloudWatch Logs through [`CloudWatchSink`].
+//! `sanitize --otlp` reads OTLP/HTTP logs request bodies through the receiver's own path
+//! ([`LogsReceiver`], then the same handler), so it prints what the endpoint would write.
 //! Every input (a subscription envelope, or a Kinesis event of them: one input per record) is
 //! decoded and sanitized ([`Handler::prepare_event`]) before anything is written, so
 //! bad input prints and writes nothing. A summary of counts goes to stderr. Exit codes:
@@ -17,6 +19,7 @@ use sanitizer_aws::sink::{
     CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
 use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer};
+use sanitizer_otlp::LogsReceiver;
 use std::io::{self, BufWriter, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -67,6 +70,11 @@ struct SanitizeArgs {
     /// Destination stream (default: one per source stream, named as the Lambda names it).
     #[arg(long, value_name = "NAME", requires = "log_group")]
     log_stream: Option<String>,
+    /// Inputs are OTLP/HTTP logs request bodies as the client sends them to the endpoint
+    /// (protobuf or JSON, gzip or not, told apart by their content); prints what the endpoint
+    /// would write.
+    #[arg(long, conflicts_with = "ndjson")]
+    otlp: bool,
 }
 
 #[derive(Args)]
@@ -145,6 +153,8 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
             config::check_log_stream(stream).map_err(|e| usage(format!("--log-stream: {e}")))?;
         } else if args.input.ndjson {
             return Err(usage("--ndjson with --log-group needs --log-stream".to_owned()));
+        } else if args.otlp {
+            return Err(usage("--otlp with --log-group needs --log-stream".to_owned()));
         }
     }
     let input = &args.input;
@@ -153,6 +163,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
     // The key is read once and gives both keyed digests: pseudonyms and stream names.
     let key = runtime.block_on(load_key(input))?;
     let streams = StreamNamer::new(key.as_ref());
+    let otlp = args.otlp.then(|| LogsReceiver::new(key.as_ref(), input.max_decompressed_bytes));
     let sanitizer = Sanitizer::new(allowlist, key);
     let settings = HandlerSettings {
         max_decompressed: input.max_decompressed_bytes,
@@ -164,7 +175,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
             // 64 KiB at a time: a few hundred writes for a large payload's lines, not thousands.
             let stdout = BufWriter::with_capacity(64 << 10, io::stdout());
             let handler = Handler::new(sanitizer, StdoutSink::new(stdout), streams, settings);
-            let inputs = prepare_all(&handler, input, None)?;
+            let inputs = prepare_all(&handler, input, otlp.as_ref(), None)?;
             let written = runtime.block_on(write_all(&handler, inputs));
             match &written.error {
                 // A closed stdout (`| head`) ends output quietly.
@@ -186,7 +197,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let sink = CloudWatchSink::new(&sdk, group, &RetrySettings::default());
             let handler = Handler::new(sanitizer, sink, streams, settings);
-            let inputs = prepare_all(&handler, input, args.log_stream.as_deref())?;
+            let inputs = prepare_all(&handler, input, otlp.as_ref(), args.log_stream.as_deref())?;
             let written = write_all(&handler, inputs).await;
             let _ = writeln!(io::stderr().lock(), "{}", written.counts);
             match written.error {
@@ -203,12 +214,14 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
 }
 
 /// Decodes and sanitizes every input, in the order given, before anything is written: the
-/// first bad input fails the run with nothing printed or stored. `ndjson_stream`: where raw
-/// messages go (they name no source stream; stdout ignores it).
+/// first bad input fails the run with nothing printed or stored. `otlp`: inputs are OTLP/HTTP
+/// logs request bodies, read by this receiver. `fixed_stream`: where raw messages and request
+/// bodies go (they name no source stream; stdout ignores it).
 fn prepare_all<S: Sink>(
     handler: &Handler<S>,
     args: &InputArgs,
-    ndjson_stream: Option<&str>,
+    otlp: Option<&LogsReceiver>,
+    fixed_stream: Option<&str>,
 ) -> Result<Vec<Prepared>, Failure> {
     let mut prepared = Vec::new();
     for path in input_paths(args) {
@@ -216,10 +229,11 @@ fn prepare_all<S: Sink>(
         // A regular file holding a subscription envelope is read a piece at a time, as it is
         // decoded; when the streamed reader leaves it to the usual path, the file is read again
         // from its start. Anything else (stdin, a pipe or FIFO such as `/dev/stdin` or
-        // `<(cat ...)`, NDJSON) is read once, whole, and prepared as the function would: a pipe
-        // cannot be read twice, so it gives exactly what stdin gives.
+        // `<(cat ...)`, NDJSON, OTLP request bodies) is read once, whole, and prepared as the
+        // function would: a pipe cannot be read twice, so it gives exactly what stdin gives.
         if let Input::File { name, file, regular: true } = &mut input
             && !args.ndjson
+            && otlp.is_none()
         {
             if let Some(p) = handler.prepare_reader(file) {
                 prepared.push(p);
@@ -228,9 +242,14 @@ fn prepare_all<S: Sink>(
             file.rewind().map_err(|e| Failure::input(format!("{name}: {}", e.kind())))?;
         }
         let (name, bytes) = input.read_whole()?;
-        if args.ndjson {
-            let stream = ndjson_stream.unwrap_or("stdout").to_owned();
-            prepared.push(handler.prepare_ndjson(&bytes, now_ms(), stream));
+        let stream = || fixed_stream.unwrap_or("stdout").to_owned();
+        if let Some(receiver) = otlp {
+            // One request body: the endpoint's path, its records' time else the time read.
+            let sanitize = |sanitizer: &Sanitizer| receiver.sanitize(sanitizer, &bytes, now_ms());
+            prepared
+                .push(handler.prepare_with(stream(), sanitize).map_err(|e| Failure::input(format!("{name}: {e}")))?);
+        } else if args.ndjson {
+            prepared.push(handler.prepare_ndjson(&bytes, now_ms(), stream()));
         } else {
             // A subscription envelope, or a Kinesis event of them (one prepared input per record).
             prepared.extend(handler.prepare_event(&bytes).map_err(|e| Failure::input(format!("{name}: {e}")))?);

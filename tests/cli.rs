@@ -1,7 +1,8 @@
 //! The CLI's contract, tested on the real binary: `sanitize` prints exactly the messages that
 //! would be written (the golden lines), one per line, in write order; the counts go to stderr;
 //! exit codes 0 (success), 1 (input unreadable or undecodable: stdout empty), 2 (usage),
-//! 3 (invalid allowlist or key). Nothing from a payload appears on stderr.
+//! 3 (invalid allowlist or key). Nothing from a payload appears on stderr. `sanitize --otlp`
+//! prints, for the real client's request bodies in every form, what the receiver writes.
 
 mod common;
 
@@ -454,4 +455,142 @@ fn tempdir() -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The raw request bodies of a recorded scenario (`fixtures/record/raw/<scenario>/NNN.json`,
+/// the real client's OTLP/JSON), in file order.
+fn raw_bodies(scenario: &str) -> Vec<PathBuf> {
+    let dir = root().join("fixtures/record/raw").join(scenario);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty(), "{scenario} has request bodies");
+    files
+}
+
+fn otlp_scenarios() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("fixtures/record/raw"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "the recorded scenarios");
+    names
+}
+
+/// A written line without its `sourceEventId`, the id's length, and the line's `timeUnixNano`.
+fn otlp_line(line: &str) -> (String, usize, u64) {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let id = v.as_object_mut().unwrap().remove("sourceEventId").unwrap();
+    let time = v["timeUnixNano"].as_str().unwrap().parse().unwrap();
+    (v.to_string(), id.as_str().unwrap().len(), time)
+}
+
+#[test]
+fn sanitize_otlp_prints_the_subscription_paths_lines_for_every_recording() {
+    for scenario in otlp_scenarios() {
+        let files = raw_bodies(&scenario);
+        let mut args = vec!["sanitize".to_owned(), "--otlp".to_owned()];
+        args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(cli(&args).env("PSEUDONYM_KEY", FIXTURE_KEY));
+        assert_eq!(out.status.code(), Some(0), "{scenario}: {}", text(&out.stderr));
+        // Each body's lines come in time order; the recording orders all its records by time.
+        let mut lines: Vec<(String, usize, u64)> = text(&out.stdout).lines().map(otlp_line).collect();
+        assert!(lines.iter().all(|(_, id, _)| *id == sanitizer_otlp::RECORD_ID_DIGITS), "{scenario}: record ids");
+        lines.sort_by_key(|(_, _, t)| *t);
+        let lines: Vec<String> = lines.into_iter().map(|(l, _, _)| l).collect();
+        let fixture = root().join(format!("fixtures/recorded/{scenario}.kvlist.json"));
+        let (golden_lines, golden_counts) = golden(&fixture);
+        let expected: Vec<String> = golden_lines.lines().map(|l| otlp_line(l).0).collect();
+        assert_eq!(lines, expected, "{scenario}");
+        // The same counts, one payload per request body.
+        let mut counts: serde_json::Value = serde_json::from_str(&golden_counts).unwrap();
+        counts["payloads"] = files.len().into();
+        let printed: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(printed, counts, "{scenario}");
+    }
+}
+
+#[test]
+fn sanitize_otlp_prints_what_the_receiver_writes_in_every_form() {
+    use prost::Message as _;
+    let dir = tempdir();
+    let key = sanitizer_core::PseudonymKey::new(FIXTURE_KEY.as_bytes()).unwrap();
+    let receiver = sanitizer_otlp::LogsReceiver::new(Some(&key), sanitizer_core::DEFAULT_MAX_DECOMPRESSED_BYTES);
+    let sanitizer = sanitizer();
+    for (i, file) in raw_bodies("bash").iter().enumerate() {
+        let json = std::fs::read(file).unwrap();
+        // What the receiver writes: its lines, in the handler's write order (stable, by time).
+        let mut events = receiver.sanitize(&sanitizer, &json, 0).unwrap().events;
+        events.sort_by_key(|e| e.timestamp);
+        let expected: String = events.iter().map(|e| format!("{}\n", e.message)).collect();
+        assert!(!expected.is_empty());
+        let request = sanitizer_otlp::decode_logs(&json, 1 << 20).unwrap();
+        let protobuf = request.encode_to_vec();
+        for (form, body) in
+            [("json", json.clone()), ("pb", protobuf.clone()), ("json.gz", gzip(&json)), ("pb.gz", gzip(&protobuf))]
+        {
+            let path = dir.join(format!("{i}.{form}"));
+            std::fs::write(&path, &body).unwrap();
+            let out = run(cli(&["sanitize", "--otlp", path.to_str().unwrap()]).env("PSEUDONYM_KEY", FIXTURE_KEY));
+            assert_eq!(out.status.code(), Some(0), "{form}");
+            assert_eq!(text(&out.stdout), expected, "{form}");
+            let stdin = run_with_stdin(cli(&["sanitize", "--otlp"]).env("PSEUDONYM_KEY", FIXTURE_KEY), &body);
+            assert_eq!(stdin.stdout, out.stdout, "{form} on stdin");
+        }
+    }
+}
+
+#[test]
+fn sanitize_otlp_refuses_bad_bodies_with_one_line_and_no_output() {
+    let dir = tempdir();
+    let good = &raw_bodies("bash")[0];
+    let bad = dir.join("bad.otlp");
+    let cases: [(&[u8], &str); 4] = [
+        (b"CANARY plain text", "not a valid OTLP logs request in protobuf"),
+        (br#"{"resourceLogs":"CANARY-shape"}"#, "not a valid OTLP logs request in JSON"),
+        (&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2], "not a valid gzip stream"),
+        (&gzip(&vec![b' '; 2 << 20]), "exceeds the cap of 1000000 bytes"),
+    ];
+    for (content, expected) in cases {
+        std::fs::write(&bad, content).unwrap();
+        // A bad body after a good one: nothing at all is printed.
+        let out = run(cli(&[
+            "sanitize",
+            "--otlp",
+            "--max-decompressed-bytes",
+            "1000000",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ]));
+        assert_eq!(out.status.code(), Some(1), "{expected}");
+        assert!(out.stdout.is_empty(), "no partial output");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.contains("bad.otlp") && err.contains(expected), "{err}");
+        assert!(!err.contains("CANARY"), "{err}");
+    }
+}
+
+#[test]
+fn sanitize_otlp_takes_an_empty_body_and_its_own_usage_rules() {
+    let dir = tempdir();
+    let empty = dir.join("empty.otlp");
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(cli(&["sanitize", "--otlp", empty.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let counts: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!((counts["payloads"].as_u64(), counts["received"].as_u64()), (Some(1), Some(0)));
+
+    let path = empty.to_str().unwrap();
+    for args in [
+        &["sanitize", "--otlp", "--ndjson", path][..],
+        &["sanitize", "--otlp", "--log-group", "/sanitized", path],
+        &["explain", "--otlp", path],
+    ] {
+        let out = run(cli(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
 }

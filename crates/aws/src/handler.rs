@@ -364,6 +364,17 @@ impl<S: Sink> Handler<S> {
         Prepared { stream, sanitized: self.sanitizer.sanitize_ndjson(input, default_timestamp) }
     }
 
+    /// Prepares a payload that another reader sanitizes with this handler's own sanitizer, for
+    /// `stream`: the OTLP receiver's request bodies (`sanitizer-otlp`), which name no source
+    /// stream. Pure, like [`Handler::prepare`]; `sanitize`'s error is returned as it is.
+    pub fn prepare_with<E>(
+        &self,
+        stream: String,
+        sanitize: impl FnOnce(&Sanitizer) -> Result<SanitizedPayload, E>,
+    ) -> Result<Prepared, E> {
+        Ok(Prepared { stream, sanitized: sanitize(&self.sanitizer)? })
+    }
+
     /// Plans a prepared payload's events into `PutLogEvents` batches (the one stage that sorts:
     /// see [`crate::plan`]) and writes them through the sink, up to `concurrency` calls at once.
     pub async fn handle_payload(&self, prepared: Prepared, deadline: Option<Instant>) -> Report {
