@@ -486,6 +486,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn prepare_with_sanitizes_with_the_handlers_sanitizer_for_the_stream_given() {
+        let handler = stdout_handler();
+        let message =
+            r#"{"body":"claude_code.api_request","attributes":{"event.name":"api_request","input_tokens":7}}"#;
+        let prepared = handler
+            .prepare_with("otlp".to_owned(), |sanitizer| Ok::<_, ()>(sanitizer.sanitize_ndjson(message.as_bytes(), 5)))
+            .unwrap();
+        assert_eq!((prepared.stream(), prepared.counts().written), ("otlp", 1));
+        let report = handler.handle_payload(prepared, None).await;
+        assert_eq!((report.written(), report.error), (1, None));
+        let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
+        assert!(out.contains(r#""input_tokens":7"#), "{out}");
+        let refused = stdout_handler().prepare_with("otlp".to_owned(), |_| Err::<SanitizedPayload, _>("bad body"));
+        assert_eq!(refused.unwrap_err(), "bad body");
+    }
+
+    #[tokio::test]
     async fn an_undecodable_envelope_is_a_payload_error_and_writes_nothing() {
         let handler = stdout_handler();
         let report = handler.handle(b"CANARY", None).await;
