@@ -86,6 +86,15 @@ mod tests {
     }
 
     #[test]
+    fn no_allowlist_can_name_the_id_keys_output() {
+        // So no pseudonym the sanitizer writes is the id key.
+        let toml = format!("events = [\"api_request\"]\n[pseudonyms.\"{ID_KEY_OUTPUT}\"]\nfrom = [\"user.email\"]\n");
+        assert!(sanitizer_core::Allowlist::from_toml(&toml).is_err());
+        let control = toml.replace(ID_KEY_OUTPUT, "user.pseudonym");
+        assert!(sanitizer_core::Allowlist::from_toml(&control).is_ok(), "{control}");
+    }
+
+    #[test]
     fn debug_names_no_key() {
         assert_eq!(format!("{:?}", RecordIds::new(Some(&key("0123456789abcdef0123")))), "RecordIds { keyed: true }");
     }
