@@ -19,7 +19,7 @@ use sanitizer_aws::sink::{
     CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
 use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer};
-use sanitizer_otlp::LogsReceiver;
+use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver};
 use std::io::{self, BufWriter, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +75,10 @@ struct SanitizeArgs {
     /// would write.
     #[arg(long, conflicts_with = "ndjson")]
     otlp: bool,
+    /// With --otlp: refuse request bodies over this many bytes, or that decompress to more (the
+    /// endpoint's cap; a decoded request takes many times its encoded size).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES, requires = "otlp")]
+    max_request_bytes: usize,
 }
 
 #[derive(Args)]
@@ -163,7 +167,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
     // The key is read once and gives both keyed digests: pseudonyms and stream names.
     let key = runtime.block_on(load_key(input))?;
     let streams = StreamNamer::new(key.as_ref());
-    let otlp = args.otlp.then(|| LogsReceiver::new(key.as_ref(), input.max_decompressed_bytes));
+    let otlp = args.otlp.then(|| LogsReceiver::new(key.as_ref(), args.max_request_bytes));
     let sanitizer = Sanitizer::new(allowlist, key);
     let settings = HandlerSettings {
         max_decompressed: input.max_decompressed_bytes,

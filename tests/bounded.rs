@@ -14,6 +14,9 @@
 //! within 2 × the decompressed input + 24 MiB ([`CLI_ALLOWANCE`]). The Lambda binary is held to
 //! the same in `crates/sanitizer-lambda/tests/memory_runtime.rs`.
 //!
+//! An OTLP/HTTP request body (`sanitize --otlp`) is decoded whole, so it is held to a multiple
+//! of its size under a cap of its own (4 MiB): 48 × the body + 24 MiB.
+//!
 //! Speed is not asserted here (see benches/ and docs/performance.md).
 
 use base64::Engine as _;
@@ -358,4 +361,40 @@ fn a_tool_parameters_string_near_the_cap_takes_about_twice_its_size() {
     let n = 1000 + (NEAR_CAP - (256 << 10) - stored(1000)) * 1000 / per_unit;
     let figures = check_near_cap("near-cap-tool-parameters", &[message(n)], 1);
     println!("{}", figures.join("\n"));
+}
+
+/// An OTLP/HTTP logs request at the receiver's cap (`--otlp`, 4 MiB), in the shape that costs
+/// most once decoded: one record of two million empty attributes (2 bytes each in protobuf, a
+/// `KeyValue` of 64 bytes and its share of the vector's doubling once decoded). The request is
+/// decoded whole, so the bound is a multiple of the body, not 2 ×: 48 × the body + 24 MiB
+/// (about 225 MB at the cap; the subscription path's 32 MiB cap would have allowed 1.5 GB).
+#[test]
+fn an_otlp_body_of_empty_attributes_at_the_request_cap() {
+    use prost::Message as _;
+    use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, ExportLogsServiceRequest};
+    let empty = 2; // one empty KeyValue: its tag and a zero length
+    let record = |n: usize| {
+        serde_json::from_value::<ExportLogsServiceRequest>(json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+            {"body": {"stringValue": "claude_code.api_request"}, "attributes": [{"key": "input_tokens", "value": {"intValue": "7"}}]}
+        ]}]}]}))
+        .map(|mut request| {
+            let attributes = &mut request.resource_logs[0].scope_logs[0].log_records[0].attributes;
+            attributes.extend(std::iter::repeat_n(Default::default(), n));
+            request
+        })
+        .unwrap()
+    };
+    let overhead = record(0).encoded_len();
+    let body = record((DEFAULT_MAX_REQUEST_BYTES - overhead - 16) / empty).encode_to_vec();
+    assert!(body.len() <= DEFAULT_MAX_REQUEST_BYTES && body.len() > DEFAULT_MAX_REQUEST_BYTES - 64, "{}", body.len());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounded");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("otlp-empty-attributes.pb");
+    std::fs::write(&path, &body).unwrap();
+    let (exit, stdout, stderr, peak) = run_measured(&["sanitize", "--otlp"], &path);
+    assert_eq!(exit, 0, "{stderr}");
+    assert!(stdout.contains(r#""input_tokens":7"#), "{stdout}");
+    let bound = 48 * body.len() as u64 + (24 << 20);
+    assert!(peak <= bound, "peak RSS {peak} bytes over {bound} for a {} byte body", body.len());
+    println!("otlp body of empty attributes: {} bytes in, peak RSS {} KiB", body.len(), peak / 1024);
 }

@@ -558,7 +558,7 @@ fn sanitize_otlp_refuses_bad_bodies_with_one_line_and_no_output() {
         let out = run(cli(&[
             "sanitize",
             "--otlp",
-            "--max-decompressed-bytes",
+            "--max-request-bytes",
             "1000000",
             good.to_str().unwrap(),
             bad.to_str().unwrap(),
@@ -570,6 +570,21 @@ fn sanitize_otlp_refuses_bad_bodies_with_one_line_and_no_output() {
         assert!(err.starts_with("error: ") && err.contains("bad.otlp") && err.contains(expected), "{err}");
         assert!(!err.contains("CANARY"), "{err}");
     }
+}
+
+#[test]
+fn sanitize_otlp_caps_a_body_at_4_mib_unless_told() {
+    let dir = tempdir();
+    let body = dir.join("large.otlp");
+    // Spaces: a JSON body once it is read, and its whitespace is within the cap or not.
+    std::fs::write(&body, vec![b' '; (4 << 20) + 1]).unwrap();
+    let out = run(cli(&["sanitize", "--otlp", body.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("exceeds the cap of 4194304 bytes"), "{}", text(&out.stderr));
+    let out = run(cli(&["sanitize", "--otlp", "--max-request-bytes", "5000000", body.to_str().unwrap()]));
+    assert!(!text(&out.stderr).contains("exceeds the cap"), "{}", text(&out.stderr));
+    let out = run(cli(&["sanitize", "--max-request-bytes", "5000000", body.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2), "--max-request-bytes needs --otlp");
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use prost::Message as _;
-use sanitizer_core::{Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload};
+use sanitizer_core::{Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, SanitizedPayload, Spend};
 use sanitizer_otlp::{
     BodyError, ExportLogsServiceRequest, LogsReceiver, RECORD_ID_DIGITS, decode_logs, stored_messages,
 };
@@ -68,25 +68,26 @@ fn time_of(line: &str) -> u64 {
 }
 
 /// The bodies of a scenario through the OTLP path, in the order convert.py puts their records
-/// (stable, by time), with the counts summed.
-fn through_otlp(bodies: &[Vec<u8>]) -> (Vec<String>, Counts) {
+/// (stable, by time), with the counts and the spend summed.
+fn through_otlp(bodies: &[Vec<u8>]) -> (Vec<String>, Counts, Spend) {
     let sanitizer = sanitizer();
     let receiver = receiver();
-    let (mut lines, mut counts) = (Vec::new(), Counts::default());
+    let (mut lines, mut counts, mut spend) = (Vec::new(), Counts::default(), Spend::default());
     for body in bodies {
         let out: SanitizedPayload = receiver.sanitize(&sanitizer, body, RECEIVED_MS).expect("a recorded body");
         assert_eq!(out.counts.received, out.counts.written + out.counts.dropped_total());
         lines.extend(out.events.into_iter().map(|e| e.message));
         counts.merge(&out.counts);
+        spend.merge(&out.spend);
     }
     lines.sort_by_key(|l| time_of(l));
-    (lines, counts)
+    (lines, counts, spend)
 }
 
 #[test]
 fn every_recording_gives_the_subscription_paths_lines_in_every_form() {
     let sanitizer = sanitizer();
-    let mut compared = 0;
+    let (mut compared, mut spent) = (0, 0);
     for (scenario, bodies) in scenarios() {
         let fixture = root().join(format!("fixtures/recorded/{scenario}.kvlist.json"));
         let expected = sanitize_file(&sanitizer, &fixture);
@@ -95,12 +96,26 @@ fn every_recording_gives_the_subscription_paths_lines_in_every_form() {
         for form in 0..4 {
             let bodies_in_form: Vec<Vec<u8>> = bodies.iter().map(|b| forms(b).swap_remove(form).1).collect();
             let name = forms(&bodies[0])[form].0;
-            let (lines, mut counts) = through_otlp(&bodies_in_form);
+            let (lines, mut counts, spend) = through_otlp(&bodies_in_form);
             let (lines, ids): (Vec<String>, Vec<String>) = lines.iter().map(|l| without_id(l)).unzip();
             assert_eq!(lines, expected_lines, "{scenario} as {name}");
             // The same counts, attribute drops included; one payload per request body.
             counts.payloads = expected.counts.payloads;
             assert_eq!(counts, expected.counts, "{scenario} as {name}");
+            // The same spend (the cost metrics and the digest's totals), to rounding of the sum.
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+            assert!(close(spend.cost_usd, expected.spend.cost_usd), "{scenario} as {name}");
+            assert_eq!(
+                (spend.input_tokens, spend.output_tokens, spend.cache_read_tokens, spend.cache_creation_tokens),
+                (
+                    expected.spend.input_tokens,
+                    expected.spend.output_tokens,
+                    expected.spend.cache_read_tokens,
+                    expected.spend.cache_creation_tokens
+                ),
+                "{scenario} as {name}"
+            );
+            spent += spend.input_tokens;
             for id in &ids {
                 assert!(id.len() == RECORD_ID_DIGITS && id.bytes().all(|b| b.is_ascii_digit()), "{scenario}: {id}");
             }
@@ -112,6 +127,7 @@ fn every_recording_gives_the_subscription_paths_lines_in_every_form() {
         assert!(ids_of_forms.windows(2).all(|w| w[0] == w[1]), "{scenario}: the same ids in every form");
     }
     assert!(compared > 4 * 250, "expected the recorded events, compared {compared}");
+    assert!(spent > 0, "the recordings' api_request events carry tokens");
 }
 
 #[test]

@@ -49,5 +49,5 @@ pub use explain::{
 };
 pub use kind::Written;
 pub use pseudonym::{KeyError, MIN_KEY_BYTES, PseudonymKey, STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
-pub use sanitize::{Audit, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
+pub use sanitize::{Audit, Batch, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
 pub use spend::{Spend, SpendField};

@@ -23,6 +23,7 @@ use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use std::fmt;
 
 /// The prefix of every Claude Code event `body`.
 const BODY_PREFIX: &str = "claude_code.";
@@ -440,21 +441,22 @@ impl Sanitizer {
     /// UTF-8 is counted `unparseable`), in input order. Each event's timestamp is its
     /// `timeUnixNano` (else `observedTimeUnixNano`) in milliseconds, else `default_timestamp`.
     pub fn sanitize_ndjson(&self, input: &[u8], default_timestamp: i64) -> SanitizedPayload {
-        let mut collector = Collector::new(0);
-        let mut scratch = Scratch::default();
+        let mut batch = self.batch();
         for line in ndjson_lines(input) {
             let origin = Origin { id: None, timestamp_ms: Some(default_timestamp) };
-            let result = match line {
-                Ok(line) => self.sanitize_one(&mut scratch, origin, line, None, &mut collector),
-                Err(()) => Err(EventDrop::Unparseable),
-            };
-            let timestamp = match &result {
-                Ok(written) => written.time_unix_nano.map_or(default_timestamp, nanos_to_ms),
-                Err(_) => default_timestamp,
-            };
-            collector.record(timestamp, result);
+            match line {
+                Ok(line) => batch.push(origin, line),
+                Err(()) => batch.drop_event(default_timestamp, EventDrop::Unparseable),
+            }
         }
-        collector.finish()
+        batch.finish()
+    }
+
+    /// A batch of stored messages sanitized one at a time, as a payload's events are: for a
+    /// reader that has its messages one by one (the OTLP receiver). The result has what a payload's
+    /// has: lines in push order, counts and spend.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { sanitizer: self, collector: Collector::new(0), scratch: Scratch::default() }
     }
 
     /// Sanitizes one stored message. Returns the output message and the event time it carries (ms:
@@ -775,6 +777,43 @@ impl Sanitizer {
                 checked(passthrough_kind, values[*passthrough], &mut verdicts[*passthrough])
             }
         }
+    }
+}
+
+/// Stored messages sanitized one at a time into one [`SanitizedPayload`] ([`Sanitizer::batch`]).
+pub struct Batch<'s> {
+    sanitizer: &'s Sanitizer,
+    collector: Collector,
+    scratch: Scratch,
+}
+
+impl fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch").field("counts", &self.collector.out.counts).finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    /// Sanitizes one stored message. Its line's timestamp is the record's own time, else
+    /// `origin.timestamp_ms` (else 0).
+    pub fn push(&mut self, origin: Origin<'_>, message: &str) {
+        let default = origin.timestamp_ms.unwrap_or(0);
+        let result = self.sanitizer.sanitize_one(&mut self.scratch, origin, message, None, &mut self.collector);
+        let timestamp = match &result {
+            Ok(written) => written.time_unix_nano.map_or(default, nanos_to_ms),
+            Err(_) => default,
+        };
+        self.collector.record(timestamp, result);
+    }
+
+    /// Counts a received event dropped before it could be read, for `reason`.
+    pub fn drop_event(&mut self, timestamp: i64, reason: EventDrop) {
+        self.collector.record(timestamp, Err(reason));
+    }
+
+    /// The lines, counts and spend of every message pushed.
+    pub fn finish(self) -> SanitizedPayload {
+        self.collector.finish()
     }
 }
 

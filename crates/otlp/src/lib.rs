@@ -21,7 +21,8 @@
 //! peak RSS), a protobuf body of empty attributes (2 bytes each, 64 bytes as a decoded
 //! `KeyValue`) peaks at 1.2 to 1.5 GB, about 40 times the body, and OTLP/JSON of empty
 //! attributes at about 8 times. The client's own exports are 10 to 20 KB. An endpoint must so
-//! size its cap for protobuf, not only for gzip bombs: at 4 MiB the worst case is about 170 MB.
+//! size its cap for protobuf, not only for gzip bombs: at 4 MiB ([`DEFAULT_MAX_REQUEST_BYTES`])
+//! the worst case is about 170 MB.
 //!
 //! # What this crate guarantees, and never logs
 //! No error or `Debug` output contains a byte of a body: a [`BodyError`] names a kind (and, for
@@ -34,6 +35,6 @@ mod message;
 mod record_id;
 
 pub use body::{BodyError, Encoding, decode_logs, encoding_of};
-pub use logs::{LogsReceiver, stored_messages};
+pub use logs::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver, stored_messages};
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 pub use record_id::{RECORD_ID_DIGITS, RecordIds};

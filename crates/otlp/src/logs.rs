@@ -1,9 +1,8 @@
 //! Logs: one OTLP/HTTP logs request body in, sanitized lines and counts out.
 //!
 //! Each record becomes its stored message ([`crate::message`]), gets its id ([`RecordIds`]),
-//! and goes through the sanitizer's public per-message entry point
-//! ([`Sanitizer::sanitize_message`]), the same allowlist and code as a subscription payload's
-//! events, so the same record gives the same line either way, apart from `sourceEventId`.
+//! and goes through the sanitizer's batch of stored messages ([`Sanitizer::batch`]), the same
+//! allowlist and code as a subscription payload's events, so the same record gives the same line either way, apart from `sourceEventId`.
 //!
 //! Trusts the [`Sanitizer`] it is handed; nothing in the body. Guarantees: every record of the
 //! request is written or counted as dropped with a reason (`received == written + dropped`);
@@ -14,7 +13,14 @@ use crate::body::{BodyError, decode_logs};
 use crate::message;
 use crate::record_id::RecordIds;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use sanitizer_core::{Counts, EventDrop, Origin, PseudonymKey, SanitizedEvent, SanitizedPayload, Sanitizer};
+use sanitizer_core::{EventDrop, Origin, PseudonymKey, SanitizedPayload, Sanitizer};
+
+/// The cap on a request body, and on what a gzip body decompresses to: 4 MiB. A decoded
+/// request is larger than its encoding (see the crate's "Memory"): at this cap the worst case
+/// (a protobuf body of empty attributes) stays near 170 MB, where the subscription path's
+/// 32 MiB cap would allow 1.5 GB. The client's own exports are 10 to 20 KB, and a Lambda
+/// function URL takes at most 6 MB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
 
 /// Reads logs request bodies under a size cap and gives each record its keyed id.
 #[derive(Clone, Debug)]
@@ -25,16 +31,15 @@ pub struct LogsReceiver {
 
 impl LogsReceiver {
     /// `key`: the pseudonym key the sanitizer was built with (the ids are keyed by it);
-    /// `max_decompressed`: the cap on a body and on what it decompresses to (the sanitizer's
-    /// decompression cap: `MAX_DECOMPRESSED_BYTES`, `--max-decompressed-bytes`).
+    /// `max_decompressed`: the cap on a body and on what it decompresses to
+    /// ([`DEFAULT_MAX_REQUEST_BYTES`] unless told otherwise).
     pub fn new(key: Option<&PseudonymKey>, max_decompressed: usize) -> Self {
         LogsReceiver { ids: RecordIds::new(key), max_decompressed }
     }
 
     /// Decodes a request body (protobuf or JSON, gzip or not: told by its content) and
     /// sanitizes every record. `received_ms`: the time the request arrived, written for a record
-    /// with no time of its own. The payload counts one payload; its spend stays zero (the
-    /// per-message entry point does not report it).
+    /// with no time of its own. The payload counts one payload, with the spend its lines carry.
     pub fn sanitize(
         &self,
         sanitizer: &Sanitizer,
@@ -52,35 +57,18 @@ impl LogsReceiver {
         request: &ExportLogsServiceRequest,
         received_ms: i64,
     ) -> SanitizedPayload {
-        let mut out = SanitizedPayload::default();
-        out.counts.payloads = 1;
-        let mut buffer = Vec::new();
-        for_each_record(request, &mut buffer, |stored| {
-            out.counts.received += 1;
-            match self.sanitize_stored(sanitizer, stored, received_ms, &mut out.counts) {
-                Ok(event) => out.events.push(event),
-                Err(reason) => out.counts.drop_event(reason),
+        let mut batch = sanitizer.batch();
+        for_each_record(request, &mut Vec::new(), |stored| {
+            let id = self.ids.id(stored);
+            // Written from Rust strings and ASCII only: always UTF-8.
+            match std::str::from_utf8(stored) {
+                Ok(text) => batch.push(Origin { id: Some(&id), timestamp_ms: Some(received_ms) }, text),
+                Err(_) => batch.drop_event(received_ms, EventDrop::Unparseable),
             }
         });
-        out.counts.written = out.events.len() as u64;
+        let mut out = batch.finish();
+        out.counts.payloads = 1;
         out
-    }
-
-    /// One stored message: its id, then the sanitizer. The event's timestamp is the record's own
-    /// time, else `received_ms`.
-    fn sanitize_stored(
-        &self,
-        sanitizer: &Sanitizer,
-        stored: &[u8],
-        received_ms: i64,
-        counts: &mut Counts,
-    ) -> Result<SanitizedEvent, EventDrop> {
-        let id = self.ids.id(stored);
-        // Written from Rust strings and ASCII only: always UTF-8.
-        let text = std::str::from_utf8(stored).map_err(|_| EventDrop::Unparseable)?;
-        let origin = Origin { id: Some(&id), timestamp_ms: Some(received_ms) };
-        let (message, time_ms) = sanitizer.sanitize_message(origin, text, counts)?;
-        Ok(SanitizedEvent { timestamp: time_ms.unwrap_or(received_ms), message })
     }
 }
 
