@@ -4,7 +4,8 @@
 //! validated there (surrounding ASCII whitespace is not part of the key, so a key file ending in
 //! a newline, `PSEUDONYM_KEY` and a Secrets Manager string holding the same secret are one key).
 //! Every keyed digest of the crate is derived from it here: pseudonyms, and through
-//! [`StreamNamer`] the destination stream names. No other module sees raw key bytes.
+//! [`KeyedDigest`] every other keyed digest (destination stream names, the OTLP receiver's
+//! record ids), each under a key derived for its purpose. No other module sees raw key bytes.
 //!
 //! Trusts the key to be secret and supplied at run time (never embedded). Guarantees: the same
 //! value under the same key and output name always gives the same pseudonym (so per-user
@@ -82,6 +83,42 @@ impl PseudonymKey {
     }
 }
 
+/// A keyed digest for one purpose (its `label`): HMAC-SHA256 under a key derived from the
+/// pseudonym key, or a plain SHA-256 without a key (the CLI run without one: still stable, not
+/// secret). Each label gives an independent key, so no digest of one purpose is a pseudonym or
+/// a digest of another. [`StreamNamer`] and the OTLP receiver's record ids are built on it.
+#[derive(Clone)]
+pub struct KeyedDigest {
+    mac: Option<Hmac<Sha256>>,
+}
+
+impl fmt::Debug for KeyedDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedDigest").field("keyed", &self.mac.is_some()).finish()
+    }
+}
+
+impl KeyedDigest {
+    /// The digest of purpose `label` (a fixed, versioned name such as
+    /// `claude-otel-sanitizer/stream-name/v1`) under `key`, if any.
+    pub fn new(key: Option<&PseudonymKey>, label: &[u8]) -> Self {
+        KeyedDigest { mac: key.map(|k| k.derive(label)) }
+    }
+
+    /// Whether a key is in use.
+    pub fn is_keyed(&self) -> bool {
+        self.mac.is_some()
+    }
+
+    /// The 32-byte digest of `input`.
+    pub fn digest(&self, input: &[u8]) -> [u8; 32] {
+        match &self.mac {
+            Some(mac) => mac.clone().chain_update(input).finalize().into_bytes().into(),
+            None => Sha256::digest(input).into(),
+        }
+    }
+}
+
 /// Names destination streams: `sanitized-<32 hex digits>`, a digest of the source log group
 /// and stream, so the name is stable across invocations and instances but copies no source
 /// identifier (a source stream may be named after a person). With a pseudonym key the digest is
@@ -89,19 +126,19 @@ impl PseudonymKey {
 /// without one it is a plain SHA-256.
 #[derive(Clone)]
 pub struct StreamNamer {
-    mac: Option<Hmac<Sha256>>,
+    digest: KeyedDigest,
 }
 
 impl fmt::Debug for StreamNamer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamNamer").field("keyed", &self.mac.is_some()).finish()
+        f.debug_struct("StreamNamer").field("keyed", &self.digest.is_keyed()).finish()
     }
 }
 
 impl StreamNamer {
     /// `key`: the configured pseudonym key, if any (the same value the [`crate::sanitize::Sanitizer`] gets).
     pub fn new(key: Option<&PseudonymKey>) -> Self {
-        StreamNamer { mac: key.map(|k| k.derive(STREAM_NAME_LABEL)) }
+        StreamNamer { digest: KeyedDigest::new(key, STREAM_NAME_LABEL) }
     }
 
     /// The destination stream for events from `source_group` / `source_stream`.
@@ -111,10 +148,7 @@ impl StreamNamer {
         input.extend_from_slice(&(source_group.len() as u64).to_be_bytes());
         input.extend_from_slice(source_group.as_bytes());
         input.extend_from_slice(source_stream.as_bytes());
-        let digest = match &self.mac {
-            Some(mac) => mac.clone().chain_update(&input).finalize().into_bytes().to_vec(),
-            None => Sha256::digest(&input).to_vec(),
-        };
+        let digest = self.digest.digest(&input);
         let mut name = String::from(STREAM_PREFIX);
         name.push_str(&hex::encode(digest)[..STREAM_DIGEST_HEX_LEN]);
         name

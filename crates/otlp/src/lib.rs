@@ -37,4 +37,4 @@ mod record_id;
 pub use body::{BodyError, Encoding, decode_logs, encoding_of};
 pub use logs::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver, stored_messages};
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-pub use record_id::{RECORD_ID_DIGITS, RecordIds};
+pub use record_id::{RECORD_ID_DIGITS, RECORD_ID_LABEL, RecordIds};

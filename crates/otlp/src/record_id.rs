@@ -10,52 +10,34 @@
 //! become `sha256:` and 32 hex), and the digest and Logs Insights read it as any id; 39 digits,
 //! never CloudWatch's 56, tell the two sources apart.
 //!
-//! Keyed: HMAC-SHA256 under a key derived from the pseudonym key (the key's own pseudonym of
-//! an output name no allowlist can use, see [`ID_KEY_OUTPUT`]), so an id cannot be checked
-//! against a guessed record without the key. Without a key (the CLI run without one) it is a
-//! plain SHA-256, still stable. Trusts the key to be secret; the key never appears in `Debug`.
+//! Keyed: a [`KeyedDigest`] of its own purpose ([`RECORD_ID_LABEL`]), under a key derived from
+//! the pseudonym key, so an id cannot be checked against a guessed record without the key and
+//! is no pseudonym or stream name. Without a key (the CLI run without one) it is a plain
+//! SHA-256, still stable. Trusts the key to be secret; the key never appears in `Debug`.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sanitizer_core::PseudonymKey;
-use sha2::{Digest as _, Sha256};
-use std::fmt;
+use sanitizer_core::{KeyedDigest, PseudonymKey};
 
-/// The output name whose pseudonym of the empty value is the id key: `/` is not allowed in an
-/// allowlist's output keys, so no pseudonym the sanitizer writes is ever this key.
-const ID_KEY_OUTPUT: &str = "otlp/record-id/v1";
+/// The purpose of the record-id digest (its derived key is HMAC(pseudonym key, this label)).
+pub const RECORD_ID_LABEL: &[u8] = b"claude-otel-sanitizer/otlp-record-id/v1";
 
 /// Digits of an id: `u128::MAX` has 39.
 pub const RECORD_ID_DIGITS: usize = 39;
 
 /// Gives each converted record its id.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RecordIds {
-    mac: Option<Hmac<Sha256>>,
-}
-
-impl fmt::Debug for RecordIds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordIds").field("keyed", &self.mac.is_some()).finish()
-    }
+    digest: KeyedDigest,
 }
 
 impl RecordIds {
     /// `key`: the pseudonym key the sanitizer has, if any.
     pub fn new(key: Option<&PseudonymKey>) -> Self {
-        let mac = key.map(|key| {
-            let derived = key.pseudonym(ID_KEY_OUTPUT, "", 64);
-            <Hmac<Sha256> as KeyInit>::new_from_slice(derived.as_bytes())
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
-        });
-        RecordIds { mac }
+        RecordIds { digest: KeyedDigest::new(key, RECORD_ID_LABEL) }
     }
 
     /// The id of the record whose stored message is `message`.
     pub fn id(&self, message: &[u8]) -> String {
-        let digest: [u8; 32] = match &self.mac {
-            Some(mac) => mac.clone().chain_update(message).finalize().into_bytes().into(),
-            None => Sha256::digest(message).into(),
-        };
+        let digest = self.digest.digest(message);
         let (first, _) = digest.split_first_chunk::<16>().unwrap_or_else(|| unreachable!("32 bytes"));
         format!("{:0width$}", u128::from_be_bytes(*first), width = RECORD_ID_DIGITS)
     }
@@ -81,21 +63,22 @@ mod tests {
         let unkeyed = RecordIds::new(None);
         assert_ne!(id, unkeyed.id(b"{\"a\":1}"));
         assert_eq!(unkeyed.id(b"{\"a\":1}").len(), RECORD_ID_DIGITS);
-        // Keyed but not the key's pseudonym of the record itself.
-        assert_ne!(&id[..16], &key("0123456789abcdef0123").pseudonym(ID_KEY_OUTPUT, "{\"a\":1}", 16));
+        // Keyed by a derived key of its own: not the key's pseudonym of the record, nor a
+        // stream name's digest.
+        assert_ne!(&id[..16], &key("0123456789abcdef0123").pseudonym("otlp", "{\"a\":1}", 16));
     }
 
     #[test]
-    fn no_allowlist_can_name_the_id_keys_output() {
-        // So no pseudonym the sanitizer writes is the id key.
-        let toml = format!("events = [\"api_request\"]\n[pseudonyms.\"{ID_KEY_OUTPUT}\"]\nfrom = [\"user.email\"]\n");
-        assert!(sanitizer_core::Allowlist::from_toml(&toml).is_err());
-        let control = toml.replace(ID_KEY_OUTPUT, "user.pseudonym");
-        assert!(sanitizer_core::Allowlist::from_toml(&control).is_ok(), "{control}");
+    fn known_answer() {
+        // python3 -c 'import hmac,hashlib
+        // k=hmac.new(b"0123456789abcdef0123456789abcdef",b"claude-otel-sanitizer/otlp-record-id/v1",hashlib.sha256).digest()
+        // d=hmac.new(k,b"{}",hashlib.sha256).digest(); print(str(int.from_bytes(d[:16],"big")).zfill(39))'
+        let ids = RecordIds::new(Some(&key("0123456789abcdef0123456789abcdef")));
+        assert_eq!(ids.id(b"{}"), "020781820677888787098154191175169725705");
     }
 
     #[test]
     fn debug_names_no_key() {
-        assert_eq!(format!("{:?}", RecordIds::new(Some(&key("0123456789abcdef0123")))), "RecordIds { keyed: true }");
+        assert_eq!(format!("{:?}", RecordIds::new(Some(&key("0123456789abcdef0123")))), "RecordIds { digest: KeyedDigest { keyed: true } }");
     }
 }
