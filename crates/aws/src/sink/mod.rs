@@ -212,37 +212,43 @@ pub async fn write_plan_within<S: Sink>(
 ) -> WriteReport {
     let limit = slots.limit().min(sink.max_concurrency()).max(1);
     let failed = AtomicBool::new(false);
-    let results: Vec<(usize, Option<Result<PutOutcome, SinkError>>)> =
-        futures_util::stream::iter(plan.batches.iter().enumerate())
-            .map(|(i, batch)| {
-                let failed = &failed;
-                async move {
-                    // The slot is taken first and held for the call: whatever else is written
-                    // within `slots`, no more than its limit of calls are in flight.
-                    let put = async {
-                        let Ok(_slot) = slots.permits.acquire().await else {
-                            return None; // never closed
-                        };
-                        if failed.load(Ordering::SeqCst) {
-                            return None;
-                        }
-                        Some(sink.put_batch(stream, batch).await)
+    // Each batch's call is made as a future first (nothing runs until it is polled), then the
+    // futures run `limit` at a time. A stream that held the mapping closure would not be provably
+    // `Send` (rustc's higher-ranked lifetime check), and the OTLP endpoint's runtime
+    // (`lambda_http`) needs a `Send` future.
+    let puts: Vec<_> = plan
+        .batches
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| {
+            let failed = &failed;
+            async move {
+                // The slot is taken first and held for the call: whatever else is written
+                // within `slots`, no more than its limit of calls are in flight.
+                let put = async {
+                    let Ok(_slot) = slots.permits.acquire().await else {
+                        return None; // never closed
                     };
-                    let result = match deadline {
-                        None => put.await,
-                        Some(at) => tokio::time::timeout_at(at, put)
-                            .await
-                            .unwrap_or(Some(Err(SinkError { operation: "PutLogEvents", kind: FailureKind::Deadline }))),
-                    };
-                    if matches!(result, Some(Err(_))) {
-                        failed.store(true, Ordering::SeqCst);
+                    if failed.load(Ordering::SeqCst) {
+                        return None;
                     }
-                    (i, result)
+                    Some(sink.put_batch(stream, batch).await)
+                };
+                let result = match deadline {
+                    None => put.await,
+                    Some(at) => tokio::time::timeout_at(at, put)
+                        .await
+                        .unwrap_or(Some(Err(SinkError { operation: "PutLogEvents", kind: FailureKind::Deadline }))),
+                };
+                if matches!(result, Some(Err(_))) {
+                    failed.store(true, Ordering::SeqCst);
                 }
-            })
-            .buffer_unordered(limit)
-            .collect()
-            .await;
+                (i, result)
+            }
+        })
+        .collect();
+    let results: Vec<(usize, Option<Result<PutOutcome, SinkError>>)> =
+        futures_util::stream::iter(puts).buffer_unordered(limit).collect().await;
 
     let mut report = WriteReport::default();
     let mut first_error: Option<(usize, SinkError)> = None;
