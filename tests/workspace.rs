@@ -1,7 +1,8 @@
 //! The workspace's shape, as Cargo resolves it (`cargo metadata`): the crates are the rooms, and
 //! each may touch only what its job needs. The core builds without tokio, the AWS SDK or HTTP;
 //! the sanitizer function without the digest's HTTP client, HTML or charts; dependencies between
-//! the workspace's crates point one way (core ← aws ← digest ← binaries; core ← otlp).
+//! the workspace's crates point one way (core ← aws ← digest ← binaries; core ← otlp ← the
+//! OTLP endpoint).
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,9 +105,23 @@ fn the_sanitizer_function_builds_without_the_digest() {
 }
 
 #[test]
+fn the_otlp_endpoint_builds_without_the_digest_or_grpc() {
+    assert_none("sanitizer-otlp-endpoint", &["sanitizer-digest", "reqwest", "maud", "plotters", "tonic"]);
+    let built = closure("sanitizer-otlp-endpoint");
+    assert!(built.contains("lambda_http") && built.contains("sanitizer-otlp"), "the closure is read: {built:?}");
+}
+
+#[test]
 fn workspace_dependencies_point_one_way() {
-    let ours =
-        ["sanitizer-core", "sanitizer-otlp", "sanitizer-aws", "sanitizer-digest", "sanitizer-lambda", "digest-lambda"];
+    let ours = [
+        "sanitizer-core",
+        "sanitizer-otlp",
+        "sanitizer-aws",
+        "sanitizer-digest",
+        "sanitizer-lambda",
+        "digest-lambda",
+        "sanitizer-otlp-endpoint",
+    ];
     let within = |root: &str| -> BTreeSet<String> {
         closure(root)
             .into_iter()
@@ -120,4 +135,5 @@ fn workspace_dependencies_point_one_way() {
     assert_eq!(within("sanitizer-digest"), set(&["sanitizer-aws", "sanitizer-core"]));
     assert_eq!(within("sanitizer-lambda"), set(&["sanitizer-aws", "sanitizer-core"]));
     assert_eq!(within("digest-lambda"), set(&["sanitizer-aws", "sanitizer-core", "sanitizer-digest"]));
+    assert_eq!(within("sanitizer-otlp-endpoint"), set(&["sanitizer-aws", "sanitizer-core", "sanitizer-otlp"]));
 }
