@@ -124,6 +124,9 @@ fn assert_no_canary(reply: &Reply, canaries: &[String], case: &str) {
     }
 }
 
+/// A bad request: its name, method, path, headers, body and the status it must get.
+type Case<'a> = (&'a str, Method, &'a str, HeaderMap, Vec<u8>, u16);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
     let moto = Moto::start();
@@ -146,7 +149,7 @@ async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
     let garbage = format!("\u{7f}\u{ff}{CANARY}-garbage").into_bytes();
     let bearer_wrong = format!("Bearer {TOKEN}x");
     let post = Method::POST;
-    let cases: Vec<(&str, Method, &str, HeaderMap, Vec<u8>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "missing token",
             post.clone(),
