@@ -24,7 +24,10 @@
 
 mod cfn;
 
-use cfn::{leaf_paths, parse_template, referenced_fields, resources, sanitizer_output_paths};
+use cfn::{
+    ACCOUNT, REGION, Stack, assert_exact, check_exact, granted, grants, identities, leaf_paths, parse_template,
+    referenced_fields, resources, sanitizer_output_paths, trust,
+};
 use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1435,5 +1438,467 @@ fn the_decompression_cap_is_stated_as_the_template_and_the_constant_have_it() {
     for name in ["MaxDecompressedBytes", "FunctionMemoryMB"] {
         let description = t["Parameters"][name]["Description"].as_str().unwrap_or_default();
         assert!(mib_figures(description).iter().all(|&n| n == deployed), "template {name}: {description}");
+    }
+}
+
+// ------------------------------------------------------------------ ingestion modes
+
+const MODES: [&str; 3] = ["raw", "endpoint", "both"];
+
+/// A function URL as Lambda gives it (`FunctionUrl` ends in a slash), without the slash.
+const FUNCTION_URL: &str = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws";
+
+/// The template for an ingestion mode and further parameters; the function URL is known.
+fn stack_for(mode: &str, more: &[(&str, Value)]) -> Stack {
+    let mut given = vec![("IngestionMode", json!(mode))];
+    given.extend(more.iter().cloned());
+    let mut stack = Stack::new(TEMPLATE, &given);
+    stack.attributes.insert("EndpointFunctionUrl.FunctionUrl".into(), json!(format!("{FUNCTION_URL}/")));
+    stack
+}
+
+/// The resources a stack creates for its parameters.
+fn created(stack: &Stack) -> BTreeSet<String> {
+    resources(&stack.t).keys().filter(|name| stack.exists(name)).cloned().collect()
+}
+
+/// The resources of the raw path (raw and both) and of the endpoint (endpoint and both).
+const RAW_PATH: [&str; 13] = [
+    "RawLogGroup",
+    "RawLogStream",
+    "RawSubscriptionPermission",
+    "RawSubscription",
+    "FunctionLogGroup",
+    "FailureQueue",
+    "SanitizerRole",
+    "SanitizerFunction",
+    "OtelWriterUser",
+    "FailureQueueDepthAlarm",
+    "FunctionErrorsAlarm",
+    "DestinationDeliveryFailuresAlarm",
+    "PayloadErrorsAlarm",
+];
+const ENDPOINT_PATH: [&str; 10] = [
+    "EndpointTokenSecret",
+    "EndpointFunctionLogGroup",
+    "EndpointRole",
+    "EndpointFunction",
+    "EndpointFunctionUrl",
+    "EndpointUrlPublicPermission",
+    "EndpointUrlInvokePermission",
+    "EndpointErrorsAlarm",
+    "EndpointThrottlesAlarm",
+    "EndpointServerErrorsAlarm",
+];
+
+#[test]
+fn each_ingestion_mode_creates_its_path_and_only_it() {
+    let t = parse_template(TEMPLATE);
+    let p = &t["Parameters"]["IngestionMode"];
+    assert_eq!((p["Default"].as_str(), p["AllowedValues"].clone()), (Some("raw"), json!(MODES)));
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<BTreeSet<String>>();
+    let (raw, endpoint) = (names(&RAW_PATH), names(&ENDPOINT_PATH));
+    let common: BTreeSet<String> = created(&stack_for("raw", &[])).difference(&raw).cloned().collect();
+    assert!(common.contains("SanitizedLogGroup") && common.contains("PseudonymKeySecret"));
+    let union = |sets: &[&BTreeSet<String>]| sets.iter().flat_map(|s| s.iter().cloned()).collect::<BTreeSet<_>>();
+    for (mode, expected) in [
+        ("raw", union(&[&common, &raw])),
+        ("endpoint", union(&[&common, &endpoint])),
+        ("both", union(&[&common, &raw, &endpoint])),
+    ] {
+        let got = created(&stack_for(mode, &[]));
+        assert_eq!(got, expected, "IngestionMode={mode}: created {got:?}");
+    }
+    // Every resource of either path says so by its condition, so a new one cannot slip into the
+    // other mode: the endpoint's are named Endpoint*, and nothing else is.
+    for (name, r) in resources(&t) {
+        let c = r["Condition"].as_str().unwrap_or("");
+        if name.starts_with("Endpoint") != (c == "HasEndpoint") {
+            panic!("{name}: the endpoint's resources (and only they) are named Endpoint* and need HasEndpoint");
+        }
+    }
+}
+
+/// What IngestionMode endpoint must never create, whatever the other parameters say: a raw group
+/// or stream, a subscription, a raw-event writer (user, proxy, role) or a queue of raw payloads.
+fn raw_storage_in(stack: &Stack) -> Vec<String> {
+    let mut found = Vec::new();
+    for name in created(stack) {
+        let r = &resources(&stack.t)[&name];
+        let ty = r["Type"].as_str().unwrap_or("");
+        let raw_group = ty == "AWS::Logs::LogGroup"
+            && stack.properties(&name)["LogGroupName"].as_str().is_some_and(|n| !n.ends_with("/sanitized"))
+            && !stack.properties(&name)["LogGroupName"].as_str().is_some_and(|n| n.starts_with("/aws/lambda/"));
+        if raw_group
+            || matches!(
+                ty,
+                "AWS::Logs::LogStream" | "AWS::Logs::SubscriptionFilter" | "AWS::IAM::User" | "AWS::SQS::Queue"
+            )
+            || ty.starts_with("AWS::ApiGateway::")
+            || name == "SanitizerFunction"
+        {
+            found.push(format!("{name} ({ty})"));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_endpoint_mode_stores_nothing_raw_whatever_the_other_ingestion_parameters_say() {
+    for more in [
+        vec![],
+        vec![
+            ("EnableBearerTokenWriter", json!("true")),
+            ("EnableApiGatewayProxy", json!("true")),
+            ("EncryptLogs", json!("true")),
+            ("EnableDigest", json!("true")),
+        ],
+    ] {
+        let stack = stack_for("endpoint", &more);
+        assert_eq!(raw_storage_in(&stack), Vec::<String>::new(), "with {more:?}");
+        assert!(!stack.conditions["HasBearerTokenWriter"] && !stack.conditions["HasProxy"]);
+        // The check sees the raw path where it exists.
+        let raw = raw_storage_in(&stack_for("both", &more));
+        for name in ["RawLogGroup", "RawLogStream", "RawSubscription", "FailureQueue", "SanitizerFunction"] {
+            assert!(raw.iter().any(|f| f.starts_with(&format!("{name} "))), "{name} not seen in {raw:?}");
+        }
+    }
+    let proxied = raw_storage_in(&stack_for("raw", &[("EnableApiGatewayProxy", json!("true"))]));
+    assert!(
+        proxied.iter().any(|f| f.contains("AWS::ApiGateway::RestApi"))
+            && proxied.iter().any(|f| f.contains("AWS::IAM::User"))
+    );
+}
+
+/// Every resource that `v` (a created resource's part, or an output) refers to: `Ref`,
+/// `Fn::GetAtt`, `${Name}` and `${Name.Attr}` of `Fn::Sub` (not its own variables), `DependsOn`;
+/// `Fn::If` takes the branch its condition chooses, as CloudFormation does.
+fn referred(stack: &Stack, v: &Value, out: &mut BTreeSet<String>) {
+    let res = resources(&stack.t);
+    let mut add = |name: &str| {
+        let name = name.split('.').next().unwrap_or(name);
+        if res.contains_key(name) {
+            out.insert(name.to_string());
+        }
+    };
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| referred(stack, x, out)),
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
+            let arg = &o["Fn::If"];
+            let chosen = if stack.conditions[arg[0].as_str().expect("If condition")] { &arg[1] } else { &arg[2] };
+            referred(stack, chosen, out);
+        }
+        Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => add(o["Ref"].as_str().expect("Ref name")),
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::GetAtt") => {
+            add(o["Fn::GetAtt"][0].as_str().expect("GetAtt resource"))
+        }
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Sub") => {
+            let arg = &o["Fn::Sub"];
+            let (body, vars) = match arg {
+                Value::String(s) => (s.as_str(), Map::new()),
+                Value::Array(a) => (a[0].as_str().expect("Sub body"), a[1].as_object().expect("Sub vars").clone()),
+                other => panic!("unexpected Fn::Sub argument {other}"),
+            };
+            let names = regex::Regex::new(r"\$\{([A-Za-z0-9_.:]+)\}").expect("regex");
+            for c in names.captures_iter(body) {
+                if !vars.contains_key(&c[1]) {
+                    add(&c[1]);
+                }
+            }
+            vars.values().for_each(|x| referred(stack, x, out));
+        }
+        Value::Object(o) => o.values().for_each(|x| referred(stack, x, out)),
+        _ => {}
+    }
+}
+
+/// References from what the stack creates (resources and outputs) to what it does not.
+fn dangling_references(stack: &Stack) -> Vec<String> {
+    let made = created(stack);
+    let mut problems = Vec::new();
+    let mut check = |origin: String, v: &Value| {
+        let mut to = BTreeSet::new();
+        referred(stack, v, &mut to);
+        for name in to.difference(&made) {
+            problems.push(format!("{origin} refers to {name}, which is not created"));
+        }
+    };
+    for name in &made {
+        let r = &resources(&stack.t)[name];
+        check(name.clone(), &json!([r["Properties"], r["DependsOn"]]));
+    }
+    for (name, o) in stack.t["Outputs"].as_object().expect("Outputs") {
+        if o["Condition"].as_str().is_none_or(|c| stack.conditions[c]) {
+            check(format!("output {name}"), &o["Value"]);
+        }
+    }
+    problems
+}
+
+#[test]
+fn no_mode_refers_to_a_resource_it_does_not_create() {
+    for mode in MODES {
+        for (proxy, kms, digest) in [("false", "false", "false"), ("true", "true", "true")] {
+            let more =
+                [("EnableApiGatewayProxy", json!(proxy)), ("EncryptLogs", json!(kms)), ("EnableDigest", json!(digest))];
+            let problems = dangling_references(&stack_for(mode, &more));
+            assert!(problems.is_empty(), "IngestionMode={mode} {more:?}:\n  {}", problems.join("\n  "));
+        }
+    }
+    // The check fails on what the dashboard once did: name the sanitizer function, which the
+    // endpoint mode does not create.
+    let mut t = parse_template(TEMPLATE);
+    t["Resources"]["AlarmTopic"]["Properties"]["DisplayName"] = json!({"Fn::Sub": "${SanitizerFunction} alarms"});
+    let p = dangling_references(&Stack::from_template(t, &[("IngestionMode", json!("endpoint"))]));
+    assert_eq!(p, ["AlarmTopic refers to SanitizerFunction, which is not created"]);
+}
+
+// ------------------------------------------------------------------ the OTLP endpoint
+
+#[test]
+fn endpoint_role_grants_exactly_what_the_endpoint_needs() {
+    for kms in ["false", "true"] {
+        let stack = stack_for("endpoint", &[("EncryptLogs", json!(kms))]);
+        let logs = |group: &str| format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{{{group}}}:*");
+        let (sanitized, own) = (logs("SanitizedLogGroup"), logs("EndpointFunctionLogGroup"));
+        assert_exact(
+            &stack,
+            "EndpointRole",
+            &grants(&[
+                ("logs:CreateLogStream", &sanitized),
+                ("logs:PutLogEvents", &sanitized),
+                ("logs:CreateLogStream", &own),
+                ("logs:PutLogEvents", &own),
+                ("secretsmanager:GetSecretValue", "{PseudonymKeySecret}"),
+                ("secretsmanager:GetSecretValue", "{EndpointTokenSecret}"),
+            ]),
+        );
+        assert_eq!(trust(&stack, "EndpointRole")["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+        // The only identity of the endpoint mode; the raw path's user and role are not made.
+        assert_eq!(identities(&stack), BTreeSet::from(["EndpointRole".to_string()]), "EncryptLogs={kms}");
+    }
+    let both: BTreeSet<String> = identities(&stack_for("both", &[]));
+    assert_eq!(both, ["EndpointRole", "OtelWriterUser", "SanitizerRole"].map(String::from).into());
+    let t = parse_template(TEMPLATE);
+    let f = &resources(&t)["EndpointFunction"]["Properties"];
+    assert_eq!(f["Role"], json!({"Fn::GetAtt": ["EndpointRole", "Arn"]}));
+    assert!(f["Policies"].is_null() && f["PermissionsBoundary"].is_null(), "permissions live in EndpointRole");
+
+    // The check fails on a wider grant: the raw group, another secret, a second action.
+    let allowed = granted(&stack_for("both", &[]), "EndpointRole").expect("grants");
+    for edit in [
+        json!({"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": {"Fn::Sub": format!("{ARN_PREFIX}${{RawLogGroup}}:*")}}),
+        json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}),
+        json!({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": {"Fn::Sub": format!("{ARN_PREFIX}${{SanitizedLogGroup}}:*")}}),
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        let statements =
+            &mut t["Resources"]["EndpointRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+        statements.as_array_mut().expect("a statement list").push(edit.clone());
+        let stack = Stack::from_template(t, &[("IngestionMode", json!("both"))]);
+        let p = check_exact(&stack, "EndpointRole", &allowed).expect_err("a wider grant must be caught");
+        assert!(p.iter().any(|m| m.contains("beyond the allowed set") || m.contains("on resource *")), "{edit}: {p:?}");
+    }
+}
+
+#[test]
+fn the_function_url_is_public_and_invokes_only_the_endpoint_through_the_url() {
+    let stack = stack_for("endpoint", &[]);
+    let url = stack.properties("EndpointFunctionUrl");
+    assert_eq!(
+        url,
+        json!({"TargetFunctionArn": "{EndpointFunction.Arn}", "AuthType": "NONE", "InvokeMode": "BUFFERED"})
+    );
+    let mut permissions: Vec<Value> = created(&stack)
+        .into_iter()
+        .filter(|n| resources(&stack.t)[n]["Type"] == "AWS::Lambda::Permission")
+        .map(|n| stack.properties(&n))
+        .collect();
+    permissions.sort_by_key(|p| p["Action"].as_str().map(str::to_owned));
+    assert_eq!(
+        permissions,
+        [
+            json!({"Action": "lambda:InvokeFunction", "FunctionName": "{EndpointFunction}", "Principal": "*",
+                   "InvokedViaFunctionUrl": true}),
+            json!({"Action": "lambda:InvokeFunctionUrl", "FunctionName": "{EndpointFunction}", "Principal": "*",
+                   "FunctionUrlAuthType": "NONE"}),
+        ],
+        "the endpoint mode's only Lambda permissions: the URL, and invocation only through it"
+    );
+}
+
+/// The endpoint's environment as crates/otlp-endpoint reads it (common.md, contract 1), plus the
+/// sanitizer's metrics namespace.
+const ENDPOINT_ENV: [&str; 8] = [
+    "SANITIZED_LOG_GROUP",
+    "SANITIZED_LOG_STREAM",
+    "PSEUDONYM_KEY_SECRET_ARN",
+    "PSEUDONYM_KEY",
+    "OTLP_TOKEN_SECRET_ARN",
+    "OTLP_TOKEN",
+    "MAX_REQUEST_BYTES",
+    "METRICS_NAMESPACE",
+];
+
+#[test]
+fn the_endpoint_function_is_built_sized_and_configured_as_the_contract_says() {
+    let t = parse_template(TEMPLATE);
+    let res = resources(&t);
+    let (endpoint, sanitizer) = (&res["EndpointFunction"], &res["SanitizerFunction"]);
+    assert_eq!(
+        endpoint["Metadata"],
+        json!({"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "sanitizer-otlp-endpoint"}})
+    );
+    let (e, s) = (&endpoint["Properties"], &sanitizer["Properties"]);
+    for key in ["CodeUri", "Handler", "Runtime", "Architectures", "MemorySize"] {
+        assert_eq!(e[key], s[key], "{key}: as the sanitizer function");
+    }
+    assert_eq!((e["Runtime"].as_str(), e["Architectures"].clone()), (Some("provided.al2023"), json!(["arm64"])));
+    assert_eq!(e["MemorySize"], json!({"Ref": "FunctionMemoryMB"}));
+    assert_eq!(e["LoggingConfig"]["LogGroup"], json!({"Ref": "EndpointFunctionLogGroup"}));
+
+    // Reserved concurrency: a parameter, wired through.
+    assert_eq!(e["ReservedConcurrentExecutions"], json!({"Ref": "EndpointReservedConcurrency"}));
+    let p = &t["Parameters"]["EndpointReservedConcurrency"];
+    assert_eq!(
+        (p["Type"].as_str(), p["Default"].as_i64(), p["MinValue"].as_i64()),
+        (Some("Number"), Some(10), Some(1))
+    );
+    let stack = stack_for("both", &[("EndpointReservedConcurrency", json!(25)), ("FunctionMemoryMB", json!(256))]);
+    let f = stack.properties("EndpointFunction");
+    assert_eq!((f["ReservedConcurrentExecutions"].as_i64(), f["MemorySize"].as_i64()), (Some(25), Some(256)));
+
+    // The environment: contract names only, the secrets by reference and never by value.
+    let env = e["Environment"]["Variables"].as_object().expect("environment");
+    let unknown: Vec<&String> = env.keys().filter(|k| !ENDPOINT_ENV.contains(&k.as_str())).collect();
+    assert!(unknown.is_empty(), "not in the contract: {unknown:?}");
+    assert_eq!(env["SANITIZED_LOG_GROUP"], json!({"Ref": "SanitizedLogGroup"}));
+    assert_eq!(env["PSEUDONYM_KEY_SECRET_ARN"], json!({"Ref": "PseudonymKeySecret"}));
+    assert_eq!(env["OTLP_TOKEN_SECRET_ARN"], json!({"Ref": "EndpointTokenSecret"}));
+    assert_eq!(env["METRICS_NAMESPACE"], s["Environment"]["Variables"]["METRICS_NAMESPACE"]);
+    for secret in ["PSEUDONYM_KEY", "OTLP_TOKEN"] {
+        assert!(!env.contains_key(secret), "{secret} would put a secret in the function's configuration");
+    }
+
+    // The token: generated, long, and only characters a header and OTEL_EXPORTER_OTLP_HEADERS
+    // carry as they are.
+    let secret = &res["EndpointTokenSecret"]["Properties"];
+    assert!(secret["SecretString"].is_null(), "the token is generated, never written in the template");
+    let g = &secret["GenerateSecretString"];
+    assert_eq!((g["ExcludePunctuation"].as_bool(), g["IncludeSpace"].as_bool()), (Some(true), Some(false)));
+    assert!(g["PasswordLength"].as_u64() >= Some(32), "{g}");
+}
+
+#[test]
+fn the_endpoint_alarms_watch_its_errors_throttles_and_5xx() {
+    let stack = stack_for("endpoint", &[]);
+    let mut watched = BTreeSet::new();
+    for name in created(&stack) {
+        if resources(&stack.t)[&name]["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let p = stack.properties(&name);
+        assert_eq!(p["AlarmActions"], json!(["{AlarmTopic}"]), "{name} notifies the alarm topic");
+        if p["Namespace"] == "AWS/Lambda" {
+            assert_eq!(p["Dimensions"], json!([{"Name": "FunctionName", "Value": "{EndpointFunction}"}]), "{name}");
+            assert_eq!((p["Statistic"].as_str(), p["Threshold"].as_i64()), (Some("Sum"), Some(0)), "{name}");
+            watched.insert(p["MetricName"].as_str().expect("metric").to_string());
+        }
+    }
+    assert_eq!(watched, ["Errors", "Throttles", "Url5xxCount"].map(String::from).into());
+}
+
+/// The Claude Code settings the endpoint's outputs give, exactly (the token as TOKEN).
+fn claude_code_env(url: &str) -> Value {
+    json!({
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+        "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer TOKEN",
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+    })
+}
+
+/// The outputs a stack shows, evaluated.
+fn outputs(stack: &Stack) -> BTreeMap<String, Value> {
+    stack.t["Outputs"]
+        .as_object()
+        .expect("Outputs")
+        .iter()
+        .filter(|(_, o)| o["Condition"].as_str().is_none_or(|c| stack.conditions[c]))
+        .map(|(name, o)| (name.clone(), stack.eval(&o["Value"])))
+        .collect()
+}
+
+#[test]
+fn the_outputs_give_the_endpoint_and_the_exact_claude_code_settings() {
+    let url = FUNCTION_URL;
+    let out = outputs(&stack_for("endpoint", &[]));
+    assert_eq!(out["OtlpEndpointUrl"], url, "without the trailing slash: the client appends /v1/logs");
+    let command = format!(
+        "aws secretsmanager get-secret-value --region {REGION} --secret-id {{EndpointTokenSecret}} --query SecretString --output text"
+    );
+    assert_eq!(out["EndpointTokenCommand"], command);
+
+    let settings: Value = serde_json::from_str(out["ClaudeCodeManagedSettings"].as_str().expect("a string"))
+        .expect("ClaudeCodeManagedSettings is JSON");
+    assert_eq!(settings, json!({"env": claude_code_env(url)}));
+
+    // The shell lines set the same variables, the header with the token the CLI reads.
+    let shell = out["ClaudeCodeShellLines"].as_str().expect("a string");
+    let rest = shell.strip_prefix("export ").expect("one export line");
+    let assignment = regex::Regex::new(r#"^([A-Z_]+)=("[^"]*"|[^ "]+)(?: |$)"#).expect("regex");
+    let mut vars = Map::new();
+    let mut at = rest;
+    while !at.is_empty() {
+        let c = assignment.captures(at).unwrap_or_else(|| panic!("not an assignment: {at}"));
+        vars.insert(c[1].to_string(), json!(c[2].trim_matches('"')));
+        at = &at[c[0].len()..];
+    }
+    let mut expected = claude_code_env(url);
+    expected["OTEL_EXPORTER_OTLP_HEADERS"] = json!(format!("Authorization=Bearer $({command})"));
+    assert_eq!(Value::Object(vars), expected);
+
+    // Every variable name the reference documents for Claude Code's exporter, spelled as it is.
+    for name in settings["env"].as_object().expect("env").keys() {
+        assert!(name == "CLAUDE_CODE_ENABLE_TELEMETRY" || name.starts_with("OTEL_"), "{name}");
+    }
+
+    // The raw mode has none of these; the endpoint mode none of the raw group's.
+    let raw = outputs(&stack_for("raw", &[]));
+    assert!(raw.keys().all(|k| !k.starts_with("ClaudeCode") && !k.starts_with("Endpoint") && k != "OtlpEndpointUrl"));
+    let endpoint = outputs(&stack_for(
+        "endpoint",
+        &[("EnableBearerTokenWriter", json!("true")), ("EnableApiGatewayProxy", json!("true"))],
+    ));
+    let raw_outputs: Vec<&String> = endpoint
+        .keys()
+        .filter(|k| {
+            k.starts_with("Raw") || k.starts_with("BearerToken") || k.starts_with("Proxy") || k.starts_with("Failure")
+        })
+        .collect();
+    assert!(raw_outputs.is_empty(), "{raw_outputs:?}");
+}
+
+/// The README's first lines say which mode stores raw data and for how long, with the
+/// template's default retention, and that metrics need the endpoint.
+#[test]
+fn the_readme_intro_says_which_mode_stores_raw_data_and_for_how_long() {
+    let t = parse_template(TEMPLATE);
+    let days = t["Parameters"]["RawRetentionDays"]["Default"].as_i64().expect("a default");
+    let readme = include_str!("../README.md");
+    let intro = readme.split("\n## Quick start").next().expect("an intro");
+    for needle in [
+        "`IngestionMode`".to_string(),
+        "`raw`".into(),
+        "`endpoint`".into(),
+        "`both`".into(),
+        "`RawRetentionDays`".into(),
+        format!("{days} day"),
+        "metrics".into(),
+    ] {
+        assert!(intro.contains(&needle), "the README's intro does not say {needle}");
     }
 }

@@ -2,14 +2,15 @@
 //! `tests/deploy_org.rs`): YAML with CloudFormation's short-form tags (`!Sub`, `!Ref`, `!GetAtt`,
 //! ...) parsed with `saphyr`, which keeps unknown local tags as `Yaml::Tagged`, and turned into the
 //! long form (`{"Fn::Sub": ...}`) as JSON, so every check reads one shape whichever form a
-//! template uses. Also what the dashboards and queries may read: every field the sanitizer
-//! writes for the fixtures.
+//! template uses. A [`Stack`] evaluates a template for chosen parameters (conditions, `Ref`,
+//! `Fn::Sub`, `Fn::If`, ...), and [`granted`] reads what an IAM identity of it grants. Also what
+//! the dashboards and queries may read: every field the sanitizer writes for the fixtures.
 #![allow(dead_code)]
 
 use sanitizer_core::{Allowlist, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, decode_envelope};
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Parses a CloudFormation YAML template into JSON in long form.
@@ -134,4 +135,299 @@ pub fn sanitizer_output_paths() -> BTreeSet<String> {
     assert!(payloads > 0 && events > 0, "no fixture payload under {} produced an event", dir.display());
     assert!(paths.iter().any(|p| p.starts_with("attributes.")), "the fixtures produced no attributes");
     paths
+}
+
+/// The account and Region a [`Stack`] is evaluated in (`AWS::AccountId`, `AWS::Region`).
+pub const ACCOUNT: &str = "999999999999";
+pub const REGION: &str = "eu-west-1";
+
+// ------------------------------------------------------------------ evaluation
+
+/// A template with its parameter values (defaults unless given) and evaluated conditions.
+pub struct Stack {
+    pub t: Value,
+    pub params: BTreeMap<String, Value>,
+    pub conditions: BTreeMap<String, bool>,
+    /// Values of `Fn::GetAtt` known to the test (`"Resource.Attribute"`); others stay placeholders.
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl Stack {
+    pub fn new(text: &str, given: &[(&str, Value)]) -> Stack {
+        Stack::from_template(parse_template(text), given)
+    }
+
+    /// As [`Stack::new`], for a template already parsed (and perhaps edited by a test).
+    pub fn from_template(t: Value, given: &[(&str, Value)]) -> Stack {
+        let mut params = BTreeMap::new();
+        for (name, p) in t["Parameters"].as_object().expect("Parameters") {
+            let default = p.get("Default").cloned().map(|d| match (p["Type"].as_str(), d) {
+                (Some("CommaDelimitedList"), Value::String(s)) => {
+                    Value::Array(s.split(',').filter(|x| !x.is_empty()).map(|x| json!(x)).collect())
+                }
+                (_, d) => d,
+            });
+            if let Some(d) = default {
+                params.insert(name.clone(), d);
+            }
+        }
+        for (name, value) in given {
+            assert!(t["Parameters"].get(*name).is_some(), "no parameter {name}");
+            params.insert((*name).to_string(), value.clone());
+        }
+        let mut stack = Stack { t, params, conditions: BTreeMap::new(), attributes: BTreeMap::new() };
+        let conditions = stack.t["Conditions"].as_object().cloned().unwrap_or_default();
+        for (name, c) in &conditions {
+            let value = stack.condition(c);
+            stack.conditions.insert(name.clone(), value);
+        }
+        stack
+    }
+
+    pub fn condition(&self, c: &Value) -> bool {
+        let (k, arg) = c.as_object().and_then(|o| o.iter().next()).expect("condition is a function");
+        match k.as_str() {
+            "Fn::Equals" => self.eval(&arg[0]) == self.eval(&arg[1]),
+            "Fn::Not" => !self.condition(&arg[0]),
+            "Fn::Or" => arg.as_array().expect("Or list").iter().any(|c| self.condition(c)),
+            "Fn::And" => arg.as_array().expect("And list").iter().all(|c| self.condition(c)),
+            // Evaluated from its definition: conditions may name others in any order.
+            "Condition" => self.condition(&self.t["Conditions"][arg.as_str().expect("condition name")]),
+            other => panic!("unsupported condition {other}"),
+        }
+    }
+
+    pub fn reference(&self, name: &str) -> Value {
+        match name {
+            "AWS::Partition" => json!("aws"),
+            "AWS::Region" => json!(REGION),
+            "AWS::AccountId" => json!(ACCOUNT),
+            "AWS::URLSuffix" => json!("amazonaws.com"),
+            "AWS::NoValue" => Value::Null,
+            _ => self.params.get(name).cloned().unwrap_or_else(|| {
+                assert!(resources(&self.t).contains_key(name), "Ref to unknown {name}");
+                json!(format!("{{{name}}}"))
+            }),
+        }
+    }
+
+    /// Evaluates `v` for these parameters; `AWS::NoValue` removes list items and object members.
+    pub fn eval(&self, v: &Value) -> Value {
+        match v {
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.eval(x)).filter(|x| !x.is_null()).collect()),
+            Value::Object(o)
+                if o.len() == 1 && o.keys().next().is_some_and(|k| k == "Ref" || k.starts_with("Fn::")) =>
+            {
+                let (k, arg) = o.iter().next().expect("one key");
+                match k.as_str() {
+                    "Ref" => self.reference(arg.as_str().expect("Ref name")),
+                    "Fn::GetAtt" => {
+                        let name = format!("{}.{}", arg[0].as_str().expect("res"), arg[1].as_str().expect("attr"));
+                        self.attributes.get(&name).cloned().unwrap_or_else(|| json!(format!("{{{name}}}")))
+                    }
+                    "Fn::Select" => {
+                        let index = self.eval(&arg[0]);
+                        let index = index
+                            .as_u64()
+                            .or_else(|| index.as_str().and_then(|s| s.parse().ok()))
+                            .expect("Select index") as usize;
+                        let list = self.eval(&arg[1]);
+                        list.get(index).cloned().unwrap_or_else(|| panic!("Select {index} of {list}"))
+                    }
+                    "Fn::If" => {
+                        let name = arg[0].as_str().expect("If condition");
+                        let chosen = if self.conditions[name] { &arg[1] } else { &arg[2] };
+                        self.eval(chosen)
+                    }
+                    "Fn::Join" => {
+                        let delimiter = arg[0].as_str().expect("Join takes a literal delimiter");
+                        let items = self.eval(&arg[1]);
+                        let parts: Vec<String> = items
+                            .as_array()
+                            .expect("Join list")
+                            .iter()
+                            .map(|x| x.as_str().expect("Join item is a string").to_string())
+                            .collect();
+                        json!(parts.join(delimiter))
+                    }
+                    "Fn::Split" => {
+                        let delimiter = arg[0].as_str().expect("Split delimiter");
+                        let s = self.eval(&arg[1]);
+                        json!(s.as_str().expect("Split string").split(delimiter).collect::<Vec<_>>())
+                    }
+                    "Fn::FindInMap" => {
+                        let keys: Vec<String> =
+                            (0..3).map(|i| self.eval(&arg[i]).as_str().expect("FindInMap key").to_string()).collect();
+                        self.t["Mappings"][&keys[0]][&keys[1]][&keys[2]].clone()
+                    }
+                    "Fn::Sub" => {
+                        let (body, vars) = match arg {
+                            Value::String(s) => (s.as_str(), Map::new()),
+                            Value::Array(a) => {
+                                (a[0].as_str().expect("Sub body"), a[1].as_object().expect("Sub vars").clone())
+                            }
+                            other => panic!("unexpected Fn::Sub argument {other}"),
+                        };
+                        json!(self.substitute(body, &vars))
+                    }
+                    other => panic!("unsupported function {other}"),
+                }
+            }
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.eval(v))).filter(|(_, v)| !v.is_null()).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    pub fn substitute(&self, body: &str, vars: &Map<String, Value>) -> String {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').expect("unterminated ${ in Fn::Sub");
+            let name = &after[..end];
+            let value = match (name.strip_prefix('!'), vars.get(name)) {
+                (Some(literal), _) => format!("${{{literal}}}"),
+                (None, Some(v)) => scalar_text(&self.eval(v)),
+                (None, None) if name.contains('.') && !name.starts_with("AWS::") => format!("{{{name}}}"),
+                (None, None) => scalar_text(&self.reference(name)),
+            };
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The evaluated properties of a resource that exists for these parameters.
+    pub fn properties(&self, name: &str) -> Value {
+        let r = &resources(&self.t)[name];
+        if let Some(c) = r.get("Condition") {
+            assert!(self.conditions[c.as_str().expect("condition name")], "{name} is not created for these parameters");
+        }
+        self.eval(&r["Properties"])
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        let r = &resources(&self.t)[name];
+        r.get("Condition").is_none_or(|c| self.conditions[c.as_str().expect("condition name")])
+    }
+}
+
+/// A string or number as `Fn::Sub` writes it.
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("Fn::Sub of a non-scalar {other}"),
+    }
+}
+
+pub fn one_or_many(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+// ------------------------------------------------------------------ IAM
+
+pub type Grants = BTreeSet<(String, String)>;
+
+pub fn grants(pairs: &[(&str, &str)]) -> Grants {
+    pairs.iter().map(|(a, r)| (a.to_string(), r.to_string())).collect()
+}
+
+/// What an identity's inline policies grant, as evaluated (action, resource) pairs; every
+/// problem found on the way (managed policies, boundaries, Deny/Not*/Condition, wildcards).
+pub fn granted(stack: &Stack, name: &str) -> Result<Grants, Vec<String>> {
+    let p = stack.properties(name);
+    let mut problems = Vec::new();
+    for key in ["ManagedPolicyArns", "PermissionsBoundary", "Groups"] {
+        if !p[key].is_null() {
+            problems.push(format!("{name} must not set {key}"));
+        }
+    }
+    let mut out = Grants::new();
+    for policy in one_or_many(&p["Policies"]) {
+        let pname = policy["PolicyName"].as_str().unwrap_or("?");
+        for s in one_or_many(&policy["PolicyDocument"]["Statement"]) {
+            for key in ["NotAction", "NotResource", "Condition", "NotPrincipal"] {
+                if !s[key].is_null() {
+                    problems.push(format!("{name}/{pname}: {key} is not allowed"));
+                }
+            }
+            if s["Effect"] != "Allow" {
+                problems.push(format!("{name}/{pname}: only Allow statements are expected"));
+            }
+            for a in one_or_many(&s["Action"]) {
+                let a = a.as_str().unwrap_or("?");
+                if a.contains('*') || a.contains('?') {
+                    problems.push(format!("{name}/{pname}: wildcard action {a}"));
+                }
+                for r in one_or_many(&s["Resource"]) {
+                    let r = r.as_str().unwrap_or("?").to_string();
+                    if r == "*" && a != "logs:CallWithBearerToken" {
+                        problems.push(format!("{name}/{pname}: {a} on resource *"));
+                    }
+                    out.insert((a.to_string(), r));
+                }
+            }
+        }
+    }
+    // Nothing else attaches to the identity from the side.
+    let me = json!(format!("{{{name}}}"));
+    for (other, r) in resources(&stack.t) {
+        let ty = r["Type"].as_str().unwrap_or("");
+        if ty.starts_with("AWS::IAM::") && other != name && stack.exists(other) {
+            let op = stack.properties(other);
+            let attaches = [&op["Roles"], &op["Users"]].iter().any(|v| one_or_many(v).contains(&&me))
+                || op["RoleName"] == me
+                || op["UserName"] == me;
+            if attaches {
+                problems.push(format!("{other} attaches policies to {name}"));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+pub fn check_exact(stack: &Stack, name: &str, expected: &Grants) -> Result<(), Vec<String>> {
+    let got = granted(stack, name)?;
+    let mut problems = Vec::new();
+    for extra in got.difference(expected) {
+        problems.push(format!("{name}: grant beyond the allowed set: {} on {}", extra.0, extra.1));
+    }
+    for absent in expected.difference(&got) {
+        problems.push(format!("{name}: needed grant missing: {} on {}", absent.0, absent.1));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+pub fn assert_exact(stack: &Stack, name: &str, expected: &Grants) {
+    if let Err(p) = check_exact(stack, name, expected) {
+        panic!("IAM of {name}:\n  {}", p.join("\n  "));
+    }
+}
+
+pub fn trust(stack: &Stack, role: &str) -> Value {
+    let doc = &stack.properties(role)["AssumeRolePolicyDocument"]["Statement"];
+    let statements = one_or_many(doc);
+    assert_eq!(statements.len(), 1, "{role} is assumed by one principal");
+    let s = statements[0].clone();
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(s["Action"], "sts:AssumeRole");
+    s
+}
+
+/// Every IAM identity a template creates, for the parameters given.
+pub fn identities(stack: &Stack) -> BTreeSet<String> {
+    resources(&stack.t)
+        .iter()
+        .filter(|(name, r)| r["Type"].as_str().is_some_and(|t| t.starts_with("AWS::IAM::")) && stack.exists(name))
+        .map(|(name, _)| name.clone())
+        .collect()
 }
