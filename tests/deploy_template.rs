@@ -1902,3 +1902,19 @@ fn the_readme_intro_says_which_mode_stores_raw_data_and_for_how_long() {
         assert!(intro.contains(&needle), "the README's intro does not say {needle}");
     }
 }
+
+/// docs/scale.md sizes the endpoint with the template's defaults: its reserved concurrency and
+/// the memory its GB-seconds are priced at.
+#[test]
+fn the_endpoint_cost_table_uses_the_template_defaults() {
+    let t = parse_template(TEMPLATE);
+    let default = |name: &str| t["Parameters"][name]["Default"].as_i64().unwrap_or_else(|| panic!("{name} default"));
+    let scale = include_str!("../docs/scale.md");
+    let section = scale.split("## The OTLP endpoint against the raw group").nth(1).expect("the endpoint's section");
+    let section = section.split("\n## ").next().expect("section");
+    let concurrency = format!("`EndpointReservedConcurrency` (default {})", default("EndpointReservedConcurrency"));
+    let memory = format!("at {} MB (`FunctionMemoryMB`'s default)", default("FunctionMemoryMB"));
+    for needle in [concurrency, memory] {
+        assert!(section.contains(&needle), "docs/scale.md's endpoint section does not say {needle}");
+    }
+}
