@@ -1779,6 +1779,11 @@ fn the_endpoint_function_is_built_sized_and_configured_as_the_contract_says() {
     for secret in ["PSEUDONYM_KEY", "OTLP_TOKEN"] {
         assert!(!env.contains_key(secret), "{secret} would put a secret in the function's configuration");
     }
+    // The binary reads each of them: its configuration and the sanitizer's, which it builds on.
+    let read = [include_str!("../crates/otlp-endpoint/src/config.rs"), include_str!("../crates/aws/src/config.rs")];
+    for name in env.keys() {
+        assert!(read.iter().any(|src| src.contains(&format!("\"{name}\""))), "the endpoint never reads {name}");
+    }
 
     // The token: generated, long, and only characters a header and OTEL_EXPORTER_OTLP_HEADERS
     // carry as they are.

@@ -48,6 +48,8 @@ pub use explain::{
     CLAUDE_CODE_EVENTS, EventType, Explained, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped,
 };
 pub use kind::Written;
-pub use pseudonym::{KeyError, KeyedDigest, MIN_KEY_BYTES, PseudonymKey, STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer};
+pub use pseudonym::{
+    KeyError, KeyedDigest, MIN_KEY_BYTES, PseudonymKey, STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer,
+};
 pub use sanitize::{Audit, Batch, Origin, SanitizedEvent, SanitizedPayload, Sanitizer, Scope, Verdict};
 pub use spend::{Spend, SpendField};

@@ -79,6 +79,9 @@ mod tests {
 
     #[test]
     fn debug_names_no_key() {
-        assert_eq!(format!("{:?}", RecordIds::new(Some(&key("0123456789abcdef0123")))), "RecordIds { digest: KeyedDigest { keyed: true } }");
+        assert_eq!(
+            format!("{:?}", RecordIds::new(Some(&key("0123456789abcdef0123")))),
+            "RecordIds { digest: KeyedDigest { keyed: true } }"
+        );
     }
 }
