@@ -15,8 +15,10 @@
 //!    413 too).
 //! 6. the body: decoded and sanitized by `sanitizer_otlp` → a malformed body **400**
 //!    ([`sanitizer_otlp::BodyError::http_status`]). An empty body is the empty request in
-//!    protobuf (every field at its default: **200**, nothing written); an empty (or blank) body
-//!    sent as `application/json` is not a JSON document: **400**.
+//!    protobuf (every field at its default: **200**, nothing written). A plain body sent as
+//!    `application/json` that is not JSON by its content (empty, blank, or protobuf: it does not
+//!    open with `{`) is **400**: an empty JSON body is not a JSON document. (Inside gzip the
+//!    content decides, as `sanitizer_otlp` reads it.)
 //! 7. the write (the handler's plan and sink) → **200** with the OTLP response; a throttled
 //!    write **429**, another retryable failure (5xx, timeout, connection, the invocation
 //!    deadline) **503**, both with `Retry-After`; a write that cannot succeed by retrying (access
@@ -40,11 +42,14 @@ use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, 
 use sanitizer_aws::handler::{Handler, HandlerError, HandlerSettings, Report};
 use sanitizer_aws::sink::{DEFAULT_WRITE_CONCURRENCY, FailureKind, Sink};
 use sanitizer_core::{Allowlist, PseudonymKey, Sanitizer, StreamNamer};
-use sanitizer_otlp::{BodyError, LogsReceiver};
+use sanitizer_otlp::{BodyError, Encoding as BodyEncoding, LogsReceiver, encoding_of};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The gzip magic (RFC 1952): a body that opens with it is read as gzip by `sanitizer_otlp`.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The logs path of OTLP/HTTP.
 pub const LOGS_PATH: &str = "/v1/logs";
@@ -278,8 +283,8 @@ impl<S: Sink> Endpoint<S> {
         if body.len() > self.settings.max_request {
             return refuse(413, "too_large", summary);
         }
-        if encoding == Encoding::Json && body.iter().all(u8::is_ascii_whitespace) {
-            return refuse(400, "json_empty", summary);
+        if encoding == Encoding::Json && !body.starts_with(&GZIP_MAGIC) && encoding_of(body) != BodyEncoding::Json {
+            return refuse(400, "not_json", summary);
         }
 
         let received_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())

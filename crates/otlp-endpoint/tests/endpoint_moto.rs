@@ -213,6 +213,7 @@ async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
         ("oversize body", post.clone(), "/v1/logs", json_headers(), oversize, 413),
         ("empty JSON body", post.clone(), "/v1/logs", json_headers(), Vec::new(), 400),
         ("blank JSON body", post.clone(), "/v1/logs", json_headers(), b" \n".to_vec(), 400),
+        ("protobuf sent as JSON", post.clone(), "/v1/logs", json_headers(), protobuf.clone(), 400),
         ("wrong path", post.clone(), "/v1/traces", json_headers(), json.clone(), 404),
         ("path with a prefix", post.clone(), "/x/v1/logs", json_headers(), json.clone(), 404),
         ("wrong method", Method::GET, "/v1/logs", json_headers(), json.clone(), 405),
