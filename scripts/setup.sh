@@ -57,3 +57,18 @@ if ! installed; then
     done
     cp requirements-dev.txt "$stamp"
 fi
+
+# The real Claude Code client at the pinned version (tests/otlp_endpoint_e2e.rs runs it), from
+# the npm registry into .venv/claude-code-<version>/ by fixtures/record/install_client.sh (the
+# recorders' install step); a no-op when that version is already there.
+command -v npm >/dev/null || { echo "setup: npm is not on PATH; install Node.js with npm (Node 20 or newer)" >&2; exit 1; }
+client_version="$(sed -n 's/^PINNED_VERSION=//p' fixtures/record/record.sh)"
+if ! log="$(
+    VERSION="$client_version"
+    CLAUDE_CODE_PREFIX="$PWD/$venv/claude-code-$client_version"
+    source fixtures/record/install_client.sh 2>&1
+)"; then
+    echo "$log" >&2
+    echo "setup: installing the Claude Code client $client_version failed (above)" >&2
+    exit 1
+fi
