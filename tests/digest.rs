@@ -312,8 +312,10 @@ fn small_groups_and_inactive_people_are_never_named() {
     };
     for format in ["markdown", "slack", "json", "html"] {
         let s = text(&digest(format, &[]).stdout);
+        // The productivity section's own word is not the team `product`.
+        let words = s.replace("productivity", "").replace("Productivity", "");
         for name in ["design", "research", "`data`", "\"data\"", ">data<", "cc-9000", "analytics", "product"] {
-            assert!(!s.contains(name), "{format}: {name} is named");
+            assert!(!words.contains(name), "{format}: {name} is named");
         }
         assert!(s.contains("platform") && s.contains("cc-4711"), "{format}: large groups are shown");
         let named = pseudonyms_in(&s);

@@ -221,6 +221,7 @@ fn sections(r: &Report) -> Markup {
             ]),
         ),
         ("Prompt and response sizes", part(&["sizes", "size-buckets"])),
+        ("Productivity", part(&["productivity", "productivity-code", "productivity-time", "productivity-languages"])),
     ];
     let k = r.groups.min_group_size;
     html! {
@@ -253,7 +254,7 @@ fn table(t: &Table) -> Markup {
     };
     html! {
         h2 { (t.title) }
-        @if rows.is_empty() { p { "None in this window." } } @else {
+        @if rows.is_empty() { p { (t.empty_text()) } } @else {
             table {
                 tr { @for h in &t.header { th { (h) } } }
                 @for row in rows {

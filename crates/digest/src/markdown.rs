@@ -184,7 +184,7 @@ fn table(s: &mut String, t: &Table) {
         let _ = write!(s, "{note}\n\n");
     }
     if rows.is_empty() {
-        s.push_str("None in this window.\n");
+        let _ = writeln!(s, "{}", t.empty_text());
         return;
     }
     let _ = writeln!(s, "| {} |", t.header.join(" | "));

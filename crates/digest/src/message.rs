@@ -118,10 +118,47 @@ impl Event {
     }
 }
 
-/// One accepted sanitized message: only the fields the digest reads.
+/// The metrics the digest counts (contract 2's metric lines, from the OTLP endpoint); any other
+/// kept metric (`cost.usage`, `token.usage`) is accepted and only counted as a metric line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    SessionCount,
+    LinesOfCode,
+    CommitCount,
+    PullRequestCount,
+    ActiveTime,
+    CodeEditDecision,
+    Other,
+}
+
+impl Metric {
+    fn from_name(name: &str) -> Metric {
+        match name {
+            "claude_code.session.count" => Metric::SessionCount,
+            "claude_code.lines_of_code.count" => Metric::LinesOfCode,
+            "claude_code.commit.count" => Metric::CommitCount,
+            "claude_code.pull_request.count" => Metric::PullRequestCount,
+            "claude_code.active_time.total" => Metric::ActiveTime,
+            "claude_code.code_edit_tool.decision" => Metric::CodeEditDecision,
+            _ => Metric::Other,
+        }
+    }
+}
+
+/// One accepted sanitized message: only the fields the digest reads. An event line has
+/// `event`; a metric line has `metric` and `value` instead.
 #[derive(Default)]
 pub struct Message<'a> {
     pub event: Option<Event>,
+    pub metric: Option<Metric>,
+    /// A metric line's value (a count, or seconds of active time), within its kind's bounds.
+    pub value: Option<f64>,
+    /// A metric line's `type` (lines_of_code: added/removed; active_time.total: user/cli).
+    pub metric_type: Option<Token<'a>>,
+    /// `session.count`'s `start_type`.
+    pub start_type: Option<Token<'a>>,
+    /// `code_edit_tool.decision`'s `language`.
+    pub language: Option<Token<'a>>,
     pub time_ns: Option<u64>,
     pub source_event_id: Cow<'a, str>,
     pub session: Option<u128>,
@@ -202,6 +239,9 @@ enum Field {
     HookEvent,
     HookSource,
     NumBlocking,
+    MetricType,
+    StartType,
+    Language,
     Team,
     Department,
     CostCenter,
@@ -247,6 +287,21 @@ impl Field {
         }
     }
 
+    /// A data-point attribute of a metric line: the same names as on events where they mean
+    /// the same (session, user, model, decision), and the metrics' own.
+    fn of_metric_attribute(key: &str, pseudonym: Option<&str>) -> Field {
+        match key {
+            "type" => Field::MetricType,
+            "start_type" => Field::StartType,
+            "language" => Field::Language,
+            "session.id" => Field::Session,
+            "decision" => Field::Decision,
+            "model" => Field::Model,
+            k if Some(k) == pseudonym => Field::User,
+            _ => Field::Ignored,
+        }
+    }
+
     fn of_resource(key: &str) -> Field {
         match key {
             "team.id" => Field::Team,
@@ -262,6 +317,10 @@ impl Field {
 pub struct Schema {
     attributes: HashMap<Box<str>, (Field, OutputKind)>,
     resource: HashMap<Box<str>, (Field, OutputKind)>,
+    /// Kept metrics by full name, with the kind of their value.
+    metrics: HashMap<Box<str>, OutputKind>,
+    /// Data-point attributes of metric lines ([`OutputKind::kept_on`] takes a metric name).
+    metric_attributes: HashMap<Box<str>, (Field, OutputKind)>,
 }
 
 impl fmt::Debug for Schema {
@@ -283,7 +342,15 @@ impl Schema {
             .collect();
         let resource =
             allowlist.resource_kinds().map(|(key, kind)| (key.into(), (Field::of_resource(key), kind))).collect();
-        Schema { attributes, resource }
+        let (metrics, metric_attributes) = metric_kinds(allowlist);
+        let metric_attributes = metric_attributes
+            .into_iter()
+            .map(|(key, kind)| {
+                let field = Field::of_metric_attribute(&key, pseudonym);
+                (key, (field, kind))
+            })
+            .collect();
+        Schema { attributes, resource, metrics: metrics.into_iter().collect(), metric_attributes }
     }
 
     /// The outputs of the embedded allowlist.
@@ -294,10 +361,15 @@ impl Schema {
     /// Parses one line. `fallback_time_ns` is the CloudWatch timestamp when the line came from the
     /// sanitized group (used when the message has no `timeUnixNano`).
     pub fn parse<'a>(&self, line: &'a [u8], fallback_time_ns: Option<u64>) -> Result<Message<'a>, Refusal> {
-        let wire: Wire<'a> = serde_json::from_slice(line).map_err(|e| match e.classify() {
+        let mut wire: Wire<'a> = serde_json::from_slice(line).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => Refusal::NotSanitized,
             _ => Refusal::NotJson,
         })?;
+        let body = match (wire.body.take(), wire.metric.take(), wire.value.take(), wire.start_time.is_some()) {
+            (Some(body), None, None, false) => body,
+            (None, Some(metric), Some(value), true) => return self.parse_metric(wire, metric, value, fallback_time_ns),
+            _ => return Err(Refusal::NotSanitized),
+        };
         let mut m = Message::default();
         let mut event_name = None;
         // The event the line claims (checked against the allowlist's events below): every key
@@ -312,23 +384,119 @@ impl Schema {
             read(&self.resource, resource.attributes.0, &claimed, &mut m, &mut None)?;
         }
         let name = event_name.ok_or(Refusal::NotSanitized)?;
-        if wire.body.strip_prefix("claude_code.") != Some(name.as_str()) {
+        if body.strip_prefix("claude_code.") != Some(name.as_str()) {
             return Err(Refusal::NotSanitized);
         }
         m.event = Some(Event::from_name(name.as_str()));
-        m.time_ns = match wire.time {
-            Some(t) if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(t.parse::<u64>().map_err(|_| Refusal::NotSanitized)?)
-            }
-            Some(_) => return Err(Refusal::NotSanitized),
-            None => Some(fallback_time_ns.ok_or(Refusal::NoTime)?),
-        };
-        if !valid_source_id(&wire.source_event_id) {
-            return Err(Refusal::NotSanitized);
-        }
-        m.source_event_id = wire.source_event_id;
-        Ok(m)
+        finish(m, wire.time, wire.source_event_id, fallback_time_ns)
     }
+
+    /// A metric line (contract 2): `metric` one of the allowlist's kept metrics, `value` of its
+    /// kind, every data-point attribute one the allowlist writes on that metric, the resource
+    /// attributes as on events, `startTimeUnixNano` and `timeUnixNano` as the sanitizer writes
+    /// them.
+    fn parse_metric<'a>(
+        &self,
+        wire: Wire<'a>,
+        metric: Cow<'a, str>,
+        value: Scalar<'a>,
+        fallback_time_ns: Option<u64>,
+    ) -> Result<Message<'a>, Refusal> {
+        let kind = self.metrics.get(&*metric).ok_or(Refusal::NotSanitized)?;
+        kind.check(value.written()).map_err(|e| match e {
+            AttributeDrop::OutOfRange => Refusal::OutOfRange,
+            _ => Refusal::NotSanitized,
+        })?;
+        let value = match value {
+            Scalar::Int(n) => n as f64,
+            Scalar::UInt(n) => n as f64,
+            Scalar::Float(x) if x.is_finite() => x,
+            _ => return Err(Refusal::NotSanitized),
+        };
+        match &wire.start_time {
+            Some(t) if nanos(t).is_some() => {}
+            _ => return Err(Refusal::NotSanitized),
+        }
+        let mut m = Message { metric: Some(Metric::from_name(&metric)), value: Some(value), ..Message::default() };
+        read(&self.metric_attributes, wire.attributes.0, &metric, &mut m, &mut None)?;
+        if let Some(resource) = wire.resource {
+            // Resource attributes are not restricted to events: any name passes `kept_on`.
+            read(&self.resource, resource.attributes.0, &metric, &mut m, &mut None)?;
+        }
+        finish(m, wire.time, wire.source_event_id, fallback_time_ns)
+    }
+}
+
+/// `timeUnixNano` (or the CloudWatch time) and `sourceEventId`, as the sanitizer writes them.
+fn finish<'a>(
+    mut m: Message<'a>,
+    time: Option<Cow<'a, str>>,
+    source_event_id: Cow<'a, str>,
+    fallback_time_ns: Option<u64>,
+) -> Result<Message<'a>, Refusal> {
+    m.time_ns = match &time {
+        Some(t) => Some(nanos(t).ok_or(Refusal::NotSanitized)?),
+        None => Some(fallback_time_ns.ok_or(Refusal::NoTime)?),
+    };
+    if !valid_source_id(&source_event_id) {
+        return Err(Refusal::NotSanitized);
+    }
+    m.source_event_id = source_event_id;
+    Ok(m)
+}
+
+/// The allowlist's metric outputs: each kept metric with its value's kind, and each
+/// data-point attribute with its kind.
+type MetricKinds = (Vec<(Box<str>, OutputKind)>, Vec<(Box<str>, OutputKind)>);
+
+fn metric_kinds(allowlist: &Allowlist) -> MetricKinds {
+    // BRIDGE until the allowlist's [metrics] section lands on main: contract 2's kinds.
+    let hex = allowlist.pseudonym_output().map_or(16, |(_, n)| n);
+    let toml = format!(
+        r#"events = ["m"]
+[attributes]
+"value" = {{ kind = "number", min = 0, max = 1000000000 }}
+"session.id" = {{ kind = "uuid" }}
+"terminal.type" = {{ kind = "token", max_len = 64 }}
+"model" = {{ kind = "token", max_len = 128 }}
+"type" = {{ kind = "enum", values = ["added", "removed", "input", "output", "cacheRead", "cacheCreation", "user", "cli"] }}
+"start_type" = {{ kind = "enum", values = ["fresh", "continue", "resume", "agents_view"] }}
+"tool_name" = {{ kind = "token", max_len = 128 }}
+"decision" = {{ kind = "enum", values = ["accept", "reject"] }}
+"source" = {{ kind = "token", max_len = 64 }}
+"language" = {{ kind = "token", max_len = 64 }}
+"query_source" = {{ kind = "token", max_len = 64 }}
+"effort" = {{ kind = "token", max_len = 64 }}
+"speed" = {{ kind = "token", max_len = 64 }}
+[pseudonyms."user.pseudonym"]
+from = ["user.email"]
+hex_chars = {hex}
+"#
+    );
+    let Ok(bridge) = Allowlist::from_toml(&toml) else { return (Vec::new(), Vec::new()) };
+    let value = bridge.attribute_kinds().find(|(k, _)| *k == "value").map(|(_, kind)| kind);
+    let names = [
+        "session.count",
+        "lines_of_code.count",
+        "commit.count",
+        "pull_request.count",
+        "active_time.total",
+        "code_edit_tool.decision",
+        "cost.usage",
+        "token.usage",
+    ];
+    let values = names.iter().filter_map(|n| value.clone().map(|k| (format!("claude_code.{n}").into(), k))).collect();
+    let attributes = bridge
+        .attribute_kinds()
+        .filter(|(k, _)| *k != "value" && *k != "event.name")
+        .map(|(key, kind)| (key.into(), kind))
+        .collect();
+    (values, attributes)
+}
+
+/// A time in ns as the sanitizer writes it: 1 to 20 decimal digits that fit in a u64.
+fn nanos(t: &str) -> Option<u64> {
+    (!t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse::<u64>().ok()).flatten()
 }
 
 /// Checks every attribute of one object against `kinds` and keeps what the digest reads. A key
@@ -417,6 +585,9 @@ fn read<'a>(
             Field::HookEvent => m.hook_event = token(),
             Field::HookSource => m.hook_source = token(),
             Field::NumBlocking => m.num_blocking = int(),
+            Field::MetricType => m.metric_type = token(),
+            Field::StartType => m.start_type = token(),
+            Field::Language => m.language = token(),
             Field::Team => m.team = token(),
             Field::Department => m.department = token(),
             Field::CostCenter => m.cost_center = token(),
@@ -439,15 +610,23 @@ fn valid_source_id(id: &str) -> bool {
     }
 }
 
+/// An event line (`body`) or a metric line (`metric`, `value`, `startTimeUnixNano`); which
+/// keys go together is checked in [`Schema::parse`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire<'a> {
-    #[serde(borrow)]
-    body: Cow<'a, str>,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metric: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<Scalar<'a>>,
     #[serde(borrow)]
     attributes: Pairs<'a>,
     #[serde(borrow, default)]
     resource: Option<Resource<'a>>,
+    #[serde(rename = "startTimeUnixNano", borrow, default)]
+    start_time: Option<Cow<'a, str>>,
     #[serde(rename = "timeUnixNano", borrow, default)]
     time: Option<Cow<'a, str>>,
     #[serde(rename = "sourceEventId", borrow)]
@@ -704,6 +883,36 @@ hex_chars = 12
         let m = parse(result).unwrap();
         assert_eq!((m.success, m.duration_ms), (Some(false), Some(120)));
         assert_eq!(refused(&result.replace("false", "\"false\"")), Refusal::NotSanitized);
+    }
+
+    const METRIC: &str = r#"{"metric":"claude_code.lines_of_code.count","value":10,"attributes":{"model":"claude-sonnet-5-5","session.id":"a75ec402-2f7e-4bee-b938-05e6c5102623","type":"added","user.pseudonym":"7620230c471563b0"},"resource":{"attributes":{"service.name":"claude-code","service.version":"2.1.332","team.id":"platform"}},"startTimeUnixNano":"1796312690017000000","timeUnixNano":"1796312691017000000","sourceEventId":"123456789012345678901234567890123456789"}"#;
+
+    /// A metric line of contract 2 is read with its value and attributes; one that mixes the
+    /// two shapes, names a metric not kept or carries a key not written is refused.
+    #[test]
+    fn accepts_a_metric_line_and_refuses_forged_ones() {
+        let m = parse(METRIC).unwrap();
+        assert_eq!((m.event, m.metric, m.value), (None, Some(Metric::LinesOfCode), Some(10.0)));
+        assert_eq!(m.metric_type.as_ref().map(Token::as_str), Some("added"));
+        assert_eq!(m.team.as_ref().map(Token::as_str), Some("platform"));
+        assert_eq!(m.user.as_deref(), Some("7620230c471563b0"));
+        assert_eq!(m.time_ns, Some(1_796_312_691_017_000_000));
+        let fractional = METRIC.replace("\"value\":10", "\"value\":12.5");
+        assert_eq!(parse(&fractional).unwrap().value, Some(12.5));
+        let cases = [
+            METRIC.replace("\"metric\"", "\"body\":\"claude_code.api_request\",\"metric\""),
+            METRIC.replace("lines_of_code.count", "lines_of_code.total"),
+            METRIC.replace("\"value\":10,", ""),
+            METRIC.replace("\"value\":10", "\"value\":\"10\""),
+            METRIC.replace("\"startTimeUnixNano\":\"1796312690017000000\",", ""),
+            METRIC.replace("\"user.pseudonym\"", "\"user.email\""),
+            METRIC.replace("\"type\":\"added\"", "\"type\":\"a b\""),
+            METRIC.replace("\"team.id\"", "\"host.name\""),
+        ];
+        for line in cases {
+            assert_eq!(refused(&line), Refusal::NotSanitized, "{line}");
+        }
+        assert_eq!(refused(&METRIC.replace("\"value\":10", "\"value\":-1")), Refusal::OutOfRange);
     }
 
     #[test]

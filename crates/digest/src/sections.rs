@@ -14,7 +14,7 @@
 
 use super::report::{Count, Percent, pct_change};
 use super::suppress::{self, Named};
-use super::tally::{Cell, Cells, Dist, GroupTally, ModeChanges, SIZE_BUCKETS, Sizes, Stat, Tally, WATCHED_MODES};
+use super::tally::{Cell, Cells, Dist, GroupTally, ModeChanges, SIZE_BUCKETS, Sizes, Stat, Sum, Tally, WATCHED_MODES};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -509,6 +509,154 @@ pub struct SizeSection {
     pub response_length: SizeFigures,
 }
 
+// ---------------------------------------------------------------- productivity
+
+/// Hours (to 0.01) of a row whose previous figure may be hidden, from sums in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RowHours {
+    pub value: f64,
+    pub previous: Option<f64>,
+    pub change: Option<f64>,
+    pub change_pct: Option<f64>,
+}
+
+fn hundredth(x: f64) -> f64 {
+    let r = (x * 100.0).round() / 100.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+impl RowHours {
+    fn new(ms: u64, previous_ms: Option<u64>) -> RowHours {
+        let hours = |ms: u64| hundredth(ms as f64 / 3_600_000.0);
+        let (value, previous) = (hours(ms), previous_ms.map(hours));
+        RowHours {
+            value,
+            previous,
+            change: previous.map(|p| hundredth(value - p)),
+            change_pct: previous_ms.and_then(|p| pct_change(ms as f64, p as f64)),
+        }
+    }
+}
+
+/// The productivity figures of a team (or of all), from Claude Code's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductivityFigures {
+    pub lines_added: RowCount,
+    pub lines_removed: RowCount,
+    pub commits: RowCount,
+    pub pull_requests: RowCount,
+    /// `active_time.total` with `type` `user` (typing, reading), in hours.
+    pub active_hours_user: RowHours,
+    /// `active_time.total` with `type` `cli` (the client working), in hours.
+    pub active_hours_cli: RowHours,
+    /// `session.count` of every start type but `agents_view`, and by start type.
+    pub sessions: RowCount,
+    pub sessions_fresh: RowCount,
+    pub sessions_continue: RowCount,
+    pub sessions_resume: RowCount,
+    /// `code_edit_tool.decision`: accepted, rejected, 100 × accepted / (accepted + rejected).
+    pub edits_accepted: RowCount,
+    pub edits_rejected: RowCount,
+    pub edit_acceptance_pct: Percent,
+}
+
+fn sum(s: &Stat, p: Option<&Stat>, which: Sum) -> RowCount {
+    RowCount::new(s.sum_of(which), p.map(|p| p.sum_of(which)))
+}
+
+fn edit_rate(s: &Stat) -> Option<f64> {
+    rate(s.sum_of(Sum::EditsAccepted), s.sum_of(Sum::EditsRejected))
+}
+
+fn productivity_figures(s: &Stat, p: Option<&Stat>) -> ProductivityFigures {
+    ProductivityFigures {
+        lines_added: sum(s, p, Sum::LinesAdded),
+        lines_removed: sum(s, p, Sum::LinesRemoved),
+        commits: sum(s, p, Sum::Commits),
+        pull_requests: sum(s, p, Sum::PullRequests),
+        active_hours_user: RowHours::new(s.sum_of(Sum::ActiveMsUser), p.map(|p| p.sum_of(Sum::ActiveMsUser))),
+        active_hours_cli: RowHours::new(s.sum_of(Sum::ActiveMsCli), p.map(|p| p.sum_of(Sum::ActiveMsCli))),
+        sessions: sum(s, p, Sum::Sessions),
+        sessions_fresh: sum(s, p, Sum::SessionsFresh),
+        sessions_continue: sum(s, p, Sum::SessionsContinue),
+        sessions_resume: sum(s, p, Sum::SessionsResume),
+        edits_accepted: sum(s, p, Sum::EditsAccepted),
+        edits_rejected: sum(s, p, Sum::EditsRejected),
+        edit_acceptance_pct: percent(edit_rate(s), p.map(edit_rate)),
+    }
+}
+
+/// Code-edit decisions of one language (or of all).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EditFigures {
+    pub decisions: RowCount,
+    pub accepted: RowCount,
+    pub rejected: RowCount,
+    pub acceptance_pct: Percent,
+}
+
+fn edit_figures(s: &Stat, p: Option<&Stat>) -> EditFigures {
+    let decisions = |s: &Stat| s.sum_of(Sum::EditsAccepted).saturating_add(s.sum_of(Sum::EditsRejected));
+    EditFigures {
+        decisions: RowCount::new(decisions(s), p.map(decisions)),
+        accepted: sum(s, p, Sum::EditsAccepted),
+        rejected: sum(s, p, Sum::EditsRejected),
+        acceptance_pct: percent(edit_rate(s), p.map(edit_rate)),
+    }
+}
+
+/// Code-edit decisions (`code_edit_tool.decision`) by language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Edits {
+    pub users: Count,
+    pub total: EditFigures,
+    pub by_language: Rows<EditFigures>,
+}
+
+/// The productivity figures, when the window has metric lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductivityTables {
+    pub users: Count,
+    pub total: ProductivityFigures,
+    pub by_team: Rows<ProductivityFigures>,
+    pub edits: Edits,
+}
+
+/// Said instead of zeros when the window has no metric line.
+pub const METRICS_UNAVAILABLE: &str = "No metrics in this window: they reach the sanitized group only through the OTLP endpoint (IngestionMode endpoint or both).";
+
+/// Productivity (issue 22): lines of code, commits, pull requests, active time, sessions by
+/// start type and edit decisions, from the metric lines the OTLP endpoint writes; by team
+/// (`team.id`) with teams of fewer than K people folded as for every breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Productivity {
+    /// Metric lines used (every kept metric).
+    pub metric_lines: Count,
+    /// [`METRICS_UNAVAILABLE`] when the current window has no metric line; `null` otherwise.
+    pub unavailable: Option<&'static str>,
+    #[serde(flatten)]
+    pub figures: Option<ProductivityTables>,
+}
+
+impl Productivity {
+    fn new(cur: &Tally, prev: &Tally, k: u64) -> Productivity {
+        let metric_lines = Count::new(cur.metric_lines, prev.metric_lines);
+        if cur.metric_lines == 0 {
+            return Productivity { metric_lines, unavailable: Some(METRICS_UNAVAILABLE), figures: None };
+        }
+        let (users, total) = overall(&cur.productivity, &prev.productivity, productivity_figures);
+        let by_team = one(breakdown(&cur.productivity, &prev.productivity, k, 1, productivity_figures));
+        let (edit_users, edit_total) = overall(&cur.edit_languages, &prev.edit_languages, edit_figures);
+        let by_language = one(breakdown(&cur.edit_languages, &prev.edit_languages, k, 1, edit_figures));
+        let edits = Edits { users: edit_users, total: edit_total, by_language };
+        Productivity {
+            metric_lines,
+            unavailable: None,
+            figures: Some(ProductivityTables { users, total, by_team, edits }),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- all of them
 
 /// The sections after the spend figures (acceptance, tools, latency, friction, safety, activity,
@@ -526,6 +674,7 @@ pub struct Sections {
     pub hooks: Hooks,
     pub activity: Activity,
     pub sizes: SizeSection,
+    pub productivity: Productivity,
 }
 
 impl Sections {
@@ -654,6 +803,7 @@ impl Sections {
             hooks,
             activity,
             sizes,
+            productivity: Productivity::new(cur, prev, k),
         }
     }
 }

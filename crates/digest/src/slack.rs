@@ -176,7 +176,7 @@ fn table(t: &Table) -> String {
     let (rows, left) = t.cut(ROWS);
     let mut text = format!("*{}*", t.title);
     if rows.is_empty() {
-        text.push_str("\nNone in this window.");
+        text.push_str(&format!("\n{}", t.empty_text()));
     }
     for row in rows {
         let first = row.first().map_or("", String::as_str);

@@ -8,6 +8,7 @@
 use super::fmt::{WEEKDAYS, int, other, percent, quantile, ratio, row_count, row_name};
 use super::report::{Count, Report};
 use super::sections::{OtherRow, Row, Rows};
+use super::sections::{ProductivityFigures, RowHours};
 
 /// One table: a title, an optional note, a header and rows of cells.
 pub struct Table {
@@ -15,6 +16,8 @@ pub struct Table {
     pub title: String,
     pub note: Option<String>,
     pub header: Vec<&'static str>,
+    /// Said instead of "None in this window." when there are no rows.
+    pub empty: Option<&'static str>,
     /// The named rows, and the rows after them that a format never cuts (`other`, `all`).
     pub body: (Vec<Vec<String>>, Vec<Vec<String>>),
 }
@@ -24,6 +27,11 @@ fn plain(rows: Vec<Vec<String>>) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
 }
 
 impl Table {
+    /// What a format says when there are no rows.
+    pub fn empty_text(&self) -> &'static str {
+        self.empty.unwrap_or("None in this window.")
+    }
+
     /// The first `n` rows and the tail, and how many rows were left out.
     pub fn cut(&self, n: usize) -> (Vec<&Vec<String>>, usize) {
         let shown = self.body.0.iter().take(n).chain(&self.body.1).collect();
@@ -88,6 +96,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Edit acceptance by tool".to_owned(),
         note: note(k),
         header: head("tool", &acc_head),
+        empty: None,
         body: rows(&a.by_tool, Some((&a.users, &a.total)), acc),
     });
     t.push(Table {
@@ -95,6 +104,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Edit acceptance by decision source".to_owned(),
         note: None,
         header: head("source", &acc_head),
+        empty: None,
         body: rows(&a.by_source, Some((&a.users, &a.total)), acc),
     });
     let tools = &r.sections.tools;
@@ -103,6 +113,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Tool calls by tool".to_owned(),
         note: None,
         header: head("tool", &["calls", "success", "p50", "p95"]),
+        empty: None,
         body: rows(&tools.by_tool, Some((&tools.users, &tools.total)), |f| {
             vec![
                 row_count(&f.calls),
@@ -118,6 +129,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Model latency by model".to_owned(),
         note: None,
         header: head("model", &["requests", "TTFT p50", "TTFT p95", "duration p50", "duration p95"]),
+        empty: None,
         body: rows(&l.by_model, Some((&l.users, &l.total)), |f| {
             vec![
                 row_count(&f.requests),
@@ -134,6 +146,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Subagent runs by type".to_owned(),
         note: None,
         header: head("type", &["runs", "tool uses", "p50", "p95"]),
+        empty: None,
         body: rows(&s.by_type, Some((&s.users, &s.total)), |f| {
             vec![
                 row_count(&f.runs),
@@ -149,6 +162,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Friction".to_owned(),
         note: None,
         header: vec!["", "this period (change)"],
+        empty: None,
         body: plain(vec![
             vec!["Refusals".to_owned(), count(&f.refusals)],
             vec!["Retries exhausted".to_owned(), count(&f.retries_exhausted)],
@@ -166,6 +180,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "429 and 529 by day".to_owned(),
         note: None,
         header: vec!["day", "429", "529"],
+        empty: None,
         body: plain(f.days.iter().map(|d| vec![d.date.clone(), int(d.status_429), int(d.status_529)]).collect()),
     });
     let p = &r.sections.permissions;
@@ -174,6 +189,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Sessions by permission mode".to_owned(),
         note: Some(format!("{} sessions with a tool decision.", count(&p.sessions_with_decisions))),
         header: head("mode", &["sessions", "share of sessions", "decisions"]),
+        empty: None,
         body: rows(&p.by_mode, None, |f| {
             vec![row_count(&f.sessions), percent(&f.session_share_pct), row_count(&f.decisions)]
         }),
@@ -183,6 +199,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Changes of permission mode".to_owned(),
         note: Some("People are counted, never named.".to_owned()),
         header: vec!["into", "changes", "sessions", "share of sessions", "people"],
+        empty: None,
         body: plain(
             p.changes
                 .iter()
@@ -205,6 +222,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Plugins in use".to_owned(),
         note: note(k),
         header: head("plugin", &["loads", "sessions"]),
+        empty: None,
         body: rows(&pl.by_plugin, Some((&pl.users, &pl.total)), loads),
     });
     t.push(Table {
@@ -212,6 +230,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Plugin marketplaces in use".to_owned(),
         note: None,
         header: head("marketplace", &["loads", "sessions"]),
+        empty: None,
         body: rows(&pl.by_marketplace, Some((&pl.users, &pl.total)), loads),
     });
     let m = &r.sections.mcp_connections;
@@ -220,6 +239,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "MCP connections by status".to_owned(),
         note: Some("Server names are never kept.".to_owned()),
         header: head("status", &["connections", "sessions"]),
+        empty: None,
         body: rows(&m.by_status, Some((&m.users, &m.total)), loads),
     });
     t.push(Table {
@@ -227,6 +247,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "MCP connections by transport".to_owned(),
         note: None,
         header: head("transport", &["connections", "sessions"]),
+        empty: None,
         body: rows(&m.by_transport, Some((&m.users, &m.total)), loads),
     });
     let h = &r.sections.hooks;
@@ -236,6 +257,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Hook runs by event".to_owned(),
         note: None,
         header: head("hook event", &["runs", "blocked"]),
+        empty: None,
         body: rows(&h.by_event, Some((&h.users, &h.total)), hook),
     });
     let mut by_source = rows(&h.by_source, Some((&h.users, &h.total)), hook);
@@ -252,6 +274,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .to_owned(),
         ),
         header: head("source", &["runs", "blocked"]),
+        empty: None,
         body: by_source,
     });
     let act = &r.sections.activity;
@@ -283,6 +306,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             count(&act.events)
         )),
         header: vec!["hour", "people", "events"],
+        empty: None,
         body: (activity, activity_tail),
     });
     let z = &r.sections.sizes;
@@ -291,6 +315,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Prompt and response sizes (characters)".to_owned(),
         note: Some("Lengths only, never text.".to_owned()),
         header: vec!["", "count", "p50", "p90", "p99"],
+        empty: None,
         body: plain(
             [("Prompts", &z.prompt_length), ("Responses", &z.response_length)]
                 .into_iter()
@@ -311,6 +336,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         title: "Sizes by bucket".to_owned(),
         note: None,
         header: vec!["characters", "prompts", "responses"],
+        empty: None,
         body: plain(
             z.prompt_length
                 .buckets
@@ -326,5 +352,83 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         ),
     });
+    productivity(&mut t, r);
     t
+}
+
+/// Hours with their change: `12.50 h (+3.0 %)`, `12.50 h (n/a)` when the previous is hidden.
+fn hours(h: &RowHours) -> String {
+    match h.previous {
+        Some(_) => format!("{:.2} h ({})", h.value, super::fmt::change_pct(h.change_pct, h.value == 0.0)),
+        None => format!("{:.2} h (n/a)", h.value),
+    }
+}
+
+/// The productivity tables (metric lines), or one line saying how to get them.
+fn productivity(t: &mut Vec<Table>, r: &Report) {
+    let k = r.groups.min_group_size;
+    let p = &r.sections.productivity;
+    let Some(f) = &p.figures else {
+        t.push(Table {
+            id: "productivity",
+            title: "Productivity".to_owned(),
+            note: None,
+            header: Vec::new(),
+            empty: p.unavailable,
+            body: plain(Vec::new()),
+        });
+        return;
+    };
+    let head = |rest: &[&'static str]| {
+        let mut h = vec!["team", "people"];
+        h.extend_from_slice(rest);
+        h
+    };
+    t.push(Table {
+        id: "productivity-code",
+        title: "Code by team".to_owned(),
+        note: Some(format!(
+            "From Claude Code's metrics ({} metric lines). Teams of at least {k} people; smaller ones are added up in \"other\" (with others, so that none can be worked out).",
+            int(p.metric_lines.value)
+        )),
+        header: head(&["lines added", "lines removed", "commits", "pull requests", "edit acceptance"]),
+        empty: None,
+        body: rows(&f.by_team, Some((&f.users, &f.total)), |f: &ProductivityFigures| {
+            vec![
+                row_count(&f.lines_added),
+                row_count(&f.lines_removed),
+                row_count(&f.commits),
+                row_count(&f.pull_requests),
+                percent(&f.edit_acceptance_pct),
+            ]
+        }),
+    });
+    t.push(Table {
+        id: "productivity-time",
+        title: "Active time and sessions by team".to_owned(),
+        note: Some("Active time: the user's (typing, reading) and the CLI's (working); sessions by start type, without agents_view.".to_owned()),
+        header: head(&["active, user", "active, CLI", "sessions", "fresh", "continue", "resume"]),
+        empty: None,
+        body: rows(&f.by_team, Some((&f.users, &f.total)), |f: &ProductivityFigures| {
+            vec![
+                hours(&f.active_hours_user),
+                hours(&f.active_hours_cli),
+                row_count(&f.sessions),
+                row_count(&f.sessions_fresh),
+                row_count(&f.sessions_continue),
+                row_count(&f.sessions_resume),
+            ]
+        }),
+    });
+    let e = &f.edits;
+    t.push(Table {
+        id: "productivity-languages",
+        title: "Code-edit decisions by language".to_owned(),
+        note: None,
+        header: vec!["language", "people", "decisions", "accepted", "rejected", "acceptance"],
+        empty: None,
+        body: rows(&e.by_language, Some((&e.users, &e.total)), |f| {
+            vec![row_count(&f.decisions), row_count(&f.accepted), row_count(&f.rejected), percent(&f.acceptance_pct)]
+        }),
+    });
 }

@@ -10,7 +10,7 @@
 //! once. Sums saturate instead of wrapping (a forged line cannot reach them: its values are
 //! refused by their kinds; the bound holds anyway).
 
-use super::message::{Event, Message, Refusal, Schema, Token};
+use super::message::{Event, Message, Metric, Refusal, Schema, Token};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
@@ -201,10 +201,63 @@ pub struct Stat {
     pub sum: u64,
     pub a: Dist,
     pub b: Dist,
+    /// The productivity sums of metric lines, indexed by [`Sum`].
+    pub sums: [u64; Sum::ALL.len()],
+}
+
+/// What a productivity cell sums, from metric lines: the index into [`Stat::sums`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sum {
+    /// `lines_of_code.count` with `type` `added`.
+    LinesAdded,
+    /// `lines_of_code.count` with `type` `removed`.
+    LinesRemoved,
+    /// `commit.count`.
+    Commits,
+    /// `pull_request.count`.
+    PullRequests,
+    /// `active_time.total` with `type` `user`, in ms (the value is seconds).
+    ActiveMsUser,
+    /// `active_time.total` with `type` `cli`, in ms.
+    ActiveMsCli,
+    /// `session.count`, every `start_type` but `agents_view`.
+    Sessions,
+    SessionsFresh,
+    SessionsContinue,
+    SessionsResume,
+    /// `code_edit_tool.decision` with `decision` `accept`.
+    EditsAccepted,
+    /// `code_edit_tool.decision` with `decision` `reject`.
+    EditsRejected,
+}
+
+impl Sum {
+    pub const ALL: [Sum; 12] = [
+        Sum::LinesAdded,
+        Sum::LinesRemoved,
+        Sum::Commits,
+        Sum::PullRequests,
+        Sum::ActiveMsUser,
+        Sum::ActiveMsCli,
+        Sum::Sessions,
+        Sum::SessionsFresh,
+        Sum::SessionsContinue,
+        Sum::SessionsResume,
+        Sum::EditsAccepted,
+        Sum::EditsRejected,
+    ];
 }
 
 impl Stat {
+    /// One of the productivity sums.
+    pub fn sum_of(&self, sum: Sum) -> u64 {
+        self.sums[sum as usize]
+    }
+
     pub fn merge(&mut self, other: &Stat) {
+        for (a, b) in self.sums.iter_mut().zip(other.sums) {
+            *a = a.saturating_add(b);
+        }
         self.events = self.events.saturating_add(other.events);
         self.users.extend(other.users.iter().copied());
         self.sessions.extend(other.sessions.iter().copied());
@@ -302,6 +355,14 @@ pub struct Tally {
     pub blocking_hook_runs: u64,
     pub prompt_sizes: Sizes,
     pub response_sizes: Sizes,
+    /// Metric lines used (every kept metric, productivity or not).
+    pub metric_lines: u64,
+    /// Productivity metric lines by team.id: events = lines, users, sessions and [`Sum`]s.
+    /// `session.count` lines with `start_type` `agents_view` are not counted at all.
+    pub productivity: Cells,
+    /// `code_edit_tool.decision` lines by language: [`Sum::EditsAccepted`] and
+    /// [`Sum::EditsRejected`].
+    pub edit_languages: Cells,
 }
 
 impl Tally {
@@ -324,6 +385,10 @@ impl Tally {
     }
 
     fn add(&mut self, m: &Message<'_>, user: Option<UserId>, day: Option<usize>) {
+        if m.metric.is_some() {
+            self.add_metric(m, user);
+            return;
+        }
         self.add_new(m, user, day);
         // As the dashboard counts them (template.yaml, TeamTotals and UserActivity): users and
         // sessions of the events a person causes, not of api_error or subagent_completed; group
@@ -401,6 +466,62 @@ impl Tally {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A metric line: the productivity sums by team, and edit decisions by language.
+    fn add_metric(&mut self, m: &Message<'_>, user: Option<UserId>) {
+        self.metric_lines += 1;
+        let value = m.value.unwrap_or(0.0);
+        // Values passed their kind (finite, bounded, not negative); `as` saturates anyway.
+        let count = value.round() as u64;
+        let of = |t: &Option<Token<'_>>| t.as_ref().map(|t| t.as_str().to_owned());
+        let kind = m.metric_type.as_ref().map(Token::as_str);
+        let sums: &[Sum] = match m.metric {
+            Some(Metric::LinesOfCode) => match kind {
+                Some("added") => &[Sum::LinesAdded],
+                Some("removed") => &[Sum::LinesRemoved],
+                _ => &[],
+            },
+            Some(Metric::CommitCount) => &[Sum::Commits],
+            Some(Metric::PullRequestCount) => &[Sum::PullRequests],
+            Some(Metric::ActiveTime) => match kind {
+                Some("user") => &[Sum::ActiveMsUser],
+                Some("cli") => &[Sum::ActiveMsCli],
+                _ => &[],
+            },
+            Some(Metric::SessionCount) => match m.start_type.as_ref().map(Token::as_str) {
+                Some("agents_view") => return,
+                Some("fresh") => &[Sum::Sessions, Sum::SessionsFresh],
+                Some("continue") => &[Sum::Sessions, Sum::SessionsContinue],
+                Some("resume") => &[Sum::Sessions, Sum::SessionsResume],
+                _ => &[Sum::Sessions],
+            },
+            Some(Metric::CodeEditDecision) => match m.decision.as_ref().map(Token::as_str) {
+                Some("accept") => &[Sum::EditsAccepted],
+                Some("reject") => &[Sum::EditsRejected],
+                _ => &[],
+            },
+            Some(Metric::Other) | None => return,
+        };
+        let amount = if m.metric == Some(Metric::ActiveTime) { (value * 1000.0).round() as u64 } else { count };
+        let add = |cells: &mut Cells, name: Option<String>| {
+            let s = cells.entry([name, None, None]).or_default();
+            s.events += 1;
+            if let Some(u) = user {
+                s.users.insert(u);
+            }
+            if let Some(session) = m.session {
+                s.sessions.insert(session);
+            }
+            for sum in sums {
+                let slot = &mut s.sums[*sum as usize];
+                *slot = slot.saturating_add(amount);
+            }
+        };
+        add(&mut self.productivity, of(&m.team));
+        if m.metric == Some(Metric::CodeEditDecision) {
+            add(&mut self.edit_languages, of(&m.language));
         }
     }
 
