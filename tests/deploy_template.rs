@@ -188,7 +188,8 @@ fn template_fields(t: &Value) -> BTreeMap<String, Vec<String>> {
     assert!(!saved.is_empty(), "template.yaml defines no AWS::Logs::QueryDefinition");
     assert!(!dash.is_empty(), "template.yaml's dashboard has no Logs Insights widget");
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for q in saved.iter().chain(&dash) {
+    // Queries of metric lines are checked against the metrics' fields instead (metric_field_problems).
+    for q in saved.iter().chain(&dash).filter(|q| filtered_metrics(&q.text).is_none()) {
         for f in referenced_fields(&q.text) {
             fields.entry(f).or_default().push(q.origin.clone());
         }
@@ -290,7 +291,7 @@ fn event_field_problems(t: &Value, allowlist: &Allowlist, written: &BTreeMap<Str
     let kept = kept_on(allowlist);
     let all: BTreeSet<String> = allowlist.events().iter().cloned().collect();
     let mut problems = Vec::new();
-    for q in all_queries(t) {
+    for q in all_queries(t).into_iter().filter(|q| filtered_metrics(&q.text).is_none()) {
         let events = filtered_events(&q.text).unwrap_or_else(|| all.clone());
         for e in events.difference(&all) {
             problems.push(format!("{}: filters on {e}, an event the allowlist does not keep", q.origin));
@@ -315,10 +316,167 @@ fn each_query_reads_only_fields_kept_on_the_events_it_filters() {
     let t = parse_template(TEMPLATE);
     let problems = event_field_problems(&t, &Allowlist::embedded(), &written_by_event());
     assert!(problems.is_empty(), "fields read on events that never carry them:\n  {}", problems.join("\n  "));
-    // Every query says which events it reads, so the check above is never the loose one.
+    // Every query says which events (or metrics) it reads, so the checks are never the loose ones.
     for q in all_queries(&t) {
-        assert!(filtered_events(&q.text).is_some(), "{} names no event: {}", q.origin, q.text);
+        let (events, metrics) = (filtered_events(&q.text), filtered_metrics(&q.text));
+        assert!(events.is_some() != metrics.is_some(), "{} names no event or metric, or both: {}", q.origin, q.text);
     }
+}
+
+/// The metrics a query of metric lines is restricted to: the names of every `metric = '...'`
+/// and `metric in [...]` in it (`metric` is the top-level key of a metric line); `None` when
+/// it names none.
+fn filtered_metrics(query: &str) -> Option<BTreeSet<String>> {
+    let filter = regex::Regex::new(r"(?:^|[^.\w])metric\s*(?:=\s*'([^']*)'|in\s*\[([^\]]*)\])").expect("regex");
+    let quoted = regex::Regex::new(r"'([^']*)'").expect("regex");
+    let mut metrics = BTreeSet::new();
+    for c in filter.captures_iter(query) {
+        if let Some(one) = c.get(1) {
+            metrics.insert(one.as_str().to_string());
+        }
+        if let Some(list) = c.get(2) {
+            metrics.extend(quoted.captures_iter(list.as_str()).map(|q| q[1].to_string()));
+        }
+    }
+    (!metrics.is_empty()).then_some(metrics)
+}
+
+/// What a metric line may carry (contract 2 of issue 22, the OTLP endpoint's metric lines): the
+/// metrics kept, and per data-point attribute the metrics it is kept on (`None`: every one).
+fn metric_outputs() -> (BTreeSet<String>, BTreeMap<String, Option<BTreeSet<String>>>) {
+    const METRICS: [&str; 8] = [
+        "claude_code.session.count",
+        "claude_code.lines_of_code.count",
+        "claude_code.commit.count",
+        "claude_code.pull_request.count",
+        "claude_code.active_time.total",
+        "claude_code.code_edit_tool.decision",
+        "claude_code.cost.usage",
+        "claude_code.token.usage",
+    ];
+    let spend: &[&str] = &["claude_code.cost.usage", "claude_code.token.usage"];
+    let edit: &[&str] = &["claude_code.code_edit_tool.decision"];
+    let attributes: [(&str, Option<&[&str]>); 18] = [
+        ("session.id", None),
+        ("user.pseudonym", None),
+        ("terminal.type", None),
+        ("model", None),
+        (
+            "type",
+            Some(&["claude_code.lines_of_code.count", "claude_code.token.usage", "claude_code.active_time.total"]),
+        ),
+        ("start_type", Some(&["claude_code.session.count"])),
+        ("tool_name", Some(edit)),
+        ("decision", Some(edit)),
+        ("source", Some(edit)),
+        ("language", Some(edit)),
+        ("query_source", Some(spend)),
+        ("effort", Some(spend)),
+        ("speed", Some(spend)),
+        ("agent.name", Some(spend)),
+        ("skill.name", Some(spend)),
+        ("plugin.name", Some(spend)),
+        ("mcp_server.name", Some(spend)),
+        ("mcp_tool.name", Some(spend)),
+    ];
+    let names = METRICS.iter().map(|m| (*m).to_owned()).collect();
+    let on = attributes
+        .iter()
+        .map(|(k, on)| (format!("attributes.{k}"), on.map(|m| m.iter().map(|m| (*m).to_owned()).collect())))
+        .collect();
+    (names, on)
+}
+
+/// The problems with the fields `t`'s queries of metric lines read: a metric not kept, a query
+/// that mixes events and metrics, an attribute no metric line carries or one not kept on any
+/// of the metrics the query filters, a resource attribute the allowlist does not keep.
+fn metric_field_problems(t: &Value, allowlist: &Allowlist) -> Vec<String> {
+    let (kept, on) = metric_outputs();
+    let resource: BTreeSet<String> =
+        allowlist.resource_kinds().map(|(k, _)| format!("resource.attributes.{k}")).collect();
+    let mut problems = Vec::new();
+    for q in all_queries(t) {
+        let Some(metrics) = filtered_metrics(&q.text) else { continue };
+        if filtered_events(&q.text).is_some() {
+            problems.push(format!("{}: filters on events and metrics at once", q.origin));
+        }
+        for m in metrics.difference(&kept) {
+            problems.push(format!("{}: filters on {m}, a metric the endpoint does not keep", q.origin));
+        }
+        for f in referenced_fields(&q.text) {
+            if f.starts_with("resource.") {
+                if !resource.contains(&f) {
+                    problems.push(format!("{}: reads {f}, which the allowlist does not keep", q.origin));
+                }
+                continue;
+            }
+            match on.get(&f) {
+                None => problems.push(format!("{}: reads {f}, which no metric line carries", q.origin)),
+                Some(Some(only)) if only.is_disjoint(&metrics) => {
+                    problems.push(format!("{}: reads {f} on {metrics:?}, but it is kept only on {only:?}", q.origin))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn each_metric_query_reads_only_fields_kept_on_the_metrics_it_filters() {
+    let t = parse_template(TEMPLATE);
+    let problems = metric_field_problems(&t, &Allowlist::embedded());
+    assert!(problems.is_empty(), "metric fields read where no metric line has them:\n  {}", problems.join("\n  "));
+    let metric_queries = all_queries(&t).into_iter().filter(|q| filtered_metrics(&q.text).is_some()).count();
+    assert!(metric_queries >= 12, "the productivity widgets and their saved queries: {metric_queries}");
+}
+
+#[test]
+fn the_metric_field_check_fails_on_a_field_its_metrics_never_carry() {
+    for (query, culprit) in [
+        (
+            "filter metric = 'claude_code.commit.count' | stats sum(value) by attributes.start_type",
+            "attributes.start_type",
+        ),
+        (
+            "filter metric = 'claude_code.session.count' | stats sum(value) by attributes.user.email",
+            "attributes.user.email",
+        ),
+        ("filter metric = 'claude_code.commit.count' | stats sum(value) by resource.attributes.host.name", "host.name"),
+        ("filter metric = 'claude_code.commit.total' | stats sum(value) as n", "claude_code.commit.total"),
+        (
+            "filter metric = 'claude_code.commit.count' and attributes.event.name = 'x' | stats sum(value) as n",
+            "at once",
+        ),
+    ] {
+        let mut t = parse_template(TEMPLATE);
+        t["Mappings"]["Queries"]["ActiveTime"]["Query"] = json!(query);
+        let p = metric_field_problems(&t, &Allowlist::embedded());
+        assert!(p.iter().any(|m| m.starts_with("ActiveTimeQueryDefinition:") && m.contains(culprit)), "{query}: {p:?}");
+    }
+    assert_eq!(
+        filtered_metrics("filter metric in ['a', 'b'] | stats sum(value * strcontains(metric, 'a'))").map(|m| m.len()),
+        Some(2)
+    );
+    assert_eq!(filtered_metrics("filter attributes.metric = 'a' | stats count(*)"), None);
+}
+
+#[test]
+fn the_dashboard_has_the_productivity_section_of_issue_22() {
+    let t = parse_template(TEMPLATE);
+    let under: Vec<String> =
+        dashboard_sections(&t).into_iter().filter(|(s, _)| s == "Productivity").filter_map(|(_, n)| n).collect();
+    let expected = [
+        "LinesOfCodePerDay",
+        "CommitsAndPullRequests",
+        "ActiveTime",
+        "SessionsByStartType",
+        "EditAcceptanceByLanguage",
+        "ProductivityByTeam",
+    ];
+    assert_eq!(under, expected, "the widgets under the Productivity header, in reading order");
+    let sessions = resolve(&t, &json!({"Fn::FindInMap": ["Queries", "SessionsByStartType", "Query"]}));
+    assert!(sessions.contains("attributes.start_type != 'agents_view'"), "{sessions}");
 }
 
 #[test]
