@@ -120,6 +120,7 @@ fn the_html_digest_renders_offline_in_chromium() {
         "hooks-source",
         "sizes",
         "size-buckets",
+        "productivity",
     ] {
         assert!(ids.contains(&id), "section {id} is on the page: {ids:?}");
     }
@@ -197,6 +198,7 @@ const MEASURE_PANELS: &str = r#"<script>
       overflow: p.scrollWidth > p.clientWidth + 1 || tables.some((t) => t.right > r.right + 1 || t.left < r.left - 1),
       rows: p.querySelectorAll("tr").length,
       charts: p.querySelectorAll("svg").length,
+      text: p.textContent,
     };
   });
   const pre = document.createElement("pre");
@@ -237,7 +239,10 @@ fn panel_problems(panels: &[serde_json::Value]) -> Vec<String> {
         if p["overflow"] != false {
             problems.push(format!("panel {id} overflows its box {}", p["box"]));
         }
-        if p["rows"].as_u64().unwrap_or(0) < 2 && p["charts"].as_u64().unwrap_or(0) == 0 {
+        // Without metric lines, the productivity panel is the one line saying how to get them.
+        let no_metrics =
+            id == "productivity" && p["text"].as_str().is_some_and(|t| t.contains("through the OTLP endpoint"));
+        if p["rows"].as_u64().unwrap_or(0) < 2 && p["charts"].as_u64().unwrap_or(0) == 0 && !no_metrics {
             problems.push(format!("panel {id} shows no table rows and no chart"));
         }
     }
@@ -293,4 +298,32 @@ fn layout_problems(charts: &[serde_json::Value]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// With metric lines (fixtures/digest/metric-lines.ndjson, tests/digest_productivity.rs's
+/// corpus) the productivity panels are laid out like the others: visible, their tables inside
+/// them, with rows; the one line for a window without metrics is gone.
+#[test]
+fn the_productivity_panels_fit_their_boxes() {
+    let dir = std::env::temp_dir().join(format!("digest-html-productivity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("digest.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
+        .args(["digest", "--until", "2026-11-30T00:00:00Z", "--format", "html", "--output"])
+        .arg(&page)
+        .arg(root().join("fixtures/digest/two-weeks.ndjson"))
+        .arg(root().join("fixtures/digest/metric-lines.ndjson"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let panels = panels_of(&dir, "panels", &html, "");
+    let problems = panel_problems(&panels);
+    assert!(problems.is_empty(), "the section panels as laid out:\n{}", problems.join("\n"));
+    let ids: Vec<&str> = panels.iter().filter_map(|p| p["id"].as_str()).collect();
+    for id in ["productivity-code", "productivity-time", "productivity-languages"] {
+        assert!(ids.contains(&id), "section {id} is on the page: {ids:?}");
+    }
+    assert!(!ids.contains(&"productivity"), "{ids:?}");
+    std::fs::remove_dir_all(&dir).ok();
 }

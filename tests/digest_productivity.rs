@@ -751,3 +751,14 @@ fn forged_metric_lines_are_refused_and_never_echoed() {
     assert_eq!(json["input"]["refused"], forged.len() as u64, "{}", json["input"]);
     assert_eq!(json["productivity"]["total"]["commits"]["value"], 2);
 }
+
+/// fixtures/digest/metric-lines.ndjson (the HTML test's metric lines, tests/digest_html.rs) is
+/// this file's corpus. Refresh with `UPDATE_METRIC_LINES=1 cargo test --test digest_productivity`.
+#[test]
+fn the_metric_lines_fixture_is_the_corpus() {
+    let path = root().join("fixtures/digest/metric-lines.ndjson");
+    if std::env::var_os("UPDATE_METRIC_LINES").is_some() {
+        std::fs::write(&path, corpus()).unwrap();
+    }
+    assert!(std::fs::read_to_string(&path).unwrap() == corpus(), "{} is stale", path.display());
+}
