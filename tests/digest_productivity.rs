@@ -179,7 +179,7 @@ fn corpus() -> String {
             let users = if pick == 0 { cur } else { prev };
             for user in users {
                 for day in [0, 2, 3, 6] {
-                    let languages: &[&str] = if *user == 30 { &["COBOL"] } else { &common };
+                    let languages: &[&str] = if *user == 30 { &["Fortran"] } else { &common };
                     w.day(*user, team, window, day, languages);
                 }
             }
@@ -501,7 +501,7 @@ fn an_independent_recomputation_agrees_with_every_productivity_figure() {
     }
     // The corpus exercises what the rule is for (K = 3): sre (1 person) and design (2) are not
     // named but added up in `other`; payments is named, its previous week (1 person) hidden;
-    // COBOL (one person) is not named; agents_view sessions and spend metrics are not counted.
+    // Fortran (one person) is not named; agents_view sessions and spend metrics are not counted.
     let json = json_digest("3", &input);
     let p = &json["productivity"];
     let teams: Vec<&str> =
@@ -515,7 +515,7 @@ fn an_independent_recomputation_agrees_with_every_productivity_figure() {
     assert!(
         platform["lines_added"]["previous"].as_u64().unwrap() > 0 && platform["lines_added"]["change_pct"].is_number()
     );
-    assert!(!digest("json", "3", &input).contains("COBOL"));
+    assert!(!digest("json", "3", &input).contains("Fortran"));
     assert!(
         p["total"]["sessions"]["value"].as_u64().unwrap() > 0 && p["total"]["commits"]["value"].as_u64().unwrap() > 0
     );
