@@ -157,7 +157,7 @@ impl Writer {
                 ]),
             );
         }
-        push(self, "claude_code.cost.usage", 0.0125.into(), base(&[model.clone()]));
+        push(self, "claude_code.cost.usage", 0.0125.into(), base(std::slice::from_ref(&model)));
         push(self, "claude_code.token.usage", 1200.into(), base(&[model.clone(), ("type", "input".into())]));
     }
 }
