@@ -3,8 +3,8 @@
 //! `sanitize` runs the Lambda's [`Handler`]: with [`StdoutSink`] it prints exactly the messages
 //! that would be written to the sanitized group, one per line, in write order; with
 //! `--log-group` the same handler writes them to CloudWatch Logs through [`CloudWatchSink`].
-//! `sanitize --otlp` reads OTLP/HTTP logs request bodies through the receiver's own path
-//! ([`LogsReceiver`], then the same handler), so it prints what the endpoint would write.
+//! `sanitize --otlp` reads OTLP/HTTP logs and metrics request bodies through the receiver's own
+//! path ([`Receiver`], then the same handler), so it prints what the endpoint would write.
 //! Every input (a subscription envelope, or a Kinesis event of them: one input per record) is
 //! decoded and sanitized ([`Handler::prepare_event`]) before anything is written, so
 //! bad input prints and writes nothing. A summary of counts goes to stderr. Exit codes:
@@ -19,7 +19,7 @@ use sanitizer_aws::sink::{
     CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, FailureKind, RetrySettings, Sink, SinkError, StdoutSink,
 };
 use sanitizer_core::{Allowlist, Counts, DEFAULT_MAX_DECOMPRESSED_BYTES, PseudonymKey, Sanitizer, StreamNamer};
-use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver};
+use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, Receiver};
 use std::io::{self, BufWriter, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,9 +70,9 @@ struct SanitizeArgs {
     /// Destination stream (default: one per source stream, named as the Lambda names it).
     #[arg(long, value_name = "NAME", requires = "log_group")]
     log_stream: Option<String>,
-    /// Inputs are OTLP/HTTP logs request bodies as the client sends them to the endpoint
-    /// (protobuf or JSON, gzip or not, told apart by their content); prints what the endpoint
-    /// would write.
+    /// Inputs are OTLP/HTTP request bodies as the client sends them to the endpoint, logs
+    /// (`/v1/logs`) or metrics (`/v1/metrics`), protobuf or JSON, gzip or not, all told apart by
+    /// their content; prints what the endpoint would write.
     #[arg(long, conflicts_with = "ndjson")]
     otlp: bool,
     /// With --otlp: refuse request bodies over this many bytes, or that decompress to more (the
@@ -167,7 +167,7 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
     // The key is read once and gives both keyed digests: pseudonyms and stream names.
     let key = runtime.block_on(load_key(input))?;
     let streams = StreamNamer::new(key.as_ref());
-    let otlp = args.otlp.then(|| LogsReceiver::new(key.as_ref(), args.max_request_bytes));
+    let otlp = args.otlp.then(|| Receiver::new(key.as_ref(), args.max_request_bytes));
     let sanitizer = Sanitizer::new(allowlist, key);
     let settings = HandlerSettings {
         max_decompressed: input.max_decompressed_bytes,
@@ -219,12 +219,12 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Failure> {
 
 /// Decodes and sanitizes every input, in the order given, before anything is written: the
 /// first bad input fails the run with nothing printed or stored. `otlp`: inputs are OTLP/HTTP
-/// logs request bodies, read by this receiver. `fixed_stream`: where raw messages and request
+/// request bodies (logs or metrics), read by this receiver. `fixed_stream`: where raw messages and request
 /// bodies go (they name no source stream; stdout ignores it).
 fn prepare_all<S: Sink>(
     handler: &Handler<S>,
     args: &InputArgs,
-    otlp: Option<&LogsReceiver>,
+    otlp: Option<&Receiver>,
     fixed_stream: Option<&str>,
 ) -> Result<Vec<Prepared>, Failure> {
     let mut prepared = Vec::new();
@@ -249,7 +249,7 @@ fn prepare_all<S: Sink>(
         let stream = || fixed_stream.unwrap_or("stdout").to_owned();
         if let Some(receiver) = otlp {
             // One request body: the endpoint's path, its records' time else the time read.
-            let sanitize = |sanitizer: &Sanitizer| receiver.sanitize(sanitizer, &bytes, now_ms());
+            let sanitize = |sanitizer: &Sanitizer| receiver.sanitize_any(sanitizer, &bytes, now_ms());
             prepared
                 .push(handler.prepare_with(stream(), sanitize).map_err(|e| Failure::input(format!("{name}: {e}")))?);
         } else if args.ndjson {

@@ -546,9 +546,10 @@ fn sanitize_otlp_refuses_bad_bodies_with_one_line_and_no_output() {
     let dir = tempdir();
     let good = &raw_bodies("bash")[0];
     let bad = dir.join("bad.otlp");
-    let cases: [(&[u8], &str); 4] = [
-        (b"CANARY plain text", "not a valid OTLP logs request in protobuf"),
-        (br#"{"resourceLogs":"CANARY-shape"}"#, "not a valid OTLP logs request in JSON"),
+    let cases: [(&[u8], &str); 5] = [
+        (b"CANARY plain text", "not a valid OTLP request in protobuf"),
+        (br#"{"resourceLogs":"CANARY-shape"}"#, "not a valid OTLP request in JSON"),
+        (br#"{"resourceMetrics":[{"scopeMetrics":"CANARY-shape"}]}"#, "not a valid OTLP request in JSON"),
         (&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2], "not a valid gzip stream"),
         (&gzip(&vec![b' '; 2 << 20]), "exceeds the cap of 1000000 bytes"),
     ];

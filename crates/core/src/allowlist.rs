@@ -136,6 +136,22 @@ pub enum AllowlistErrorKind {
     EnumValueLength,
     #[error("`regex` is not a valid regular expression")]
     InvalidRegex,
+    #[error(
+        "metric name \"{0}\" must be 1 to 128 characters of [a-z0-9_.] (the full name, e.g. claude_code.commit.count)"
+    )]
+    BadMetricName(String),
+    #[error("[metrics.values] names more than 64 metrics")]
+    TooManyMetrics,
+    #[error("a metric's value must be of kind integer or number")]
+    MetricValueKind,
+    #[error("metric \"{0}\" is not in [metrics.values]: a key can only be kept on a kept metric")]
+    MetricNotKept(String),
+    #[error("metric \"{0}\" is listed twice")]
+    MetricListedTwice(String),
+    #[error("an entry's `metrics` is empty: list the metrics it is kept on, or leave `metrics` out for all")]
+    NoMetricsForKey,
+    #[error("`metrics` belongs only in [metrics.attributes]; `events` and `output` do not belong there")]
+    MisplacedMetricsField,
 }
 
 // ---- the file, as serde reads it ----------------------------------------------------------
@@ -152,6 +168,18 @@ struct File {
     tool_parameters: BTreeMap<Spanned<String>, Spanned<ValueSpec>>,
     #[serde(default)]
     pseudonyms: BTreeMap<Spanned<String>, Spanned<PseudonymSpec>>,
+    /// OTLP metrics (the OTLP endpoint's `/v1/metrics`): absent, none is kept.
+    metrics: Option<MetricsFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsFile {
+    /// Metrics kept, by full name, each with the kind of its data points' value.
+    values: Spanned<BTreeMap<Spanned<String>, Spanned<ValueSpec>>>,
+    /// Data-point attributes kept, with kinds, optionally only on some metrics (`metrics`).
+    #[serde(default)]
+    attributes: BTreeMap<Spanned<String>, Spanned<ValueSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +196,9 @@ struct ValueSpec {
     /// Only in `[attributes]` and `[tool_parameters]`: the events the value is kept on (by
     /// default, every kept event). On any other event the key is dropped as not allowlisted.
     events: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Only in `[metrics.attributes]`: the metrics the value is kept on (by default, every kept
+    /// metric).
+    metrics: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -215,10 +246,47 @@ pub(crate) struct Output {
 
 impl Output {
     fn new(key: String, rule: Rule, on: EventSet) -> Self {
-        let mut key_json = serde_json::to_vec(&key).unwrap_or_default();
-        key_json.push(b':');
-        Output { key, key_json: key_json.into(), rule, on }
+        Output { key_json: key_json(&key), key, rule, on }
     }
+}
+
+/// `"key":` as the sanitizer writes it.
+fn key_json(key: &str) -> Box<[u8]> {
+    let mut json = serde_json::to_vec(key).unwrap_or_default();
+    json.push(b':');
+    json.into()
+}
+
+/// The `[metrics]` half of a compiled allowlist: what the OTLP endpoint keeps of a data point.
+#[derive(Debug, Default)]
+pub(crate) struct MetricRules {
+    /// Metric names kept, in name order; `values[i]` is the kind of `names[i]`'s values.
+    pub(crate) names: Vec<String>,
+    pub(crate) values: Vec<Kind>,
+    /// Data-point outputs in output (key) order, pseudonyms included.
+    pub(crate) outputs: Vec<MetricOutput>,
+}
+
+impl MetricRules {
+    pub(crate) fn metric(&self, name: &str) -> Option<usize> {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
+    }
+}
+
+/// One data-point attribute written: from which input key(s), and on which metrics (bit `i`
+/// is `names[i]`).
+#[derive(Debug)]
+pub(crate) struct MetricOutput {
+    pub(crate) key: String,
+    pub(crate) key_json: Box<[u8]>,
+    pub(crate) rule: MetricRule,
+    pub(crate) on: EventSet,
+}
+
+#[derive(Debug)]
+pub(crate) enum MetricRule {
+    Copy { input: Box<str>, kind: Kind },
+    Pseudonym { sources: Vec<Box<str>>, hex_chars: usize },
 }
 
 /// A set of the allowlist's events, by their index in `events` (at most [`MAX_EVENTS`]).
@@ -345,6 +413,7 @@ pub struct Allowlist {
     pub(crate) tool_parameter_subkeys: HashMap<Box<str>, usize>,
     pub(crate) resource_slots: Slots,
     pub(crate) resource_outputs: Vec<Output>,
+    pub(crate) metrics: MetricRules,
 }
 
 impl Allowlist {
@@ -396,6 +465,35 @@ impl Allowlist {
         self.resource_outputs.iter().map(|o| (o.key.as_str(), output_kind(&o.rule, None)))
     }
 
+    /// Metric names kept (the OTLP endpoint's `[metrics.values]`), in name order.
+    pub fn metric_names(&self) -> &[String] {
+        &self.metrics.names
+    }
+
+    /// Every data-point attribute written on metric lines, with what is written under it
+    /// ([`OutputKind::kept_on`] takes a metric name here), in output order.
+    pub fn metric_attribute_kinds(&self) -> impl Iterator<Item = (&str, OutputKind)> {
+        self.metrics.outputs.iter().map(|o| {
+            let form = match &o.rule {
+                MetricRule::Copy { kind, .. } => Form::Kind(kind.clone()),
+                MetricRule::Pseudonym { hex_chars, .. } => Form::Pseudonym { hex_chars: *hex_chars },
+            };
+            (o.key.as_str(), OutputKind { form, events: self.metrics_in(o.on) })
+        })
+    }
+
+    /// The kind of a kept metric's value (`integer` or `number`), for readers of metric lines.
+    pub fn metric_value_kind(&self, metric: &str) -> Option<OutputKind> {
+        let i = self.metrics.metric(metric)?;
+        Some(OutputKind { form: Form::Kind(self.metrics.values[i].clone()), events: None })
+    }
+
+    fn metrics_in(&self, set: EventSet) -> Option<Vec<String>> {
+        (set != EventSet::ALL).then(|| {
+            self.metrics.names.iter().enumerate().filter(|(i, _)| set.contains(*i)).map(|(_, e)| e.clone()).collect()
+        })
+    }
+
     /// The names in `set`; `None` for every event.
     fn events_in(&self, set: EventSet) -> Option<Vec<String>> {
         (set != EventSet::ALL)
@@ -426,6 +524,26 @@ impl Allowlist {
         s.push_str("resource attributes written:\n");
         for o in &self.resource_outputs {
             s.push_str(&format!("  {}  {}\n", o.key, describe_rule(&o.rule, &self.resource_slots)));
+        }
+        let metrics = &self.metrics;
+        s.push_str(&format!("metrics kept ({}, delta sums only):\n", metrics.names.len()));
+        for (name, kind) in metrics.names.iter().zip(&metrics.values) {
+            s.push_str(&format!("  {name}  value {}\n", describe_kind(kind)));
+        }
+        s.push_str("metric data-point attributes written (resource attributes as above):\n");
+        for o in &metrics.outputs {
+            let on = match self.metrics_in(o.on) {
+                Some(names) => format!(" on {}", names.join(", ")),
+                None => String::new(),
+            };
+            let rule = match &o.rule {
+                MetricRule::Copy { kind, .. } => format!("copied if {}", describe_kind(kind)),
+                MetricRule::Pseudonym { sources, hex_chars } => {
+                    let names: Vec<&str> = sources.iter().map(|s| &**s).collect();
+                    format!("keyed pseudonym ({hex_chars} hex chars) of the first of: {}", names.join(", "))
+                }
+            };
+            s.push_str(&format!("  {}  {rule}{on}\n", o.key));
         }
         s
     }
@@ -556,6 +674,10 @@ impl Compiler<'_> {
         let plans = self.in_output_order(plans)?;
         let attributes = self.attribute_rules(plans, &events, !file.tool_parameters.is_empty())?;
         let resource = self.resource_rules(&file.resource_attributes)?;
+        let metrics = match &file.metrics {
+            Some(table) => self.metric_rules(table, &file.pseudonyms)?,
+            None => MetricRules::default(),
+        };
         Ok(Allowlist {
             events,
             attribute_slots: attributes.slots,
@@ -563,6 +685,7 @@ impl Compiler<'_> {
             tool_parameter_subkeys: attributes.tool_parameter_subkeys,
             resource_slots: resource.slots,
             resource_outputs: resource.outputs,
+            metrics,
         })
     }
 
@@ -608,6 +731,9 @@ impl Compiler<'_> {
             self.key_syntax(sub, "tool_parameters")?;
             if NEVER_KEPT_RAW.contains(&sub.get_ref().as_str()) {
                 return self.error(sub.span(), AllowlistErrorKind::NeverKeptRaw(sub.get_ref().clone()));
+            }
+            if let Some(metrics) = &spec.get_ref().metrics {
+                return self.error(metrics.span(), AllowlistErrorKind::MisplacedMetricsField);
             }
             let Some(output) = &spec.get_ref().output else {
                 return self.error(spec.span(), AllowlistErrorKind::NoOutput(sub.get_ref().clone()));
@@ -758,10 +884,106 @@ impl Compiler<'_> {
     }
 
     fn no_output(&self, spec: &Spanned<ValueSpec>) -> Result<(), AllowlistError> {
+        if let Some(metrics) = &spec.get_ref().metrics {
+            return self.error(metrics.span(), AllowlistErrorKind::MisplacedMetricsField);
+        }
         match &spec.get_ref().output {
             Some(output) => self.error(output.span(), AllowlistErrorKind::OutputOutsideToolParameters),
             None => Ok(()),
         }
+    }
+
+    /// Phase 6: `[metrics]`: the metric names with their value kinds, then the data-point
+    /// outputs (its attributes and `[pseudonyms]`, read from the data point's attributes) in
+    /// output order, each input key with one role only.
+    fn metric_rules(
+        &self,
+        table: &MetricsFile,
+        pseudonyms: &BTreeMap<Spanned<String>, Spanned<PseudonymSpec>>,
+    ) -> Result<MetricRules, AllowlistError> {
+        let mut rules = MetricRules::default();
+        if table.values.get_ref().len() > MAX_EVENTS {
+            return self.error(table.values.span(), AllowlistErrorKind::TooManyMetrics);
+        }
+        for (name, spec) in table.values.get_ref() {
+            let n = name.get_ref();
+            let ok = !n.is_empty()
+                && n.len() <= 128
+                && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+            if !ok {
+                return self.error(name.span(), AllowlistErrorKind::BadMetricName(n.clone()));
+            }
+            let s = spec.get_ref();
+            if s.output.is_some() || s.events.is_some() || s.metrics.is_some() {
+                return self.error(spec.span(), AllowlistErrorKind::MisplacedMetricsField);
+            }
+            let kind = self.kind(spec)?;
+            if !matches!(kind, Kind::Integer { .. } | Kind::Number { .. }) {
+                return self.error(spec.span(), AllowlistErrorKind::MetricValueKind);
+            }
+            rules.names.push(n.clone());
+            rules.values.push(kind);
+        }
+        let mut outputs: Vec<(&Spanned<String>, MetricRule, EventSet)> = Vec::new();
+        let mut inputs = Slots::default();
+        for (key, spec) in &table.attributes {
+            self.attribute_key(key, "metrics.attributes")?;
+            let s = spec.get_ref();
+            if s.output.is_some() || s.events.is_some() {
+                return self.error(spec.span(), AllowlistErrorKind::MisplacedMetricsField);
+            }
+            let kind = self.kind(spec)?;
+            self.add_slot(&mut inputs, key)?;
+            let on = self.on_metrics(spec, &rules.names)?;
+            outputs.push((key, MetricRule::Copy { input: key.get_ref().as_str().into(), kind }, on));
+        }
+        for (output, spec) in pseudonyms {
+            let Rule::Pseudonym { hex_chars, .. } = self.pseudonym_rule(&mut Slots::default(), output, spec)? else {
+                unreachable!("pseudonym_rule builds a pseudonym rule")
+            };
+            let mut sources = Vec::new();
+            for source in &spec.get_ref().from {
+                self.add_slot(&mut inputs, source)?;
+                sources.push(source.get_ref().as_str().into());
+            }
+            outputs.push((output, MetricRule::Pseudonym { sources, hex_chars }, EventSet::ALL));
+        }
+        outputs.sort_by(|a, b| a.0.get_ref().cmp(b.0.get_ref()));
+        if let Some(pair) = outputs.windows(2).find(|w| w[0].0.get_ref() == w[1].0.get_ref()) {
+            let key = pair[1].0;
+            return self.error(key.span(), AllowlistErrorKind::OutputWrittenTwice(key.get_ref().clone()));
+        }
+        rules.outputs = outputs
+            .into_iter()
+            .map(|(key, rule, on)| MetricOutput {
+                key_json: key_json(key.get_ref()),
+                key: key.get_ref().clone(),
+                rule,
+                on,
+            })
+            .collect();
+        Ok(rules)
+    }
+
+    /// The metrics an entry is kept on: its `metrics` list, each a kept metric named once, or all.
+    fn on_metrics(&self, spec: &Spanned<ValueSpec>, names: &[String]) -> Result<EventSet, AllowlistError> {
+        let Some(list) = &spec.get_ref().metrics else {
+            return Ok(EventSet::ALL);
+        };
+        if list.get_ref().is_empty() {
+            return self.error(list.span(), AllowlistErrorKind::NoMetricsForKey);
+        }
+        let mut set = 0u64;
+        for name in list.get_ref() {
+            let Some(i) = names.iter().position(|e| e == name.get_ref()) else {
+                return self.error(name.span(), AllowlistErrorKind::MetricNotKept(name.get_ref().clone()));
+            };
+            if set & (1 << i) != 0 {
+                return self.error(name.span(), AllowlistErrorKind::MetricListedTwice(name.get_ref().clone()));
+            }
+            set |= 1 << i;
+        }
+        Ok(EventSet(set))
     }
 
     fn key_syntax(&self, key: &Spanned<String>, table: &'static str) -> Result<(), AllowlistError> {

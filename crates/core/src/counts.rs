@@ -18,11 +18,29 @@ pub enum EventDrop {
     AmbiguousEventName,
     /// The event is not one the allowlist keeps.
     EventNotAllowed,
+    /// A metric data point (the OTLP endpoint): the metric is not one `[metrics]` keeps.
+    MetricNotAllowed,
+    /// A metric data point of a cumulative sum: only delta sums are kept (a cumulative series
+    /// is re-sent at every export; `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta`).
+    CumulativeTemporality,
+    /// A metric data point of a gauge, histogram, exponential histogram or summary: only sums
+    /// are kept.
+    MetricTypeNotKept,
+    /// A metric data point whose value is missing or not of the metric's kind.
+    WrongValue,
 }
 
 impl EventDrop {
-    pub const ALL: [EventDrop; 4] =
-        [EventDrop::Unparseable, EventDrop::NoEventName, EventDrop::AmbiguousEventName, EventDrop::EventNotAllowed];
+    pub const ALL: [EventDrop; 8] = [
+        EventDrop::Unparseable,
+        EventDrop::NoEventName,
+        EventDrop::AmbiguousEventName,
+        EventDrop::EventNotAllowed,
+        EventDrop::MetricNotAllowed,
+        EventDrop::CumulativeTemporality,
+        EventDrop::MetricTypeNotKept,
+        EventDrop::WrongValue,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +48,10 @@ impl EventDrop {
             EventDrop::NoEventName => "no_event_name",
             EventDrop::AmbiguousEventName => "ambiguous_event_name",
             EventDrop::EventNotAllowed => "event_not_allowed",
+            EventDrop::MetricNotAllowed => "metric_not_allowed",
+            EventDrop::CumulativeTemporality => "cumulative_temporality",
+            EventDrop::MetricTypeNotKept => "metric_type_not_kept",
+            EventDrop::WrongValue => "wrong_value",
         }
     }
 }

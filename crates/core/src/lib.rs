@@ -35,6 +35,7 @@ mod explain;
 mod json;
 mod kind;
 pub mod kinesis;
+mod metrics;
 mod parse;
 mod pseudonym;
 mod sanitize;
@@ -48,6 +49,7 @@ pub use explain::{
     CLAUDE_CODE_EVENTS, EventType, Explained, Explanation, MAX_SUMMARY_KEYS, Summary, escape, schema_shaped,
 };
 pub use kind::Written;
+pub use metrics::{AttributeValue, MetricPoint, MetricShape, PointValue};
 pub use pseudonym::{
     KeyError, KeyedDigest, MIN_KEY_BYTES, PseudonymKey, STREAM_DIGEST_HEX_LEN, STREAM_PREFIX, StreamNamer,
 };

@@ -15,6 +15,7 @@ use crate::counts::{AttributeDrop, Counts, EventDrop};
 use crate::decode::{self, DecodeError, Header, Payload, Source, Unreadable};
 use crate::kind::Kept;
 use crate::kinesis::{self, RecordError};
+use crate::metrics::MetricPoint;
 use crate::parse::{self, Ends, Entry, Found, Indexes, KeyIndex, Raw, RawEvent};
 use crate::pseudonym::PseudonymKey;
 use crate::spend::{Spend, SpendField};
@@ -341,6 +342,11 @@ impl Sanitizer {
             tool_parameters_slot,
             event_outputs,
         }
+    }
+
+    /// The pseudonym key, if any.
+    pub(crate) fn key(&self) -> Option<&PseudonymKey> {
+        self.key.as_ref()
     }
 
     pub fn allowlist(&self) -> &Allowlist {
@@ -804,6 +810,26 @@ impl Batch<'_> {
             Err(_) => default,
         };
         self.collector.record(timestamp, result);
+    }
+
+    /// Sanitizes one metric data point ([`crate::metrics`]) with `id` as its `sourceEventId`.
+    /// Its line's timestamp is the point's own time, else `received_ms`.
+    pub fn push_point(&mut self, point: &MetricPoint<'_>, id: &str, received_ms: i64) {
+        let mut drops = [0; AttributeDrop::ALL.len()];
+        let result = self.sanitizer.sanitize_point(point, id, &mut drops);
+        let timestamp = match point.time_unix_nano {
+            0 => received_ms,
+            nanos => nanos_to_ms(nanos),
+        };
+        match result {
+            Ok(message) => {
+                for (reason, n) in AttributeDrop::ALL.into_iter().zip(drops) {
+                    self.collector.out.counts.drop_attributes(reason, n);
+                }
+                self.collector.record(timestamp, Ok(Written { message, time_unix_nano: None }));
+            }
+            Err(reason) => self.collector.record(timestamp, Err(reason)),
+        }
     }
 
     /// Counts a received event dropped before it could be read, for `reason`.

@@ -11,6 +11,7 @@
 //! encoding.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message as _;
 use std::io::Read as _;
 
@@ -35,11 +36,11 @@ pub enum BodyError {
     /// It starts as gzip but is not a gzip stream that decompresses in full.
     #[error("request body is not a valid gzip stream ({kind})")]
     Gzip { kind: &'static str },
-    /// Not an OTLP logs request in protobuf.
-    #[error("request body is not a valid OTLP logs request in protobuf")]
+    /// Not an OTLP request (of the signal read) in protobuf.
+    #[error("request body is not a valid OTLP request in protobuf")]
     Protobuf,
-    /// Not an OTLP logs request in OTLP/JSON.
-    #[error("request body is not a valid OTLP logs request in JSON ({category} error at line {line}, column {column})")]
+    /// Not an OTLP request (of the signal read) in OTLP/JSON.
+    #[error("request body is not a valid OTLP request in JSON ({category} error at line {line}, column {column})")]
     Json { category: &'static str, line: usize, column: usize },
 }
 
@@ -67,19 +68,82 @@ pub fn encoding_of(plain: &[u8]) -> Encoding {
 /// or what a gzip body decompresses to, may not exceed `max_decompressed` bytes (the compressed
 /// size is the HTTP layer's to cap).
 pub fn decode_logs(body: &[u8], max_decompressed: usize) -> Result<ExportLogsServiceRequest, BodyError> {
-    let inflated;
-    let plain = if body.starts_with(&GZIP_MAGIC) {
-        inflated = gunzip(body, max_decompressed)?;
-        &inflated[..]
+    decode(body, max_decompressed)
+}
+
+/// [`decode_logs`] for a `/v1/metrics` body.
+pub fn decode_metrics(body: &[u8], max_decompressed: usize) -> Result<ExportMetricsServiceRequest, BodyError> {
+    decode(body, max_decompressed)
+}
+
+/// A request body of either signal, as [`decode_any`] tells them apart.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    Logs(ExportLogsServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+}
+
+/// A logs or metrics request body, told apart by content, for a reader without the endpoint's
+/// path (the CLI): OTLP/JSON by its top-level key (`resourceMetrics` or `resourceLogs`);
+/// protobuf, whose two requests share their field numbers, as metrics if it decodes as a
+/// metrics request whose every metric carries data of a known kind, else as logs (a log
+/// record's first field, a fixed64 time, cannot decode as a metric's name).
+pub fn decode_any(body: &[u8], max_decompressed: usize) -> Result<Request, BodyError> {
+    let mut inflated = Vec::new();
+    let plain = plain(body, max_decompressed, &mut inflated)?;
+    match encoding_of(plain) {
+        Encoding::Json => {
+            #[derive(serde::Deserialize)]
+            struct Top {
+                #[serde(rename = "resourceMetrics")]
+                metrics: Option<serde::de::IgnoredAny>,
+            }
+            let top: Top = serde_json::from_slice(plain).map_err(|e| json_error(&e))?;
+            if top.metrics.is_some() {
+                decode(plain, max_decompressed).map(Request::Metrics)
+            } else {
+                decode(plain, max_decompressed).map(Request::Logs)
+            }
+        }
+        Encoding::Protobuf => match ExportMetricsServiceRequest::decode(plain) {
+            Ok(m)
+                if !m.resource_metrics.is_empty()
+                    && m.resource_metrics
+                        .iter()
+                        .flat_map(|r| &r.scope_metrics)
+                        .flat_map(|s| &s.metrics)
+                        .all(|m| m.data.is_some()) =>
+            {
+                Ok(Request::Metrics(m))
+            }
+            _ => decode(plain, max_decompressed).map(Request::Logs),
+        },
+    }
+}
+
+/// The body itself, or what it decompresses to (into `inflated`), under the cap.
+fn plain<'b>(body: &'b [u8], max_decompressed: usize, inflated: &'b mut Vec<u8>) -> Result<&'b [u8], BodyError> {
+    if body.starts_with(&GZIP_MAGIC) {
+        *inflated = gunzip(body, max_decompressed)?;
+        Ok(&inflated[..])
     } else if body.len() > max_decompressed {
-        return Err(BodyError::TooLarge { limit: max_decompressed });
+        Err(BodyError::TooLarge { limit: max_decompressed })
     } else {
-        body
-    };
+        Ok(body)
+    }
+}
+
+/// Either request: gzip by its magic, then JSON or protobuf by the first byte.
+fn decode<R: prost::Message + Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+    max_decompressed: usize,
+) -> Result<R, BodyError> {
+    let mut inflated = Vec::new();
+    let plain = plain(body, max_decompressed, &mut inflated)?;
     match encoding_of(plain) {
         Encoding::Json => serde_json::from_slice(plain).map_err(|e| json_error(&e)),
         // An empty body is the empty request (every field at its default).
-        Encoding::Protobuf => ExportLogsServiceRequest::decode(plain).map_err(|_| BodyError::Protobuf),
+        Encoding::Protobuf => R::decode(plain).map_err(|_| BodyError::Protobuf),
     }
 }
 

@@ -32,9 +32,14 @@
 mod body;
 mod logs;
 mod message;
+mod metrics;
+mod receiver;
 mod record_id;
 
-pub use body::{BodyError, Encoding, decode_logs, encoding_of};
+pub use body::{BodyError, Encoding, Request, decode_any, decode_logs, decode_metrics, encoding_of};
 pub use logs::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver, stored_messages};
+pub use metrics::{MetricsReceiver, data_points};
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+pub use receiver::Receiver;
 pub use record_id::{RECORD_ID_DIGITS, RECORD_ID_LABEL, RecordIds};
