@@ -279,3 +279,179 @@ fn write_value(value: &Kept<'_>, out: &mut Vec<u8>) {
         other => other.write_json(out),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Allowlist, PseudonymKey, SanitizedPayload};
+
+    const ALLOWLIST: &str = r#"events = ["api_request"]
+[resource_attributes]
+"team.id" = { kind = "token", max_len = 64 }
+[pseudonyms."user.pseudonym"]
+from = ["user.email", "user.id"]
+[metrics.values]
+"claude_code.commit.count" = { kind = "integer", min = 0, max = 1000 }
+"claude_code.lines_of_code.count" = { kind = "integer", min = 0, max = 1000000 }
+"claude_code.cost.usage" = { kind = "number", min = 0, max = 1000 }
+[metrics.attributes]
+"type" = { kind = "enum", values = ["added", "removed"], metrics = ["claude_code.lines_of_code.count"] }
+"session.id" = { kind = "uuid" }
+"#;
+
+    fn sanitizer(key: bool) -> Sanitizer {
+        let key = key.then(|| PseudonymKey::new(b"0123456789abcdef0123").unwrap());
+        Sanitizer::new(Allowlist::from_toml(ALLOWLIST).unwrap(), key)
+    }
+
+    fn point<'a>(
+        name: &'a str,
+        value: PointValue,
+        attributes: &'a [(&'a str, AttributeValue<'a>)],
+        resource: &'a [(&'a str, AttributeValue<'a>)],
+    ) -> MetricPoint<'a> {
+        MetricPoint {
+            name,
+            shape: MetricShape::Sum { delta: true },
+            value,
+            attributes,
+            resource,
+            start_time_unix_nano: 1_000_000_000,
+            time_unix_nano: 2_000_000_000,
+        }
+    }
+
+    fn run(sanitizer: &Sanitizer, points: &[MetricPoint<'_>]) -> SanitizedPayload {
+        let mut batch = sanitizer.batch();
+        for (i, p) in points.iter().enumerate() {
+            batch.push_point(p, &format!("{i:039}"), 5);
+        }
+        batch.finish()
+    }
+
+    const SESSION: &str = "c3d13a59-864e-4258-b964-ce349f844911";
+
+    #[test]
+    fn a_kept_point_is_one_line_in_the_documented_order() {
+        let attrs = [
+            ("type", AttributeValue::Str("added")),
+            ("user.email", AttributeValue::Str("Canary.Person@example.com")),
+            ("session.id", AttributeValue::Str("C3D13A59-864E-4258-B964-CE349F844911")),
+        ];
+        let resource = [("team.id", AttributeValue::Str("platform")), ("host.name", AttributeValue::Str("CANARY"))];
+        let s = sanitizer(true);
+        let out = run(&s, &[point("claude_code.lines_of_code.count", PointValue::Double(10.0), &attrs, &resource)]);
+        let pseudonym = PseudonymKey::new(b"0123456789abcdef0123").unwrap().pseudonym("user.pseudonym", "canary.person@example.com", 16);
+        assert_eq!(
+            out.events[0].message,
+            format!(
+                r#"{{"metric":"claude_code.lines_of_code.count","value":10,"attributes":{{"session.id":"{SESSION}","type":"added","user.pseudonym":"{pseudonym}"}},"resource":{{"attributes":{{"team.id":"platform"}}}},"startTimeUnixNano":"1000000000","timeUnixNano":"2000000000","sourceEventId":"{:039}"}}"#,
+                0
+            )
+        );
+        assert_eq!(out.events[0].timestamp, 2_000);
+        assert_eq!((out.counts.received, out.counts.written), (1, 1));
+        assert_eq!(out.counts.attributes_dropped(AttributeDrop::NotAllowlisted), 1, "host.name");
+        // The same email under another spelling is the same person as on event lines.
+        assert!(!out.events[0].message.to_ascii_lowercase().contains("canary"));
+    }
+
+    #[test]
+    fn points_are_dropped_whole_with_their_reason() {
+        let s = sanitizer(true);
+        let none: [(&str, AttributeValue<'_>); 0] = [];
+        let mut cumulative = point("claude_code.commit.count", PointValue::Double(1.0), &none, &none);
+        cumulative.shape = MetricShape::Sum { delta: false };
+        let mut gauge = point("claude_code.commit.count", PointValue::Double(1.0), &none, &none);
+        gauge.shape = MetricShape::Gauge;
+        let mut histogram = gauge;
+        histogram.shape = MetricShape::ExponentialHistogram;
+        let cases = [
+            (point("claude_code.other", PointValue::Double(1.0), &none, &none), EventDrop::MetricNotAllowed),
+            (cumulative, EventDrop::CumulativeTemporality),
+            (gauge, EventDrop::MetricTypeNotKept),
+            (histogram, EventDrop::MetricTypeNotKept),
+            (point("claude_code.commit.count", PointValue::Missing, &none, &none), EventDrop::WrongValue),
+            (point("claude_code.commit.count", PointValue::Double(f64::NAN), &none, &none), EventDrop::WrongValue),
+            (point("claude_code.commit.count", PointValue::Double(-1.0), &none, &none), EventDrop::WrongValue),
+            (point("claude_code.commit.count", PointValue::Double(1.5), &none, &none), EventDrop::WrongValue),
+            (point("claude_code.commit.count", PointValue::Int(1001), &none, &none), EventDrop::WrongValue),
+            (point("claude_code.cost.usage", PointValue::Double(f64::INFINITY), &none, &none), EventDrop::WrongValue),
+        ];
+        for (p, reason) in cases {
+            let out = run(&s, &[p]);
+            assert!(out.events.is_empty(), "{reason:?}");
+            assert_eq!((out.counts.received, out.counts.dropped(reason)), (1, 1), "{reason:?}");
+        }
+        let kept = run(&s, &[point("claude_code.cost.usage", PointValue::Double(0.0123), &none, &none)]);
+        assert!(kept.events[0].message.contains(r#""value":0.0123,"#), "{}", kept.events[0].message);
+    }
+
+    #[test]
+    fn only_the_key_stops_a_canary_shaped_to_pass_the_kind() {
+        // Every value here passes the kind of some kept key: only the key, or the metric the key
+        // is kept on, stops it.
+        let attrs = [
+            ("vcs.repository.name", AttributeValue::Str("added")),
+            ("organization.id", AttributeValue::Str(SESSION)),
+            ("team.id", AttributeValue::Str("canaryteam")),
+            ("type", AttributeValue::Str("removed")),
+            ("enduser.id", AttributeValue::Str("canarytoken")),
+        ];
+        let resource = [("owner.email", AttributeValue::Str("platform")), ("project.codename", AttributeValue::Str("x"))];
+        let s = sanitizer(true);
+        let out = run(&s, &[point("claude_code.commit.count", PointValue::Int(1), &attrs, &resource)]);
+        assert_eq!(
+            out.events[0].message,
+            format!(r#"{{"metric":"claude_code.commit.count","value":1,"attributes":{{}},"startTimeUnixNano":"1000000000","timeUnixNano":"2000000000","sourceEventId":"{:039}"}}"#, 0)
+        );
+        assert_eq!(out.counts.attributes_dropped(AttributeDrop::NotAllowlisted), 7);
+    }
+
+    #[test]
+    fn a_key_sent_twice_is_dropped_and_so_are_values_of_the_wrong_kind() {
+        let attrs = [
+            ("type", AttributeValue::Str("added")),
+            ("type", AttributeValue::Str("removed")),
+            ("session.id", AttributeValue::Str("not-a-uuid CANARY")),
+            ("user.email", AttributeValue::Int(7)),
+            ("user.id", AttributeValue::Str("install-id")),
+        ];
+        let s = sanitizer(true);
+        let out = run(&s, &[point("claude_code.lines_of_code.count", PointValue::Int(3), &attrs, &[])]);
+        let line = &out.events[0].message;
+        assert!(!line.contains("\"type\"") && !line.contains("session.id") && !line.contains("CANARY"), "{line}");
+        assert!(line.contains("user.pseudonym"), "the next identity source is used: {line}");
+        assert_eq!(out.counts.attributes_dropped(AttributeDrop::Duplicate), 2);
+        assert_eq!(out.counts.attributes_dropped(AttributeDrop::WrongKind), 2);
+        // Without a key, identity is dropped, never written raw.
+        let out = run(&sanitizer(false), &[point("claude_code.lines_of_code.count", PointValue::Int(3), &attrs, &[])]);
+        assert!(!out.events[0].message.contains("user.pseudonym") && !out.events[0].message.contains("install-id"));
+        assert_eq!(out.counts.attributes_dropped(AttributeDrop::NoPseudonymKey), 1);
+    }
+
+    #[test]
+    fn the_metrics_section_is_checked_like_the_rest() {
+        use crate::AllowlistErrorKind::*;
+        let refused = |extra: &str| Allowlist::from_toml(&format!("events = [\"api_request\"]\n{extra}")).unwrap_err().kind;
+        assert_eq!(refused("[metrics.values]\n\"c.x\" = { kind = \"token\", max_len = 4 }\n"), MetricValueKind);
+        assert_eq!(refused("[metrics.values]\n\"C X\" = { kind = \"integer\", min = 0, max = 1 }\n"), BadMetricName("C X".into()));
+        assert_eq!(
+            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", metrics = [\"c.y\"] }\n"),
+            MetricNotKept("c.y".into())
+        );
+        assert_eq!(
+            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"user.email\" = { kind = \"token\", max_len = 9 }\n"),
+            NeverKeptRaw("user.email".into())
+        );
+        assert_eq!(refused("[attributes]\n\"t\" = { kind = \"uuid\", metrics = [\"c.x\"] }\n"), MisplacedMetricsField);
+        assert_eq!(
+            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", events = [\"api_request\"] }\n"),
+            MisplacedMetricsField
+        );
+        // No [metrics]: no metric is kept.
+        let s = Sanitizer::new(Allowlist::from_toml("events = [\"api_request\"]\n").unwrap(), None);
+        let out = run(&s, &[point("claude_code.commit.count", PointValue::Int(1), &[], &[])]);
+        assert_eq!(out.counts.dropped(EventDrop::MetricNotAllowed), 1);
+    }
+}
