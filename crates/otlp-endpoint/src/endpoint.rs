@@ -39,10 +39,11 @@ use crate::auth::BearerToken;
 use lambda_http::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use lambda_http::http::{HeaderMap, Method};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 use sanitizer_aws::handler::{Handler, HandlerError, HandlerSettings, Report};
 use sanitizer_aws::sink::{DEFAULT_WRITE_CONCURRENCY, FailureKind, Sink};
 use sanitizer_core::{Allowlist, PseudonymKey, Sanitizer, StreamNamer};
-use sanitizer_otlp::{BodyError, Encoding as BodyEncoding, LogsReceiver, encoding_of};
+use sanitizer_otlp::{BodyError, Encoding as BodyEncoding, LogsReceiver, MetricsReceiver, encoding_of};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -140,6 +141,7 @@ impl EndpointSettings {
 pub struct Endpoint<S> {
     handler: Handler<S>,
     logs: LogsReceiver,
+    metrics: MetricsReceiver,
     token: BearerToken,
     settings: EndpointSettings,
 }
@@ -214,6 +216,7 @@ impl<S: Sink> Endpoint<S> {
     /// The embedded allowlist's sanitizer under `key`, writing through `sink`.
     pub fn new(key: Option<PseudonymKey>, sink: S, token: BearerToken, settings: EndpointSettings) -> Self {
         let logs = LogsReceiver::new(key.as_ref(), settings.max_request);
+        let metrics = MetricsReceiver::new(key.as_ref(), settings.max_request);
         let handler = Handler::new(
             Sanitizer::new(Allowlist::embedded(), key.clone()),
             sink,
@@ -224,7 +227,7 @@ impl<S: Sink> Endpoint<S> {
                 concurrency: DEFAULT_WRITE_CONCURRENCY,
             },
         );
-        Endpoint { handler, logs, token, settings }
+        Endpoint { handler, logs, metrics, token, settings }
     }
 
     pub fn sink(&self) -> &S {
@@ -266,7 +269,7 @@ impl<S: Sink> Endpoint<S> {
         if !self.token.admits(headers) {
             return refuse(401, "unauthorized", summary);
         }
-        let Some(signal) = signal.filter(|s| self.serves(*s)) else {
+        let Some(signal) = signal else {
             return refuse(404, "no_such_path", summary);
         };
         if method != Method::POST {
@@ -293,7 +296,9 @@ impl<S: Sink> Endpoint<S> {
             Signal::Logs => self.handler.prepare_with(self.settings.logs_stream.clone(), |sanitizer| {
                 self.logs.sanitize(sanitizer, body, received_ms)
             }),
-            Signal::Metrics => unreachable!("not served yet: see Endpoint::serves"),
+            Signal::Metrics => self.handler.prepare_with(self.settings.metrics_stream.clone(), |sanitizer| {
+                self.metrics.sanitize(sanitizer, body, received_ms)
+            }),
         };
         let prepared = match prepared {
             Ok(prepared) => prepared,
@@ -324,14 +329,15 @@ impl<S: Sink> Endpoint<S> {
                 });
                 encode(encoding, &ExportLogsServiceResponse { partial_success })
             }
-            Signal::Metrics => unreachable!("not served yet: see Endpoint::serves"),
+            Signal::Metrics => {
+                let partial_success = (rejected > 0).then(|| ExportMetricsPartialSuccess {
+                    rejected_data_points: to_i64(rejected),
+                    error_message: message,
+                });
+                encode(encoding, &ExportMetricsServiceResponse { partial_success })
+            }
         };
         Reply { status: 200, headers: vec![("content-type", encoding.content_type().to_owned())], body, summary }
-    }
-
-    /// Whether the endpoint serves `signal` (metrics once `sanitizer_otlp` reads them).
-    fn serves(&self, signal: Signal) -> bool {
-        signal == Signal::Logs
     }
 }
 

@@ -10,6 +10,9 @@
 //! - A recorded scenario's bodies (fixtures/record/raw, moved to now) as JSON and as protobuf:
 //!   200, and the group holds exactly the lines `sanitize --otlp` prints for the same bodies;
 //!   `partialSuccess` counts what the allowlist dropped.
+//! - Recorded metrics bodies (fixtures/record/raw-metrics, moved to now), delta and cumulative, as
+//!   JSON and protobuf: 200, the group holds what `sanitize --otlp` prints, `partialSuccess`
+//!   counts the dropped data points (every cumulative one).
 //! - A throttled write answers 429 and a failing one 503, each with `Retry-After`, also when a
 //!   batch was stored before the failure.
 
@@ -21,12 +24,15 @@ mod stand_in;
 use common::*;
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message as _;
 use sanitizer_aws::handler::{Handler, HandlerSettings};
 use sanitizer_aws::sink::{CloudWatchSink, RetrySettings, StdoutSink};
 use sanitizer_core::{Allowlist, PseudonymKey, Sanitizer, StreamNamer};
-use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver};
-use sanitizer_otlp_endpoint::{BearerToken, DEFAULT_LOGS_STREAM, Endpoint, EndpointSettings, Reply};
+use sanitizer_otlp::{DEFAULT_MAX_REQUEST_BYTES, LogsReceiver, MetricsReceiver, Receiver};
+use sanitizer_otlp_endpoint::{
+    BearerToken, DEFAULT_LOGS_STREAM, DEFAULT_METRICS_STREAM, Endpoint, EndpointSettings, Reply,
+};
 use serde_json::{Value, json};
 use stand_in::{Answer, Script, StandIn};
 use std::path::PathBuf;
@@ -147,6 +153,8 @@ async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
     let mut oversize = json.clone();
     oversize.resize(DEFAULT_MAX_REQUEST_BYTES + 1, b' ');
     let garbage = format!("\u{7f}\u{ff}{CANARY}-garbage").into_bytes();
+    let metrics = std::fs::read(root().join("fixtures/record/raw-metrics/edits/protobuf-delta/001.pb")).unwrap();
+    let metrics_cut = metrics[..metrics.len() / 2].to_vec();
     let bearer_wrong = format!("Bearer {TOKEN}x");
     let post = Method::POST;
     let cases: Vec<Case> = vec![
@@ -209,11 +217,22 @@ async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
             gzip(&protobuf)[..gzip(&protobuf).len() / 2].to_vec(),
             400,
         ),
-        ("gzip bomb", post.clone(), "/v1/logs", protobuf_headers(), bomb, 413),
+        ("gzip bomb", post.clone(), "/v1/logs", protobuf_headers(), bomb.clone(), 413),
         ("oversize body", post.clone(), "/v1/logs", json_headers(), oversize, 413),
         ("empty JSON body", post.clone(), "/v1/logs", json_headers(), Vec::new(), 400),
         ("blank JSON body", post.clone(), "/v1/logs", json_headers(), b" \n".to_vec(), 400),
         ("protobuf sent as JSON", post.clone(), "/v1/logs", json_headers(), protobuf.clone(), 400),
+        ("metrics without token", post.clone(), "/v1/metrics", HeaderMap::new(), metrics.clone(), 401),
+        ("truncated metrics protobuf", post.clone(), "/v1/metrics", protobuf_headers(), metrics_cut, 400),
+        ("metrics gzip bomb", post.clone(), "/v1/metrics", protobuf_headers(), bomb.clone(), 413),
+        (
+            "metrics wrong content type",
+            post.clone(),
+            "/v1/metrics",
+            headers(&[("authorization", BEARER), ("content-type", "application/grpc")]),
+            metrics.clone(),
+            415,
+        ),
         ("wrong path", post.clone(), "/v1/traces", json_headers(), json.clone(), 404),
         ("path with a prefix", post.clone(), "/x/v1/logs", json_headers(), json.clone(), 404),
         ("wrong method", Method::GET, "/v1/logs", json_headers(), json.clone(), 405),
@@ -281,54 +300,51 @@ async fn a_request_writes_its_sanitized_lines_and_counts_what_was_dropped() {
     assert!(stored[0].1.contains("\"input_tokens\":12") && !stored[0].1.contains(CANARY), "{}", stored[0].1);
 }
 
-/// Every timestamp in an OTLP/JSON logs body moved by `shift_ns` (as a string, as the client
-/// writes it).
-fn shift_times(body: &[u8], shift_ns: i128) -> Vec<u8> {
-    let mut v: Value = serde_json::from_slice(body).unwrap();
-    for resource in v["resourceLogs"].as_array_mut().unwrap() {
-        for scope in resource["scopeLogs"].as_array_mut().unwrap() {
-            for record in scope["logRecords"].as_array_mut().unwrap() {
-                for field in ["timeUnixNano", "observedTimeUnixNano"] {
-                    if let Some(t) = record[field].as_str() {
-                        let t: i128 = t.parse().unwrap();
-                        record[field] = Value::String((t + shift_ns).to_string());
-                    }
+/// The OTLP/JSON time fields (nanoseconds as strings, as the client writes them).
+const TIME_FIELDS: [&str; 3] = ["timeUnixNano", "observedTimeUnixNano", "startTimeUnixNano"];
+
+/// Every time field anywhere in `v` moved by `shift_ns` (or, with `None`, the latest one found).
+fn shift_times(v: &mut Value, shift_ns: Option<i128>, latest: &mut i128) {
+    match v {
+        Value::Object(map) => {
+            for (k, field) in map.iter_mut() {
+                match (TIME_FIELDS.contains(&k.as_str()), field.as_str().and_then(|t| t.parse::<i128>().ok())) {
+                    (true, Some(t)) if t > 0 => match shift_ns {
+                        Some(shift) => *field = Value::String((t + shift).to_string()),
+                        None => *latest = (*latest).max(t),
+                    },
+                    _ => shift_times(field, shift_ns, latest),
                 }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(|i| shift_times(i, shift_ns, latest)),
+        _ => {}
     }
-    v.to_string().into_bytes()
 }
 
-/// A recorded scenario's bodies, moved so the last record is a minute old (CloudWatch and moto
-/// refuse events older than 14 days).
-fn recorded_bodies(scenario: &str) -> Vec<Vec<u8>> {
-    let dir = root().join("fixtures/record/raw").join(scenario);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+/// The OTLP/JSON bodies in `dir`, in file order, moved so the latest time is a minute ago
+/// (CloudWatch and moto refuse events older than 14 days).
+fn bodies_moved_to_now(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    let bodies: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    let latest = bodies
-        .iter()
-        .flat_map(|b| {
-            let v: Value = serde_json::from_slice(b).unwrap();
-            let mut times = Vec::new();
-            for r in v["resourceLogs"].as_array().unwrap() {
-                for s in r["scopeLogs"].as_array().unwrap() {
-                    for l in s["logRecords"].as_array().unwrap() {
-                        times.extend(l["timeUnixNano"].as_str().map(|t| t.parse::<i128>().unwrap()));
-                    }
-                }
-            }
-            times
-        })
-        .max()
-        .expect("recorded records have times");
+    let mut bodies: Vec<Value> =
+        files.iter().map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap()).collect();
+    assert!(!bodies.is_empty(), "bodies in {}", dir.display());
+    let mut latest = 0;
+    bodies.iter_mut().for_each(|b| shift_times(b, None, &mut latest));
+    assert!(latest > 0, "recorded bodies carry times");
     let shift = now_ns() as i128 - 60_000_000_000 - latest;
-    bodies.iter().map(|b| shift_times(b, shift)).collect()
+    bodies.iter_mut().for_each(|b| shift_times(b, Some(shift), &mut latest));
+    bodies.iter().map(|b| b.to_string().into_bytes()).collect()
+}
+
+/// A recorded scenario's logs bodies, moved to now.
+fn recorded_bodies(scenario: &str) -> Vec<Vec<u8>> {
+    bodies_moved_to_now(&root().join("fixtures/record/raw").join(scenario))
 }
 
 /// What `sanitize --otlp` prints for `bodies`, in-process: the CLI's own path (the handler's
@@ -336,7 +352,7 @@ fn recorded_bodies(scenario: &str) -> Vec<Vec<u8>> {
 /// a stdout sink). In-process rather than the binary, so the lines are this source's.
 async fn cli_lines(bodies: &[Vec<u8>]) -> Vec<String> {
     let key = key();
-    let receiver = LogsReceiver::new(Some(&key), DEFAULT_MAX_REQUEST_BYTES);
+    let receiver = Receiver::new(Some(&key), DEFAULT_MAX_REQUEST_BYTES);
     let settings = HandlerSettings { max_decompressed: DEFAULT_MAX_REQUEST_BYTES, log_stream: None, concurrency: 1 };
     let handler = Handler::new(
         Sanitizer::new(Allowlist::embedded(), Some(key.clone())),
@@ -347,7 +363,7 @@ async fn cli_lines(bodies: &[Vec<u8>]) -> Vec<String> {
     let received_ms = now_ms();
     let prepared: Vec<_> = bodies
         .iter()
-        .map(|body| handler.prepare_with("otlp".to_owned(), |s| receiver.sanitize(s, body, received_ms)).unwrap())
+        .map(|body| handler.prepare_with("otlp".to_owned(), |s| receiver.sanitize_any(s, body, received_ms)).unwrap())
         .collect();
     for p in prepared {
         assert_eq!(handler.handle_payload(p, None).await.error, None);
@@ -465,4 +481,66 @@ async fn an_unavailable_group_answers_503_with_retry_after() {
     assert!(reply.body.is_empty());
     let stored = read_stream(&logs_client(&moto.url()).await, group, DEFAULT_LOGS_STREAM).await;
     assert!(stored.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_metrics_give_the_lines_sanitize_otlp_prints_and_count_cumulative_points() {
+    let moto = Moto::start();
+    let client = logs_client(&moto.url()).await;
+    let canaries = recorded_canaries();
+    let receiver = MetricsReceiver::new(Some(&key()), DEFAULT_MAX_REQUEST_BYTES);
+    let sanitizer = sanitizer();
+    for (scenario, variant) in [("edits", "json-delta"), ("edits", "json-cumulative"), ("subagent", "json-delta")] {
+        let bodies = bodies_moved_to_now(&root().join("fixtures/record/raw-metrics").join(scenario).join(variant));
+        for (form, encode) in [("json", false), ("protobuf", true)] {
+            let group = format!("/endpoint/metrics/{scenario}/{variant}/{form}");
+            create_group(&client, &group).await;
+            let endpoint = endpoint_at(&moto.url(), &group).await;
+            let (mut sent, mut dropped, mut written) = (Vec::new(), 0, 0);
+            for body in &bodies {
+                let (body, headers) = if encode {
+                    let request = sanitizer_otlp::decode_metrics(body, DEFAULT_MAX_REQUEST_BYTES).unwrap();
+                    (request.encode_to_vec(), protobuf_headers())
+                } else {
+                    (body.clone(), json_headers())
+                };
+                let reply = endpoint.respond(&Method::POST, "/v1/metrics", &headers, &body, None).await;
+                let case = format!("{scenario} {variant} {form}");
+                assert_eq!(reply.status, 200, "{case}: {:?}", reply.summary);
+                assert_no_canary(&reply, &canaries, &case);
+                let expected = receiver.sanitize(&sanitizer, &body, 0).unwrap().counts.dropped_total();
+                let rejected = if encode {
+                    let answer = ExportMetricsServiceResponse::decode(&reply.body[..]).unwrap();
+                    answer.partial_success.map_or(0, |p| p.rejected_data_points)
+                } else {
+                    let answer: Value = serde_json::from_slice(&reply.body).unwrap();
+                    answer["partialSuccess"]["rejectedDataPoints"].as_i64().unwrap_or(0)
+                };
+                assert_eq!(rejected, i64::try_from(expected).unwrap(), "{case}");
+                dropped += expected;
+                written += reply.summary.written;
+                sent.push(body);
+            }
+            if variant == "json-cumulative" {
+                assert!(dropped > 0, "{scenario}: cumulative points are counted as dropped");
+            } else {
+                assert!(written > 0, "{scenario} {variant}: delta points are written");
+            }
+            let mut stored: Vec<String> = if written > 0 {
+                read_stream(&client, &group, DEFAULT_METRICS_STREAM).await.into_iter().map(|(_, m)| m).collect()
+            } else {
+                Vec::new()
+            };
+            let mut expected = cli_lines(&sent).await;
+            stored.sort();
+            expected.sort();
+            assert_eq!(stored, expected, "{scenario} {variant} {form}: the group holds what sanitize --otlp prints");
+            for line in &stored {
+                assert!(line.starts_with("{\"metric\":\"claude_code."), "{line}");
+                for canary in &canaries {
+                    assert!(!line.contains(canary.as_str()), "{scenario}: {canary} stored");
+                }
+            }
+        }
+    }
 }
