@@ -1,6 +1,6 @@
 //! sanitizer-otlp-endpoint: the OTLP/HTTP receiver behind a Lambda function URL. Claude Code's
-//! exporter posts logs and metrics here; records and data points go through the same allowlist and
-//! sanitizer as the subscription path's events (`sanitizer-otlp`'s receivers, the handler of
+//! exporter posts logs and metrics here; records and data points go through the same allowlist
+//! and sanitizer as the subscription path's events (`sanitizer-otlp`'s receivers, the handler of
 //! `sanitizer-aws`) and only the sanitized lines are written, to the sanitized group. Nothing
 //! raw is stored.
 //!
