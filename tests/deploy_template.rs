@@ -341,48 +341,20 @@ fn filtered_metrics(query: &str) -> Option<BTreeSet<String>> {
     (!metrics.is_empty()).then_some(metrics)
 }
 
-/// What a metric line may carry (contract 2 of issue 22, the OTLP endpoint's metric lines): the
-/// metrics kept, and per data-point attribute the metrics it is kept on (`None`: every one).
-fn metric_outputs() -> (BTreeSet<String>, BTreeMap<String, Option<BTreeSet<String>>>) {
-    const METRICS: [&str; 8] = [
-        "claude_code.session.count",
-        "claude_code.lines_of_code.count",
-        "claude_code.commit.count",
-        "claude_code.pull_request.count",
-        "claude_code.active_time.total",
-        "claude_code.code_edit_tool.decision",
-        "claude_code.cost.usage",
-        "claude_code.token.usage",
-    ];
-    let spend: &[&str] = &["claude_code.cost.usage", "claude_code.token.usage"];
-    let edit: &[&str] = &["claude_code.code_edit_tool.decision"];
-    let attributes: [(&str, Option<&[&str]>); 18] = [
-        ("session.id", None),
-        ("user.pseudonym", None),
-        ("terminal.type", None),
-        ("model", None),
-        (
-            "type",
-            Some(&["claude_code.lines_of_code.count", "claude_code.token.usage", "claude_code.active_time.total"]),
-        ),
-        ("start_type", Some(&["claude_code.session.count"])),
-        ("tool_name", Some(edit)),
-        ("decision", Some(edit)),
-        ("source", Some(edit)),
-        ("language", Some(edit)),
-        ("query_source", Some(spend)),
-        ("effort", Some(spend)),
-        ("speed", Some(spend)),
-        ("agent.name", Some(spend)),
-        ("skill.name", Some(spend)),
-        ("plugin.name", Some(spend)),
-        ("mcp_server.name", Some(spend)),
-        ("mcp_tool.name", Some(spend)),
-    ];
-    let names = METRICS.iter().map(|m| (*m).to_owned()).collect();
-    let on = attributes
-        .iter()
-        .map(|(k, on)| (format!("attributes.{k}"), on.map(|m| m.iter().map(|m| (*m).to_owned()).collect())))
+/// What a metric line may carry: the allowlist's `[metrics]` section (the metrics kept, and per
+/// data-point attribute the metrics it is kept on, `None`: every one). It keeps contract 2's
+/// eight metrics of issue 22.
+fn metric_outputs(allowlist: &Allowlist) -> (BTreeSet<String>, BTreeMap<String, Option<BTreeSet<String>>>) {
+    let names: BTreeSet<String> = allowlist.metric_names().iter().cloned().collect();
+    for m in ["session.count", "lines_of_code.count", "commit.count", "pull_request.count", "active_time.total"] {
+        assert!(names.contains(&format!("claude_code.{m}")), "the allowlist keeps no claude_code.{m}");
+    }
+    let on = allowlist
+        .metric_attribute_kinds()
+        .map(|(key, kind)| {
+            let only: BTreeSet<String> = names.iter().filter(|m| kind.kept_on(m)).cloned().collect();
+            (format!("attributes.{key}"), (only.len() < names.len()).then_some(only))
+        })
         .collect();
     (names, on)
 }
@@ -391,7 +363,7 @@ fn metric_outputs() -> (BTreeSet<String>, BTreeMap<String, Option<BTreeSet<Strin
 /// that mixes events and metrics, an attribute no metric line carries or one not kept on any
 /// of the metrics the query filters, a resource attribute the allowlist does not keep.
 fn metric_field_problems(t: &Value, allowlist: &Allowlist) -> Vec<String> {
-    let (kept, on) = metric_outputs();
+    let (kept, on) = metric_outputs(allowlist);
     let resource: BTreeSet<String> =
         allowlist.resource_kinds().map(|(k, _)| format!("resource.attributes.{k}")).collect();
     let mut problems = Vec::new();

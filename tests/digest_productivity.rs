@@ -762,3 +762,67 @@ fn the_metric_lines_fixture_is_the_corpus() {
     }
     assert!(std::fs::read_to_string(&path).unwrap() == corpus(), "{} is stale", path.display());
 }
+
+/// The real client's recorded metrics request (fixtures/record/raw-metrics/commit_pr: a session
+/// that edits a file, commits and opens a pull request), through `sanitize --otlp` (the
+/// endpoint's own path) and then `digest`: 10 lines added, 1 removed, 1 commit, 1 pull request,
+/// one fresh session, for its team; every line the CLI printed is used.
+#[test]
+fn the_recorded_commit_and_pull_request_give_their_figures() {
+    for variant in ["json-delta", "protobuf-delta"] {
+        let dir = root().join("fixtures/record/raw-metrics/commit_pr").join(variant);
+        let mut bodies: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(".json") || n.ends_with(".pb") || n.ends_with(".bin"))
+            })
+            .collect();
+        bodies.sort();
+        assert!(!bodies.is_empty(), "no request body in {}", dir.display());
+        let out = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
+            .args(["sanitize", "--otlp"])
+            .args(&bodies)
+            .env("PSEUDONYM_KEY", "digest-productivity test key, 32 bytes or more")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sanitize --otlp: {}", String::from_utf8_lossy(&out.stderr));
+        let lines = String::from_utf8(out.stdout).unwrap();
+        let n = lines.lines().filter(|l| l.starts_with("{\"metric\":")).count() as u64;
+        assert!(n >= 5, "{variant}: metric lines printed: {lines}");
+        let out = run(
+            &["digest", "--until", "2026-12-05T00:00:00Z", "--format", "json", "--min-group-size", "1"],
+            lines.as_bytes(),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["input"]["used"], n, "{variant}: every line used: {}", json["input"]);
+        let p = &json["productivity"];
+        assert_eq!(p["metric_lines"]["value"], n);
+        let total = &p["total"];
+        let figures: Vec<(&str, u64)> =
+            ["lines_added", "lines_removed", "commits", "pull_requests", "sessions", "sessions_fresh"]
+                .iter()
+                .map(|k| (*k, total[k]["value"].as_u64().unwrap()))
+                .collect();
+        assert_eq!(
+            figures,
+            [
+                ("lines_added", 10),
+                ("lines_removed", 1),
+                ("commits", 1),
+                ("pull_requests", 1),
+                ("sessions", 1),
+                ("sessions_fresh", 1)
+            ],
+            "{variant}"
+        );
+        assert!(total["active_hours_cli"]["value"].as_f64().is_some());
+        let teams = p["by_team"]["rows"].as_array().unwrap();
+        assert_eq!(teams.len(), 1, "{variant}: one team");
+        assert_eq!(teams[0]["lines_added"]["value"], 10);
+        assert_eq!(p["users"]["value"], 1);
+    }
+}

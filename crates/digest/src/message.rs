@@ -450,47 +450,12 @@ fn finish<'a>(
 type MetricKinds = (Vec<(Box<str>, OutputKind)>, Vec<(Box<str>, OutputKind)>);
 
 fn metric_kinds(allowlist: &Allowlist) -> MetricKinds {
-    // BRIDGE until the allowlist's [metrics] section lands on main: contract 2's kinds.
-    let hex = allowlist.pseudonym_output().map_or(16, |(_, n)| n);
-    let toml = format!(
-        r#"events = ["m"]
-[attributes]
-"value" = {{ kind = "number", min = 0, max = 1000000000 }}
-"session.id" = {{ kind = "uuid" }}
-"terminal.type" = {{ kind = "token", max_len = 64 }}
-"model" = {{ kind = "token", max_len = 128 }}
-"type" = {{ kind = "enum", values = ["added", "removed", "input", "output", "cacheRead", "cacheCreation", "user", "cli"] }}
-"start_type" = {{ kind = "enum", values = ["fresh", "continue", "resume", "agents_view"] }}
-"tool_name" = {{ kind = "token", max_len = 128 }}
-"decision" = {{ kind = "enum", values = ["accept", "reject"] }}
-"source" = {{ kind = "token", max_len = 64 }}
-"language" = {{ kind = "token", max_len = 64 }}
-"query_source" = {{ kind = "token", max_len = 64 }}
-"effort" = {{ kind = "token", max_len = 64 }}
-"speed" = {{ kind = "token", max_len = 64 }}
-[pseudonyms."user.pseudonym"]
-from = ["user.email"]
-hex_chars = {hex}
-"#
-    );
-    let Ok(bridge) = Allowlist::from_toml(&toml) else { return (Vec::new(), Vec::new()) };
-    let value = bridge.attribute_kinds().find(|(k, _)| *k == "value").map(|(_, kind)| kind);
-    let names = [
-        "session.count",
-        "lines_of_code.count",
-        "commit.count",
-        "pull_request.count",
-        "active_time.total",
-        "code_edit_tool.decision",
-        "cost.usage",
-        "token.usage",
-    ];
-    let values = names.iter().filter_map(|n| value.clone().map(|k| (format!("claude_code.{n}").into(), k))).collect();
-    let attributes = bridge
-        .attribute_kinds()
-        .filter(|(k, _)| *k != "value" && *k != "event.name")
-        .map(|(key, kind)| (key.into(), kind))
+    let values = allowlist
+        .metric_names()
+        .iter()
+        .filter_map(|name| allowlist.metric_value_kind(name).map(|kind| (name.as_str().into(), kind)))
         .collect();
+    let attributes = allowlist.metric_attribute_kinds().map(|(key, kind)| (key.into(), kind)).collect();
     (values, attributes)
 }
 
@@ -897,9 +862,18 @@ hex_chars = 12
         assert_eq!(m.team.as_ref().map(Token::as_str), Some("platform"));
         assert_eq!(m.user.as_deref(), Some("7620230c471563b0"));
         assert_eq!(m.time_ns, Some(1_796_312_691_017_000_000));
-        let fractional = METRIC.replace("\"value\":10", "\"value\":12.5");
-        assert_eq!(parse(&fractional).unwrap().value, Some(12.5));
+        // Seconds of active time may have a fraction; lines of code are whole (the allowlist's kinds).
+        let active = METRIC
+            .replace("lines_of_code.count", "active_time.total")
+            .replace("\"value\":10", "\"value\":12.5")
+            .replace("\"model\":\"claude-sonnet-5-5\",", "")
+            .replace("\"added\"", "\"cli\"");
+        assert_eq!(parse(&active).unwrap().value, Some(12.5));
         let cases = [
+            METRIC.replace("\"value\":10", "\"value\":12.5"),
+            // `model` is kept on lines of code, not on active time; `start_type` only on sessions.
+            active.replace("\"session.id\"", "\"model\":\"claude-sonnet-5-5\",\"session.id\""),
+            METRIC.replace("\"type\":\"added\"", "\"start_type\":\"fresh\",\"type\":\"added\""),
             METRIC.replace("\"metric\"", "\"body\":\"claude_code.api_request\",\"metric\""),
             METRIC.replace("lines_of_code.count", "lines_of_code.total"),
             METRIC.replace("\"value\":10,", ""),
