@@ -691,9 +691,10 @@ fn the_digest_trusts_the_allowlist_it_is_given() {
     let extra = dir.join("extra.toml");
     std::fs::write(
         &extra,
-        embedded.replace(
-            "[resource_attributes]",
-            "\"ticket.id\" = { kind = \"token\", max_len = 16 }\n\n[resource_attributes]",
+        embedded.replacen(
+            "\n[resource_attributes]\n",
+            "\n\"ticket.id\" = { kind = \"token\", max_len = 16 }\n\n[resource_attributes]\n",
+            1,
         ),
     )
     .unwrap();
