@@ -229,7 +229,9 @@ fn json_protobuf_and_gzip_of_a_body_give_the_same_lines_and_ids() {
             let request: ExportMetricsServiceRequest = decode_metrics(&body, CAP).unwrap();
             let protobuf = request.encode_to_vec();
             let expected = receiver.sanitize(&sanitizer, &body, RECEIVED_MS).unwrap();
-            for (form, bytes) in [("protobuf", protobuf.clone()), ("gzip json", gzip(&body)), ("gzip protobuf", gzip(&protobuf))] {
+            for (form, bytes) in
+                [("protobuf", protobuf.clone()), ("gzip json", gzip(&body)), ("gzip protobuf", gzip(&protobuf))]
+            {
                 assert_eq!(receiver.sanitize(&sanitizer, &bytes, RECEIVED_MS).unwrap(), expected, "{scenario} {form}");
             }
             // Sent again (a retry after a timeout): the same ids, found as duplicates.

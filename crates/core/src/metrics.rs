@@ -341,7 +341,11 @@ from = ["user.email", "user.id"]
         let resource = [("team.id", AttributeValue::Str("platform")), ("host.name", AttributeValue::Str("CANARY"))];
         let s = sanitizer(true);
         let out = run(&s, &[point("claude_code.lines_of_code.count", PointValue::Double(10.0), &attrs, &resource)]);
-        let pseudonym = PseudonymKey::new(b"0123456789abcdef0123").unwrap().pseudonym("user.pseudonym", "canary.person@example.com", 16);
+        let pseudonym = PseudonymKey::new(b"0123456789abcdef0123").unwrap().pseudonym(
+            "user.pseudonym",
+            "canary.person@example.com",
+            16,
+        );
         assert_eq!(
             out.events[0].message,
             format!(
@@ -398,12 +402,16 @@ from = ["user.email", "user.id"]
             ("type", AttributeValue::Str("removed")),
             ("enduser.id", AttributeValue::Str("canarytoken")),
         ];
-        let resource = [("owner.email", AttributeValue::Str("platform")), ("project.codename", AttributeValue::Str("x"))];
+        let resource =
+            [("owner.email", AttributeValue::Str("platform")), ("project.codename", AttributeValue::Str("x"))];
         let s = sanitizer(true);
         let out = run(&s, &[point("claude_code.commit.count", PointValue::Int(1), &attrs, &resource)]);
         assert_eq!(
             out.events[0].message,
-            format!(r#"{{"metric":"claude_code.commit.count","value":1,"attributes":{{}},"startTimeUnixNano":"1000000000","timeUnixNano":"2000000000","sourceEventId":"{:039}"}}"#, 0)
+            format!(
+                r#"{{"metric":"claude_code.commit.count","value":1,"attributes":{{}},"startTimeUnixNano":"1000000000","timeUnixNano":"2000000000","sourceEventId":"{:039}"}}"#,
+                0
+            )
         );
         assert_eq!(out.counts.attributes_dropped(AttributeDrop::NotAllowlisted), 7);
     }
@@ -433,20 +441,30 @@ from = ["user.email", "user.id"]
     #[test]
     fn the_metrics_section_is_checked_like_the_rest() {
         use crate::AllowlistErrorKind::*;
-        let refused = |extra: &str| Allowlist::from_toml(&format!("events = [\"api_request\"]\n{extra}")).unwrap_err().kind;
+        let refused =
+            |extra: &str| Allowlist::from_toml(&format!("events = [\"api_request\"]\n{extra}")).unwrap_err().kind;
         assert_eq!(refused("[metrics.values]\n\"c.x\" = { kind = \"token\", max_len = 4 }\n"), MetricValueKind);
-        assert_eq!(refused("[metrics.values]\n\"C X\" = { kind = \"integer\", min = 0, max = 1 }\n"), BadMetricName("C X".into()));
         assert_eq!(
-            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", metrics = [\"c.y\"] }\n"),
+            refused("[metrics.values]\n\"C X\" = { kind = \"integer\", min = 0, max = 1 }\n"),
+            BadMetricName("C X".into())
+        );
+        assert_eq!(
+            refused(
+                "[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", metrics = [\"c.y\"] }\n"
+            ),
             MetricNotKept("c.y".into())
         );
         assert_eq!(
-            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"user.email\" = { kind = \"token\", max_len = 9 }\n"),
+            refused(
+                "[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"user.email\" = { kind = \"token\", max_len = 9 }\n"
+            ),
             NeverKeptRaw("user.email".into())
         );
         assert_eq!(refused("[attributes]\n\"t\" = { kind = \"uuid\", metrics = [\"c.x\"] }\n"), MisplacedMetricsField);
         assert_eq!(
-            refused("[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", events = [\"api_request\"] }\n"),
+            refused(
+                "[metrics.values]\n\"c.x\" = { kind = \"integer\", min = 0, max = 1 }\n[metrics.attributes]\n\"t\" = { kind = \"uuid\", events = [\"api_request\"] }\n"
+            ),
             MisplacedMetricsField
         );
         // No [metrics]: no metric is kept.
