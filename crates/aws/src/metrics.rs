@@ -60,7 +60,8 @@ pub fn outcome(report: &Report) -> &'static str {
     }
 }
 
-fn metric_values(report: &Report) -> [u64; METRICS.len()] {
+/// The values of [`METRICS`] for one invocation's report, in order.
+pub fn metric_values(report: &Report) -> [u64; METRICS.len()] {
     let payload_error = matches!(report.error, Some(HandlerError::Payload(_) | HandlerError::Kinesis(_)));
     let write_error = report.error.is_some() && !payload_error;
     [
@@ -155,6 +156,36 @@ pub fn invocation_line(report: &Report, namespace: &str, timestamp_ms: i64) -> V
     Value::Object(line)
 }
 
+/// The OTLP endpoint's request line as EMF: [`METRICS`] and [`SPEND_METRICS`] under the
+/// sanitizer's names in `namespace`, so the alarms and the dashboard count both paths alike.
+/// `values`: [`metric_values`] of the request's report, or for a request refused before it was
+/// sanitized one invocation (and one payload error for a malformed body). The caller adds its
+/// own members (fixed names and numbers).
+pub fn request_line(
+    values: [u64; METRICS.len()],
+    spend: &Spend,
+    namespace: &str,
+    timestamp_ms: i64,
+) -> Map<String, Value> {
+    let mut line = emf_line(namespace, timestamp_ms, METRICS.iter().chain(&SPEND_METRICS).copied());
+    for ((name, _), value) in METRICS.iter().zip(values) {
+        line.insert((*name).into(), json!(value));
+    }
+    for ((name, _), value) in SPEND_METRICS.iter().zip(spend_values(spend)) {
+        line.insert((*name).into(), value);
+    }
+    line
+}
+
+/// [`metric_values`] of a request refused before it reached the sanitizer: one invocation, and
+/// one payload error if `malformed`.
+pub fn refused_values(malformed: bool) -> [u64; METRICS.len()] {
+    let mut values = [0; METRICS.len()];
+    values[0] = 1;
+    values[7] = u64::from(malformed);
+    values
+}
+
 /// Metrics of one Kinesis batch, in the invocation line's namespace, with no dimensions.
 pub const KINESIS_METRICS: [&str; 4] =
     ["KinesisRecords", "KinesisRecordsFailed", "KinesisRecordsUndecodable", "ControlMessages"];
@@ -206,6 +237,22 @@ mod tests {
             },
             duration: std::time::Duration::from_millis(12),
             error: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_request_counts_one_invocation_and_a_malformed_one_a_payload_error() {
+        for malformed in [false, true] {
+            let line = request_line(refused_values(malformed), &Spend::default(), "ns", 7);
+            for (name, _) in METRICS.iter().chain(&SPEND_METRICS) {
+                let want = match *name {
+                    "Invocations" => 1,
+                    "PayloadErrors" => u64::from(malformed),
+                    _ => 0,
+                };
+                assert_eq!(line[*name].as_f64(), Some(want as f64), "{name}");
+            }
+            assert_eq!(line["_aws"]["Timestamp"], 7);
         }
     }
 

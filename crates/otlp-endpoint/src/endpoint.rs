@@ -41,8 +41,9 @@ use lambda_http::http::{HeaderMap, Method};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 use sanitizer_aws::handler::{Handler, HandlerError, HandlerSettings, Report};
+use sanitizer_aws::metrics::{METRICS, metric_values, refused_values, request_line};
 use sanitizer_aws::sink::{DEFAULT_WRITE_CONCURRENCY, FailureKind, Sink};
-use sanitizer_core::{Allowlist, PseudonymKey, Sanitizer, StreamNamer};
+use sanitizer_core::{Allowlist, PseudonymKey, Sanitizer, Spend, StreamNamer};
 use sanitizer_otlp::{BodyError, Encoding as BodyEncoding, LogsReceiver, MetricsReceiver, encoding_of};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -196,12 +197,34 @@ pub struct Summary {
     /// What `partial_success` reported as rejected.
     pub partial_rejected: u64,
     pub duration_ms: u64,
+    /// The sanitizer function's invocation metrics for this request
+    /// ([`sanitizer_aws::metrics::METRICS`]), in [`Summary::emf_line`] only.
+    #[serde(skip)]
+    pub metrics: [u64; METRICS.len()],
+    /// The spend of the request's sanitized events, in [`Summary::emf_line`] only.
+    #[serde(skip)]
+    pub spend: Spend,
 }
 
 impl Summary {
     /// The summary as one JSON line.
     pub fn line(&self) -> String {
         serde_json::to_string(&SummaryLine { message: "otlp request", summary: self }).unwrap_or_default()
+    }
+
+    /// The summary as one line that is also a CloudWatch Embedded Metric Format document in
+    /// `namespace`: the sanitizer function's metric names and units
+    /// ([`sanitizer_aws::metrics::request_line`]), so the alarms on drops, rejections, an empty
+    /// output and the daily budget, and the dashboard, count requests to the endpoint as they
+    /// count invocations of the sanitizer. `timestamp_ms`: now, in milliseconds since the epoch.
+    pub fn emf_line(&self, namespace: &str, timestamp_ms: i64) -> String {
+        let mut line = request_line(self.metrics, &self.spend, namespace, timestamp_ms);
+        if let Ok(serde_json::Value::Object(summary)) =
+            serde_json::to_value(SummaryLine { message: "otlp request", summary: self })
+        {
+            line.extend(summary);
+        }
+        serde_json::Value::Object(line).to_string()
     }
 }
 
@@ -261,7 +284,11 @@ impl<S: Sink> Endpoint<S> {
         deadline: Option<Instant>,
     ) -> Reply {
         let signal = Signal::of(path);
-        let mut summary = Summary { signal: signal.map_or("other", Signal::as_str), ..Summary::default() };
+        let mut summary = Summary {
+            signal: signal.map_or("other", Signal::as_str),
+            metrics: refused_values(false),
+            ..Summary::default()
+        };
         let refuse = |status: u16, error: &str, mut summary: Summary| {
             summary.error = Some(error.to_owned());
             Reply::empty(status, summary)
@@ -287,6 +314,7 @@ impl<S: Sink> Endpoint<S> {
             return refuse(413, "too_large", summary);
         }
         if encoding == Encoding::Json && !body.starts_with(&GZIP_MAGIC) && encoding_of(body) != BodyEncoding::Json {
+            summary.metrics = refused_values(true);
             return refuse(400, "not_json", summary);
         }
 
@@ -302,7 +330,10 @@ impl<S: Sink> Endpoint<S> {
         };
         let prepared = match prepared {
             Ok(prepared) => prepared,
-            Err(e) => return refuse(e.http_status(), body_error_kind(&e), summary),
+            Err(e) => {
+                summary.metrics = refused_values(e.http_status() == 400);
+                return refuse(e.http_status(), body_error_kind(&e), summary);
+            }
         };
         let report = self.handler.handle_payload(prepared, deadline).await;
         summary.received = report.counts.received;
@@ -311,6 +342,8 @@ impl<S: Sink> Endpoint<S> {
         summary.attributes_dropped = report.attributes_dropped();
         summary.rejected = report.rejected();
         summary.unwritten = report.write.unwritten;
+        summary.metrics = metric_values(&report);
+        summary.spend = report.spend;
         if let Some(error) = &report.error {
             let (status, retry_after) = failure_status(error);
             let mut reply = refuse(status, &error.to_string(), summary);

@@ -86,21 +86,29 @@ async fn main() -> Result<(), Error> {
     );
     tracing::info!(keyed, max_request = config.max_request, "ready");
     let endpoint = Arc::new(endpoint);
+    let namespace: Arc<str> = config.base.metrics_namespace.clone().into();
     lambda_http::run(service_fn(move |request: Request| {
-        let endpoint = Arc::clone(&endpoint);
-        async move { handle(&endpoint, request).await }
+        let (endpoint, namespace) = (Arc::clone(&endpoint), Arc::clone(&namespace));
+        async move { handle(&endpoint, &namespace, request).await }
     }))
     .await
 }
 
-/// One request: [`Endpoint::respond`], its summary printed as one JSON line, its answer.
-async fn handle(endpoint: &Endpoint<CloudWatchSink>, request: Request) -> Result<Response<Body>, Error> {
+/// One request: [`Endpoint::respond`], its summary printed as one JSON line (also an EMF document), its answer.
+async fn handle(
+    endpoint: &Endpoint<CloudWatchSink>,
+    namespace: &str,
+    request: Request,
+) -> Result<Response<Body>, Error> {
     let deadline = deadline_of(request.lambda_context_ref().map(|c| c.deadline));
     let (parts, body) = request.into_parts();
     let reply = endpoint.respond(&parts.method, parts.uri.path(), &parts.headers, body.as_ref(), deadline).await;
     {
+        let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
+            .unwrap_or(i64::MAX);
+        let line = reply.summary.emf_line(namespace, now_ms);
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", reply.summary.line()).and_then(|()| out.flush());
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
     }
     let mut response = Response::builder().status(reply.status);
     for (name, value) in &reply.headers {

@@ -124,10 +124,21 @@ fn protobuf_of(json: &[u8]) -> Vec<u8> {
 
 /// Asserts that neither the answer (status line aside) nor its summary holds a canary.
 fn assert_no_canary(reply: &Reply, canaries: &[String], case: &str) {
-    let text = format!("{} {:?} {}", String::from_utf8_lossy(&reply.body), reply.headers, reply.summary.line());
+    let text = format!(
+        "{} {:?} {} {}",
+        String::from_utf8_lossy(&reply.body),
+        reply.headers,
+        reply.summary.line(),
+        reply.summary.emf_line("ns", 0)
+    );
     for canary in canaries {
         assert!(!text.contains(canary.as_str()), "{case}: {canary} in {text}");
     }
+}
+
+/// The request's EMF line, parsed.
+fn emf(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.summary.emf_line("ClaudeOtelSanitizer/test", 1_764_000_000_000)).unwrap()
 }
 
 /// A bad request: its name, method, path, headers, body and the status it must get.
@@ -249,6 +260,11 @@ async fn every_bad_input_gets_its_status_writes_nothing_and_echoes_nothing() {
         if status == 405 {
             assert_eq!(reply.header("allow"), Some("POST"));
         }
+        // The EMF line counts one invocation, nothing received, and a payload error for a
+        // malformed body only (the sanitizer's PayloadErrors).
+        let emf = emf(&reply);
+        assert_eq!((emf["Invocations"].as_u64(), emf["EventsReceived"].as_u64()), (Some(1), Some(0)), "{case}");
+        assert_eq!(emf["PayloadErrors"].as_u64(), Some(u64::from(status == 400)), "{case}: {emf}");
     }
     assert!(stream_names(&client, group).await.is_empty(), "nothing was written");
 
@@ -279,6 +295,23 @@ async fn a_request_writes_its_sanitized_lines_and_counts_what_was_dropped() {
     assert_eq!(message, "1 log records not stored: dropped by the allowlist (event_not_allowed 1)");
     assert_eq!((reply.summary.received, reply.summary.written, reply.summary.partial_rejected), (2, 1, 1));
     assert_no_canary(&reply, &[CANARY.to_owned(), TOKEN.to_owned()], "json");
+    // The request's line is an EMF document under the sanitizer's metric names, so the alarms
+    // on drops and the daily budget count the endpoint's requests too.
+    let emf = emf(&reply);
+    let declared: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for (name, want) in
+        [("Invocations", 1), ("EventsReceived", 2), ("EventsWritten", 1), ("EventsDropped", 1), ("InputTokens", 12)]
+    {
+        assert!(declared.contains(&name), "{name} not declared: {emf}");
+        assert_eq!(emf[name].as_u64(), Some(want), "{name}: {emf}");
+    }
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ClaudeOtelSanitizer/test");
+    assert_eq!((emf["message"].as_str(), emf["status"].as_u64()), (Some("otlp request"), Some(200)));
 
     // The same request in protobuf, content type with a parameter, as gzip: protobuf out.
     let protobuf = gzip(&protobuf_of(&json));
