@@ -27,6 +27,7 @@ pub mod batch;
 pub mod config;
 pub mod handler;
 pub mod key_source;
+pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod sink;

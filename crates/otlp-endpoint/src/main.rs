@@ -4,17 +4,17 @@
 //! loop calling [`Endpoint::respond`] once per request and printing its one-line summary.
 //!
 //! Logging guarantee: `lambda_runtime` logs raw request bodies at TRACE; every crate but ours
-//! (so `lambda_http`, `lambda_runtime` and the AWS SDK) is capped at INFO here in code, whatever
-//! `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines hold kinds and counts only.
+//! (so `lambda_http`, `lambda_runtime` and the AWS SDK) is capped at INFO in code
+//! (`sanitizer_aws::logging`), whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines
+//! hold kinds and counts only.
 
 use lambda_http::{Body, Error, Request, RequestExt as _, Response, service_fn};
+use sanitizer_aws::logging::init_tracing;
 use sanitizer_aws::sink::{CloudWatchSink, RetrySettings};
 use sanitizer_otlp_endpoint::{Endpoint, EndpointConfig, EndpointSettings};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::prelude::*;
 
 /// Time kept back from the invocation deadline to answer 503 before Lambda cuts the request off.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
@@ -36,32 +36,9 @@ fn retry_settings() -> RetrySettings {
     }
 }
 
-fn init_tracing() {
-    let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|v| v.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let mut filter = Targets::new().with_default(requested.min(LevelFilter::INFO));
-    for target in OWN_TARGETS {
-        filter = filter.with_target(target, requested);
-    }
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(false)
-                .with_span_list(false)
-                .without_time()
-                .with_writer(std::io::stdout)
-                .with_filter(filter),
-        )
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
+    init_tracing(&OWN_TARGETS);
     let config = EndpointConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let key = config

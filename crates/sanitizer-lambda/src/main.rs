@@ -5,22 +5,21 @@
 //! the same `Handler`.
 //!
 //! Logging guarantee: `lambda_runtime` logs raw request bodies at TRACE; every crate but ours
-//! (so `lambda_runtime`, `lambda_runtime_api_client` and the AWS SDK) is capped at INFO here in
-//! code, whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines hold kinds and counts
-//! only.
+//! (so `lambda_runtime`, `lambda_runtime_api_client` and the AWS SDK) is capped at INFO in code
+//! (`sanitizer_aws::logging`), whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` say. Our own lines
+//! hold kinds and counts only.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use sanitizer_aws::batch::BatchResponse;
 use sanitizer_aws::config::Config;
 use sanitizer_aws::handler::{Handler, HandlerSettings};
+use sanitizer_aws::logging::init_tracing;
 use sanitizer_aws::metrics::{batch_line, invocation_line};
 use sanitizer_aws::sink::{CloudWatchSink, DEFAULT_WRITE_CONCURRENCY, RetrySettings};
 use sanitizer_core::{Allowlist, Sanitizer, StreamNamer};
 use serde_json::value::RawValue;
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::prelude::*;
 
 /// Time kept back from the Lambda deadline to log the summary and report the result.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -28,35 +27,9 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// Our own crates: the only ones whose level the environment may raise past INFO.
 const OWN_TARGETS: [&str; 3] = ["sanitizer_core", "sanitizer_aws", "sanitizer_lambda"];
 
-fn init_tracing() {
-    // AWS_LAMBDA_LOG_LEVEL / RUST_LOG (a bare level) set our own level. Every other crate,
-    // `lambda_runtime` (raw request bodies at TRACE) and the AWS SDK (requests at DEBUG/TRACE)
-    // included, is capped at INFO.
-    let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|v| v.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let mut filter = Targets::new().with_default(requested.min(LevelFilter::INFO));
-    for target in OWN_TARGETS {
-        filter = filter.with_target(target, requested);
-    }
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(false)
-                .with_span_list(false)
-                .without_time()
-                .with_writer(std::io::stdout)
-                .with_filter(filter),
-        )
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    init_tracing(&OWN_TARGETS);
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let key = config
