@@ -1,5 +1,5 @@
-//! The digest read from the sanitized group, against moto_server: the corpus, moved to end
-//! now, is written to a group with PutLogEvents. `digest --log-group` (FilterLogEvents) has the
+//! The digest read from the sanitized group, against moto_server: the corpus (event lines and
+//! the endpoint's metric lines), moved to end now, is written to a group with PutLogEvents. `digest --log-group` (FilterLogEvents) has the
 //! same figures as the digest of the same messages read from a file, and the scheduled digest
 //! ([`deliver`], what `digest-lambda` runs) posts exactly the CLI's `slack` output to a local
 //! webhook receiver, retrying a 503 and giving up at once on a 400.
@@ -29,6 +29,10 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
     let from_file = digest(&["--until", &until, file.to_str().unwrap()], &endpoint);
     assert!(from_group["totals"]["requests"]["value"].as_u64().unwrap() > 100);
     assert!(from_group["totals"]["requests"]["previous"].as_u64().unwrap() > 100);
+    // The metric lines in the group too: the productivity section is figured from them.
+    let productivity = &from_group["productivity"]["total"];
+    assert!(productivity["lines_added"]["value"].as_u64().unwrap() > 0, "{productivity}");
+    assert!(productivity["commits"]["value"].as_u64().unwrap() > 0, "{productivity}");
     // Every section (the usage sections included), whatever sections the digest has: only the input
     // counts may differ in how they were read.
     let sections: Vec<&String> = from_file.as_object().unwrap().keys().filter(|k| *k != "input").collect();

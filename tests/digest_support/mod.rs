@@ -49,7 +49,10 @@ pub async fn stored_corpus(tag: &str) -> Stored {
     let until = OffsetDateTime::from_unix_timestamp(now).unwrap();
     let shift = i128::from(now) * 1_000_000_000 - CORPUS_END_NS;
     let span_ns = 2 * 6 * 86_400 * 1_000_000_000_i128;
-    let corpus = std::fs::read_to_string(super::common::root().join("fixtures/digest/two-weeks.ndjson")).unwrap();
+    // The event lines and the metric lines of the productivity section (the endpoint's), moved
+    // by the same shift.
+    let read = |name: &str| std::fs::read_to_string(super::common::root().join("fixtures/digest").join(name)).unwrap();
+    let corpus = read("two-weeks.ndjson") + &read("metric-lines.ndjson");
     let mut events: Vec<(i64, String)> = Vec::new();
     for line in corpus.lines() {
         let mut m: Value = serde_json::from_str(line).unwrap();
@@ -58,9 +61,15 @@ pub async fn stored_corpus(tag: &str) -> Stored {
             continue; // moto's 14-day limit, and nothing in the future
         }
         m["timeUnixNano"] = Value::String(t.to_string());
+        if let Some(start) = m["startTimeUnixNano"].as_str() {
+            m["startTimeUnixNano"] = Value::String((start.parse::<i128>().unwrap() + shift).to_string());
+        }
         events.push((i64::try_from(t / 1_000_000).unwrap(), m.to_string()));
     }
     assert!(events.len() > 1000);
+    assert!(events.iter().any(|(_, m)| m.contains("\"metric\":\"claude_code.")), "metric lines in the window");
+    // PutLogEvents takes a batch in time order.
+    events.sort_by_key(|(t, _)| *t);
 
     let moto = Moto::start();
     let client = logs_client(&moto.url()).await;
