@@ -1,8 +1,8 @@
 //! The `digest` and `pseudonym` commands: thin readers and writers around
 //! [`sanitizer_digest`].
 //!
-//! `digest` streams sanitized lines (files, stdin, or the sanitized group through
-//! `FilterLogEvents`) into a [`Digest`], renders the report, and writes it only when all input
+//! `digest` streams sanitized lines (files, stdin, the sanitized data lake on S3, or the
+//! sanitized group through `FilterLogEvents`) into a [`Digest`], renders the report, and writes it only when all input
 //! was read (an I/O error prints nothing). stderr gets one JSON line of line counts: refused
 //! lines are counted by reason, never echoed. `pseudonym` reads identities on stdin and prints
 //! their pseudonyms, one per line; its errors name a line number, never an identity.
@@ -10,8 +10,8 @@
 use clap::{Args, ValueEnum};
 use sanitizer_core::{Allowlist, PseudonymKey};
 use sanitizer_digest::message::Refusal;
-use sanitizer_digest::{self as digest, Digest, Format, MAX_LINE_BYTES, Report, Schema, Window, identity};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use sanitizer_digest::{self as digest, Digest, Format, Report, Schema, Window, identity};
+use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -34,7 +34,7 @@ pub enum FormatArg {
 #[derive(Args)]
 pub struct DigestArgs {
     /// Files of sanitized messages, one per line, as `sanitize` prints them; none or `-` reads stdin.
-    #[arg(conflicts_with = "log_group")]
+    #[arg(conflicts_with_all = ["log_group", "s3"])]
     files: Vec<PathBuf>,
     /// Length of the window in days (compared with the same number of days before it).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
@@ -52,8 +52,18 @@ pub struct DigestArgs {
     min_group_size: u64,
     /// Read the sanitized group itself (FilterLogEvents over both windows; standard AWS
     /// configuration: region, credentials, `AWS_ENDPOINT_URL`).
-    #[arg(long, value_name = "NAME")]
+    /// Refused before the first page when the windows would take longer than --max-read-seconds
+    /// at the account's 5 FilterLogEvents requests per second (then use --s3).
+    #[arg(long, value_name = "NAME", conflicts_with = "s3")]
     log_group: Option<String>,
+    /// With --log-group: the longest the read may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, requires = "log_group")]
+    max_read_seconds: u64,
+    /// Read the sanitized data lake: every object of both windows under s3://bucket/prefix (the
+    /// template's Firehose layout dt=YYYY-MM-DD/, or Firehose's default YYYY/MM/DD/), fetched
+    /// concurrently (standard AWS configuration).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    s3: Option<String>,
     /// The allowlist the sanitizer wrote the messages with (default: the embedded one): a line
     /// is counted only when its keys and values are what this allowlist writes.
     #[arg(long, value_name = "PATH")]
@@ -84,17 +94,21 @@ pub fn digest(args: &DigestArgs) -> Result<(), Failure> {
     let mut digest = Digest::new(Window { end_ns, days: args.days }, schema);
     if let Some(group) = &args.log_group {
         sanitizer_aws::config::check_log_group(group).map_err(|e| (EXIT_USAGE, format!("--log-group: {e}")))?;
-        read_group(group, &mut digest)?;
+        read_group(group, args.max_read_seconds, &mut digest)?;
+    } else if let Some(s3) = &args.s3 {
+        let location = s3.parse().map_err(|e| (EXIT_USAGE, format!("--s3: {e}")))?;
+        read_lake(&location, &mut digest)?;
     } else {
         let stdin = [PathBuf::from("-")];
         let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
         for path in files {
             if path.as_os_str() == "-" {
-                feed(io::stdin().lock(), &mut digest).map_err(|e| (EXIT_INPUT, format!("stdin: {}", e.kind())))?;
+                digest::lines::feed(io::stdin().lock(), &mut digest)
+                    .map_err(|e| (EXIT_INPUT, format!("stdin: {}", e.kind())))?;
             } else {
                 let file =
                     std::fs::File::open(path).map_err(|e| (EXIT_INPUT, format!("{}: {}", path.display(), e.kind())))?;
-                feed(BufReader::with_capacity(1 << 16, file), &mut digest)
+                digest::lines::feed(BufReader::with_capacity(1 << 16, file), &mut digest)
                     .map_err(|e| (EXIT_INPUT, format!("{}: {}", path.display(), e.kind())))?;
             }
         }
@@ -136,56 +150,29 @@ fn counts_line(d: &Digest) -> String {
     .to_string()
 }
 
-/// Streams lines of at most [`MAX_LINE_BYTES`] into the digest; a longer line is skipped
-/// without being buffered, and counted. Blank lines are not messages and are not counted.
-fn feed(mut reader: impl BufRead, digest: &mut Digest) -> io::Result<()> {
-    let mut line = Vec::new();
-    let mut too_long = false;
-    let finish = |line: &mut Vec<u8>, too_long: &mut bool, digest: &mut Digest| {
-        if *too_long {
-            digest.refuse_too_long();
-        } else {
-            let text = line.strip_suffix(b"\r").unwrap_or(line);
-            if !text.iter().all(u8::is_ascii_whitespace) {
-                digest.add_line(text, None);
-            }
-        }
-        line.clear();
-        *too_long = false;
-    };
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            if !line.is_empty() || too_long {
-                finish(&mut line, &mut too_long, digest);
-            }
-            return Ok(());
-        }
-        let (used, complete) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, Some(i)),
-            None => (buf.len(), None),
-        };
-        if !too_long {
-            line.extend_from_slice(&buf[..complete.unwrap_or(used)]);
-            if line.len() > MAX_LINE_BYTES {
-                too_long = true;
-                line = Vec::new();
-            }
-        }
-        reader.consume(used);
-        if complete.is_some() {
-            finish(&mut line, &mut too_long, digest);
-        }
-    }
-}
-
-/// Reads both windows of the sanitized group (the library's reader, as the Lambda uses it).
-fn read_group(group: &str, digest: &mut Digest) -> Result<(), Failure> {
+/// Reads both windows of the sanitized group (the library's reader, as the Lambda uses it),
+/// after checking they can be paged through within `budget_seconds`.
+fn read_group(group: &str, budget_seconds: u64, digest: &mut Digest) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| (EXIT_CONFIG, format!("tokio runtime: {}", e.kind())))?;
     runtime.block_on(async {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-        digest::group::read_group(&client, group, digest).await.map_err(|e| (EXIT_INPUT, e.to_string()))
+        let input = |e: digest::group::ReadError| (EXIT_INPUT, e.to_string());
+        digest::group::check_size(&client, group, &digest.window, budget_seconds).await.map_err(input)?;
+        digest::group::read_group(&client, group, digest).await.map_err(input)
+    })
+}
+
+/// Reads both windows from the data lake (the library's reader, as the Lambda uses it).
+fn read_lake(location: &digest::lake::Location, digest: &mut Digest) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| (EXIT_CONFIG, format!("tokio runtime: {}", e.kind())))?;
+    runtime.block_on(async {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = digest::lake::client(&sdk);
+        digest::lake::read_lake(&client, location, digest, digest::lake::DEFAULT_CONCURRENCY)
+            .await
+            .map(drop)
+            .map_err(|e| (EXIT_INPUT, e.to_string()))
     })
 }
 

@@ -44,6 +44,55 @@ pub struct Stored {
 }
 
 pub async fn stored_corpus(tag: &str) -> Stored {
+    store(tag, None).await
+}
+
+/// The lake's bucket in [`stored_corpus_with_lake`], and the prefix its delivery stream writes.
+pub const LAKE_BUCKET: &str = "claude-otel-lake";
+pub const LAKE_PREFIX: &str = "sanitized";
+
+/// As [`stored_corpus`], with the group subscribed to a Firehose delivery stream into
+/// [`LAKE_BUCKET`] before anything is written: moto delivers each `PutLogEvents` batch to it as
+/// a gzip subscription document, in an object under `sanitized/YYYY/MM/DD/HH/` (Firehose's
+/// default layout; moto does not implement the message extraction the template configures).
+pub async fn stored_corpus_with_lake(tag: &str) -> Stored {
+    store(tag, Some(LAKE_BUCKET)).await
+}
+
+async fn subscribe_to_lake(moto: &Moto, bucket: &str) {
+    let sdk = super::common::sdk_config(&moto.url()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    s3.create_bucket().bucket(bucket).send().await.expect("CreateBucket");
+    let firehose = aws_sdk_firehose::Client::new(&sdk);
+    let role = "arn:aws:iam::123456789012:role/lake-delivery";
+    let destination = aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+        .role_arn(role)
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .prefix(format!("{LAKE_PREFIX}/"))
+        .build()
+        .unwrap();
+    let created = firehose
+        .create_delivery_stream()
+        .delivery_stream_name("lake")
+        .extended_s3_destination_configuration(destination)
+        .send()
+        .await
+        .expect("CreateDeliveryStream");
+    let client = logs_client(&moto.url()).await;
+    create_group(&client, GROUP).await;
+    client
+        .put_subscription_filter()
+        .log_group_name(GROUP)
+        .filter_name("lake")
+        .filter_pattern("")
+        .destination_arn(created.delivery_stream_arn().expect("an ARN"))
+        .role_arn("arn:aws:iam::123456789012:role/logs-to-firehose")
+        .send()
+        .await
+        .expect("PutSubscriptionFilter");
+}
+
+async fn store(tag: &str, lake: Option<&str>) -> Stored {
     // Move the corpus so that its window ends at the last whole minute.
     let now = OffsetDateTime::now_utc().unix_timestamp() / 60 * 60;
     let until = OffsetDateTime::from_unix_timestamp(now).unwrap();
@@ -73,7 +122,10 @@ pub async fn stored_corpus(tag: &str) -> Stored {
 
     let moto = Moto::start();
     let client = logs_client(&moto.url()).await;
-    create_group(&client, GROUP).await;
+    match lake {
+        Some(bucket) => subscribe_to_lake(&moto, bucket).await,
+        None => create_group(&client, GROUP).await,
+    }
     client.create_log_stream().log_group_name(GROUP).log_stream_name("s").send().await.expect("CreateLogStream");
     for batch in events.chunks(500) {
         let input: Vec<_> = batch

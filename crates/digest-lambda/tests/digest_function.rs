@@ -19,7 +19,7 @@ use std::time::Duration;
 /// placeholder still in the secret, the invocation fails and nothing is posted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
-    let Stored { moto, file, .. } = stored_corpus("lambda").await;
+    let Stored { moto, file, .. } = stored_corpus_with_lake("lambda").await;
     let sdk = common::sdk_config(&moto.url()).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let receiver = Receiver::start(vec![]).await;
@@ -43,16 +43,18 @@ async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
         )
         .finish(Duration::from_secs(120))
     };
-    let function = |secret: &str| {
-        let mut f = Proc::spawn(
-            common::function_command(env!("CARGO_BIN_EXE_digest-lambda"), port, &moto.url(), 256)
-                .env("DIGEST_LOG_GROUP", GROUP)
-                .env("DIGEST_WEBHOOK_SECRET_ARN", secret)
-                .env("DIGEST_DAYS", DAYS),
-        );
+    let lake = format!("s3://{LAKE_BUCKET}/{LAKE_PREFIX}");
+    let function_reading = |secret: &str, lake: Option<&str>| {
+        let mut command = common::function_command(env!("CARGO_BIN_EXE_digest-lambda"), port, &moto.url(), 256);
+        command.env("DIGEST_LOG_GROUP", GROUP).env("DIGEST_WEBHOOK_SECRET_ARN", secret).env("DIGEST_DAYS", DAYS);
+        if let Some(lake) = lake {
+            command.env("DIGEST_S3", lake);
+        }
+        let mut f = Proc::spawn(&mut command);
         f.wait_for("\"ready\"", Duration::from_secs(60));
         f
     };
+    let function = |secret: &str| function_reading(secret, None);
 
     let f = function(hook.arn().unwrap());
     let (ok, out) = tokio::task::spawn_blocking(invoke.clone()).await.unwrap();
@@ -71,13 +73,35 @@ async fn the_digest_function_posts_the_weekly_digest_from_the_lambda_runtime() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(bodies[0].0, String::from_utf8(expected.stdout).unwrap(), "the function posts the CLI's slack digest");
+    let expected = String::from_utf8(expected.stdout).unwrap();
+    assert_eq!(bodies[0].0, expected, "the function posts the CLI's slack digest");
+
+    // With DIGEST_S3 it reads the data lake (what moto's Firehose delivered from the group): the
+    // same digest, for the window it ends now.
+    let f = function_reading(hook.arn().unwrap(), Some(&lake));
+    let (ok, out) = tokio::task::spawn_blocking(invoke.clone()).await.unwrap();
+    assert!(ok, "invoke failed:\n{out}");
+    assert!(f.text().contains("\"reads\":\"lake\""), "{}", f.text());
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 2, "{}", f.text());
+    let context = serde_json::from_str::<Value>(&bodies[1].0).unwrap()["blocks"][1]["elements"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lake_end = context.split("ending ").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let expected_now = Command::new(common::cli_bin())
+        .args(["digest", "--format", "slack", "--days", DAYS, "--until", &lake_end])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(bodies[1].0, String::from_utf8(expected_now.stdout).unwrap(), "the lake gives the same digest");
+    drop(f);
 
     let f = function(placeholder.arn().unwrap());
     let (ok, out) = tokio::task::spawn_blocking(invoke.clone()).await.unwrap();
     assert!(!ok, "an unfilled secret must fail the invocation");
     assert!(out.contains("not filled in"), "{out}");
-    assert_eq!(receiver.bodies().len(), 1, "nothing more posted");
+    assert_eq!(receiver.bodies().len(), 2, "nothing more posted");
     drop(f);
     drop(watch);
     std::fs::remove_file(&file).unwrap();

@@ -1,5 +1,5 @@
-//! The scheduled digest: read the sanitized group, render the `slack` format, post it to an
-//! incoming webhook. The Lambda (`src/bin/digest_lambda.rs`) is a thin wrapper around
+//! The scheduled digest: read the sanitized data lake (or, for a small team, the sanitized
+//! group), render the `slack` format, post it to an incoming webhook. The Lambda (`src/bin/digest_lambda.rs`) is a thin wrapper around
 //! [`deliver`].
 //!
 //! Trusts the SDK client and the webhook URL it is given (read from Secrets Manager by the
@@ -8,7 +8,8 @@
 //! exponential backoff ([`backon`]), anything else fails at once; errors name a kind and a status,
 //! never the URL (it is a secret) or a response body.
 
-use super::group::{ReadError, read_group};
+use super::group::{ReadError, check_size, read_group};
+use super::lake::{self, LakeError, Location};
 use super::message::Schema;
 use super::report::Report;
 use super::tally::{Digest, LineCounts, Window};
@@ -41,6 +42,8 @@ impl Default for Settings {
 pub enum DeliverError {
     #[error(transparent)]
     Read(#[from] ReadError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
     #[error("the webhook URL must be https:// (http:// only to a loopback host)")]
     BadUrl,
     #[error("the webhook answered HTTP {status}")]
@@ -94,17 +97,34 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, DeliverError> {
     }
 }
 
-/// Reads the window ending at `end_ns` from `group` and posts its `slack` digest to `webhook`.
+/// Where the sanitized events are read from.
+#[derive(Debug)]
+pub enum Source<'a> {
+    /// The data lake on S3, every object of the windows.
+    Lake { s3: &'a aws_sdk_s3::Client, location: &'a Location },
+    /// The sanitized group through `FilterLogEvents`, refused when the windows would take more
+    /// than `budget_seconds` of the account's 5 requests per second.
+    Group { logs: &'a aws_sdk_cloudwatchlogs::Client, group: &'a str, budget_seconds: u64 },
+}
+
+/// Reads the window ending at `end_ns` from `source` and posts its `slack` digest to `webhook`.
 pub async fn deliver(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    group: &str,
+    source: Source<'_>,
     webhook: &str,
     end_ns: u64,
     settings: &Settings,
 ) -> Result<Delivered, DeliverError> {
     let url = check_url(webhook)?;
     let mut digest = Digest::new(Window { end_ns, days: settings.days }, Schema::embedded());
-    read_group(logs, group, &mut digest).await?;
+    match source {
+        Source::Lake { s3, location } => {
+            lake::read_lake(s3, location, &mut digest, lake::DEFAULT_CONCURRENCY).await?;
+        }
+        Source::Group { logs, group, budget_seconds } => {
+            check_size(logs, group, &digest.window, budget_seconds).await?;
+            read_group(logs, group, &mut digest).await?;
+        }
+    }
     let body = render(&Report::new(&digest, settings.min_group_size), Format::Slack);
     post(url, &body, settings).await?;
     Ok(Delivered { counts: digest.counts, bytes: body.len() })

@@ -24,6 +24,8 @@ pub mod deliver;
 pub mod group;
 mod html;
 pub mod identity;
+pub mod lake;
+pub mod lines;
 mod markdown;
 pub mod message;
 pub mod report;

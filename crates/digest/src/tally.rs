@@ -752,4 +752,11 @@ impl Digest {
         self.counts.lines += 1;
         self.counts.refuse(Refusal::TooLong);
     }
+
+    /// Input that held a message but could not be read as JSON far enough to find its line (a
+    /// broken subscription document in a lake object).
+    pub fn refuse_not_json(&mut self) {
+        self.counts.lines += 1;
+        self.counts.refuse(Refusal::NotJson);
+    }
 }
