@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Copy the dashboard, the saved queries, the spend alarms and what they need from the
-single-account template (../template.yaml) into deploy/central.yaml, so the organisation's
-central account shows the same dashboard as a single account. Text is copied as written (short
+"""Copy the dashboard, the saved queries, the spend alarms, the data lake, the scheduled digest
+and what they need from the single-account template (../template.yaml) into deploy/central.yaml,
+so the organisation's central account shows the same dashboard and keeps the same lake as a
+single account. Text is copied as written (short
 form tags included); only the regions between the `copied from ../template.yaml` markers of
 central.yaml and its whole `Mappings:` section are rewritten.
 
@@ -19,10 +20,27 @@ SOURCE = ROOT / "template.yaml"
 TARGET = ROOT / "deploy" / "central.yaml"
 
 # What is copied, per top-level section: exact entry names, or a regular expression.
+# The data lake (Lake*: on in the central account, whose EnableDataLake allows "true" only) and
+# the scheduled digest's resources but its log group and function (central has no KMS key, and
+# its function's CodeUri is ..), which deploy/central.yaml writes itself.
 COPIED = {
-    "Parameters": [r"DailyBudgetUSD", r"MinGroupUsers"],
-    "Conditions": [r"HasBudget"],
-    "Resources": [r"DailyBudget\w*Alarm", r"UsageDashboard", r"\w+QueryDefinition"],
+    "Parameters": [
+        r"DailyBudgetUSD",
+        r"MinGroupUsers",
+        r"EnableDigest",
+        r"DigestSchedule",
+        r"DigestWebhookSecretName",
+        r"LakeRetentionDays",
+        r"LakeReaderArns",
+    ],
+    "Conditions": [r"HasBudget", r"DigestEnabled", r"DigestCreatesSecret", r"LakeEnabled", r"LakeHasReaders"],
+    "Resources": [
+        r"DailyBudget\w*Alarm",
+        r"UsageDashboard",
+        r"\w+QueryDefinition",
+        r"Digest(WebhookSecret|Role|SchedulerRole|WeeklySchedule|ErrorsAlarm)",
+        r"Lake\w+",
+    ],
 }
 BEGIN = "  # ======== copied from ../template.yaml by deploy/sync-from-template.py: do not edit here ========"
 END = "  # ======== end of the copy from ../template.yaml ========"

@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 venv=.venv
 tools=(moto_server cfn-lint sam cargo-lambda)
+# Python modules the tests import with .venv's python3 (tests/lake/named_queries.py): DuckDB, and
+# PyYAML (which cfn-lint brings).
+modules=(duckdb yaml)
 
 command -v python3 >/dev/null || { echo "setup: python3 is not on PATH; install Python 3 (3.9 or newer)" >&2; exit 1; }
 
@@ -49,11 +52,15 @@ stamp=$venv/requirements-dev.installed
 installed() {
     cmp -s requirements-dev.txt "$stamp" || return 1
     for tool in "${tools[@]}"; do [[ -x $venv/bin/$tool ]] || return 1; done
+    for module in "${modules[@]}"; do "$venv/bin/python" -c "import $module" 2>/dev/null || return 1; done
 }
 if ! installed; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     for tool in "${tools[@]}"; do
         [[ -x $venv/bin/$tool ]] || { echo "setup: $tool is not in $venv/bin after installing requirements-dev.txt" >&2; exit 1; }
+    done
+    for module in "${modules[@]}"; do
+        "$venv/bin/python" -c "import $module" || { echo "setup: $venv/bin/python cannot import $module after installing requirements-dev.txt" >&2; exit 1; }
     done
     cp requirements-dev.txt "$stamp"
 fi

@@ -22,8 +22,8 @@
 mod cfn;
 
 use cfn::{
-    ACCOUNT, Grants, REGION, Stack, assert_exact, check_exact, grants, identities, parse_template, referenced_fields,
-    resources, sanitizer_output_paths, trust,
+    ACCOUNT, Grants, READER, REGION, Stack, assert_exact, check_exact, grants, identities, lake_policy_problems,
+    parse_template, referenced_fields, resources, sanitizer_output_paths, trust,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -67,7 +67,10 @@ fn central_function_grants() -> Grants {
 #[test]
 fn central_roles_grant_exactly_what_they_are_for() {
     for stack in [central_for_accounts(), central_for_organisation()] {
-        assert_eq!(identities(&stack), BTreeSet::from(["SanitizerRole".to_string(), "LogsToStreamRole".to_string()]));
+        assert_eq!(
+            identities(&stack),
+            ["SanitizerRole", "LogsToStreamRole", "LakeDeliveryRole", "LakeSubscriptionRole"].map(String::from).into()
+        );
         assert_exact(&stack, "SanitizerRole", &central_function_grants());
         assert_exact(&stack, "LogsToStreamRole", &grants(&[("kinesis:PutRecord", "{RawEventsStream.Arn}")]));
         assert_eq!(trust(&stack, "SanitizerRole")["Principal"], json!({"Service": "lambda.amazonaws.com"}));
@@ -301,7 +304,7 @@ fn alarms_watch_the_stream_the_function_and_the_delivery() {
     let stack = central_for_accounts();
     let mut watched = BTreeSet::new();
     for (name, r) in resources(&stack.t) {
-        if r["Type"] == "AWS::CloudWatch::Alarm" {
+        if r["Type"] == "AWS::CloudWatch::Alarm" && stack.exists(name) {
             let p = stack.properties(name);
             assert_eq!(p["AlarmActions"], json!(["{AlarmTopic}"]), "{name} notifies the alarm topic");
             watched.insert(p["MetricName"].as_str().unwrap_or("(math)").to_string());
@@ -400,6 +403,10 @@ fn central_copies_the_dashboard_queries_and_spend_alarms_of_template_yaml() {
             || (name.starts_with("DailyBudget") && name.ends_with("Alarm"))
             || (section == "Parameters" && ["DailyBudgetUSD", "MinGroupUsers"].contains(&name))
             || (section == "Conditions" && name == "HasBudget")
+            // The data lake, and the scheduled digest but its log group and function (central's own).
+            || (name.starts_with("Lake") && name != "LakeIsOn" && !(section == "Parameters" && name == "EnableDataLake"))
+            || (name.starts_with("Digest") && !["DigestFunctionLogGroup", "DigestFunction"].contains(&name))
+            || (section == "Parameters" && name == "EnableDigest")
     };
     let mut count = 0;
     for section in ["Parameters", "Conditions", "Resources"] {
@@ -419,4 +426,79 @@ fn central_copies_the_dashboard_queries_and_spend_alarms_of_template_yaml() {
         }
     }
     assert!(count >= 10, "the dashboard, the saved queries and the spend alarms are copied");
+}
+
+// ------------------------------------------------------------------ the data lake and the digest
+
+/// Central keeps the lake whatever its parameters say, with template.yaml's roles and bucket
+/// policy (checked exactly and by what they allow), and its scheduled digest reads the lake.
+#[test]
+fn central_keeps_the_lake_and_its_digest_reads_it() {
+    let t = parse_template(CENTRAL);
+    assert_eq!(t["Parameters"]["EnableDataLake"]["Default"], "true");
+    assert_eq!(
+        t["Rules"]["LakeIsOn"]["Assertions"][0]["Assert"],
+        json!({"Fn::Equals": [{"Ref": "EnableDataLake"}, "true"]}),
+        "a rule refuses a central stack without the lake"
+    );
+    let bucket = "{LakeBucket.Arn}";
+    let log = logs_arn("log-group:{LakeDeliveryLogGroup}:log-stream:{LakeDeliveryLogStream}");
+    for (digest, readers) in [(false, vec![]), (true, vec![READER])] {
+        let stack = Stack::new(
+            CENTRAL,
+            &[
+                ("MemberAccountIds", json!(MEMBERS)),
+                ("EnableDigest", json!(digest.to_string())),
+                ("LakeReaderArns", json!(readers)),
+            ],
+        );
+        assert_exact(
+            &stack,
+            "LakeDeliveryRole",
+            &grants(&[
+                ("s3:GetBucketLocation", bucket),
+                ("s3:ListBucket", bucket),
+                ("s3:ListBucketMultipartUploads", bucket),
+                ("s3:PutObject", "{LakeBucket.Arn}/sanitized/*"),
+                ("s3:PutObject", "{LakeBucket.Arn}/errors/*"),
+                ("s3:AbortMultipartUpload", "{LakeBucket.Arn}/sanitized/*"),
+                ("s3:AbortMultipartUpload", "{LakeBucket.Arn}/errors/*"),
+                ("logs:PutLogEvents", &log),
+            ]),
+        );
+        assert_exact(
+            &stack,
+            "LakeSubscriptionRole",
+            &grants(&[
+                ("firehose:PutRecord", "{LakeDeliveryStream.Arn}"),
+                ("firehose:PutRecordBatch", "{LakeDeliveryStream.Arn}"),
+            ]),
+        );
+        assert_eq!(stack.properties("LakeSubscription")["LogGroupName"], "{SanitizedLogGroup}");
+        let problems = lake_policy_problems(&stack);
+        assert!(problems.is_empty(), "central's bucket policy:\n  {}", problems.join("\n  "));
+        if digest {
+            let group = |g: &str| logs_arn(&format!("log-group:{{{g}}}:*"));
+            assert_exact(
+                &stack,
+                "DigestRole",
+                &grants(&[
+                    ("logs:FilterLogEvents", &group("SanitizedLogGroup")),
+                    ("logs:CreateLogStream", &group("DigestFunctionLogGroup")),
+                    ("logs:PutLogEvents", &group("DigestFunctionLogGroup")),
+                    ("secretsmanager:GetSecretValue", "{DigestWebhookSecret}"),
+                    ("logs:DescribeLogGroups", &logs_arn("log-group:*")),
+                    ("s3:ListBucket", r#"{LakeBucket.Arn} if {"StringLike":{"s3:prefix":"sanitized/*"}}"#),
+                    ("s3:GetObject", "{LakeBucket.Arn}/sanitized/*"),
+                ]),
+            );
+            assert_exact(&stack, "DigestSchedulerRole", &grants(&[("lambda:InvokeFunction", "{DigestFunction.Arn}")]));
+            let f = stack.properties("DigestFunction");
+            assert_eq!(f["Environment"]["Variables"]["DIGEST_S3"], "s3://{LakeBucket}/sanitized");
+            assert_eq!(f["Environment"]["Variables"]["DIGEST_LOG_GROUP"], "{SanitizedLogGroup}");
+            assert_eq!(f["Role"], "{DigestRole.Arn}");
+            assert_eq!(f["CodeUri"], "..");
+            assert!(f["Policies"].is_null());
+        }
+    }
 }

@@ -791,8 +791,12 @@ fn short_form_tags_become_long_form() {
 #[test]
 fn raw_group_feeds_the_function_with_an_empty_pattern() {
     let t = parse_template(TEMPLATE);
-    let filters = resources_of_type(&t, "AWS::Logs::SubscriptionFilter");
-    assert_eq!(filters.len(), 1, "one subscription filter");
+    // The raw group's filter; the other one is the lake's, on the sanitized group (below).
+    let filters: Vec<_> = resources_of_type(&t, "AWS::Logs::SubscriptionFilter")
+        .into_iter()
+        .filter(|(n, _)| *n != "LakeSubscription")
+        .collect();
+    assert_eq!(filters.len(), 1, "one subscription filter on the raw group");
     let p = &filters[0].1["Properties"];
     assert_eq!(p["LogGroupName"], json!({"Ref": "RawLogGroup"}));
     assert_eq!(p["FilterPattern"], "", "every raw event must reach the sanitizer");
@@ -1417,8 +1421,15 @@ fn digest_role_grants(t: &Value, role: &str) -> (BTreeSet<(String, String)>, Vec
     }
     let mut granted = BTreeSet::new();
     for p in one_or_many(&props["Policies"]) {
+        // A policy under `!If [Condition, policy, AWS::NoValue]` (the lake's) counts as granted.
+        let p = match p.get("Fn::If") {
+            Some(Value::Array(branches)) if branches.len() == 3 && branches[2] == json!({"Ref": "AWS::NoValue"}) => {
+                &branches[1]
+            }
+            _ => p,
+        };
         for s in one_or_many(&p["PolicyDocument"]["Statement"]) {
-            for key in ["NotAction", "NotResource", "Condition"] {
+            for key in ["NotAction", "NotResource"] {
                 if !s[key].is_null() {
                     problems.push(format!("{role}: {key} is not allowed"));
                 }
@@ -1435,6 +1446,8 @@ fn digest_role_grants(t: &Value, role: &str) -> (BTreeSet<(String, String)>, Vec
                         _ => vec![resource_spelling(r)],
                     };
                     for r in spellings {
+                        // A condition is part of the grant (exact checks name it).
+                        let r = if s["Condition"].is_null() { r } else { format!("{r} if {}", s["Condition"]) };
                         granted.insert((a.as_str().unwrap_or("?").to_string(), r));
                     }
                 }
@@ -1457,6 +1470,11 @@ fn check_digest(t: &Value) -> Result<(), Vec<String>> {
             "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${DigestWebhookSecretName}-??????"
                 .to_string(),
         ),
+        // The group reader's size estimate: DescribeLogGroups takes the account's groups only.
+        ("logs:DescribeLogGroups", format!("{ARN_PREFIX}*")),
+        // With the lake on (EnableDataLake): list sanitized/, read its objects.
+        ("s3:ListBucket", r#"GetAtt:LakeBucket.Arn if {"StringLike":{"s3:prefix":"sanitized/*"}}"#.to_string()),
+        ("s3:GetObject", "${LakeBucket.Arn}/sanitized/*".to_string()),
     ]
     .into_iter()
     .map(|(a, r)| (a.to_string(), r))
@@ -1482,6 +1500,10 @@ fn check_digest(t: &Value) -> Result<(), Vec<String>> {
     }
     if fp["Environment"]["Variables"]["DIGEST_LOG_GROUP"] != json!({"Ref": "SanitizedLogGroup"}) {
         problems.push("DIGEST_LOG_GROUP must be !Ref SanitizedLogGroup".into());
+    }
+    let lake = json!({"Fn::If": ["LakeEnabled", {"Fn::Sub": "s3://${LakeBucket}/sanitized"}, {"Ref": "AWS::NoValue"}]});
+    if fp["Environment"]["Variables"]["DIGEST_S3"] != lake {
+        problems.push("DIGEST_S3 must be s3://${LakeBucket}/sanitized when the lake is on, unset otherwise".into());
     }
     if res["DigestFunction"]["Metadata"]["BuildProperties"]["Binary"] != "digest-lambda" {
         problems.push("DigestFunction must run the digest-lambda binary".into());
@@ -2051,5 +2073,213 @@ fn the_endpoint_cost_table_uses_the_template_defaults() {
     let memory = format!("at {} MB (`FunctionMemoryMB`'s default)", default("FunctionMemoryMB"));
     for needle in [concurrency, memory] {
         assert!(section.contains(&needle), "docs/scale.md's endpoint section does not say {needle}");
+    }
+}
+
+// ------------------------------------------------------------------ the sanitized data lake
+
+fn lake_stack(mode: &str, digest: bool, readers: &[&str]) -> Stack {
+    stack_for(
+        mode,
+        &[
+            ("EnableDataLake", json!("true")),
+            ("EnableDigest", json!(digest.to_string())),
+            ("LakeReaderArns", json!(readers)),
+        ],
+    )
+}
+
+use cfn::{READER, STRANGER, lake_policy_problems};
+
+/// Exactly what the delivery role (Firehose) and the subscription role (CloudWatch Logs) grant.
+fn lake_role_grants() -> [(&'static str, cfn::Grants); 2] {
+    let bucket = "{LakeBucket.Arn}";
+    let stream = format!(
+        "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{{LakeDeliveryLogGroup}}:log-stream:{{LakeDeliveryLogStream}}"
+    );
+    [
+        (
+            "LakeDeliveryRole",
+            grants(&[
+                ("s3:GetBucketLocation", bucket),
+                ("s3:ListBucket", bucket),
+                ("s3:ListBucketMultipartUploads", bucket),
+                ("s3:PutObject", "{LakeBucket.Arn}/sanitized/*"),
+                ("s3:PutObject", "{LakeBucket.Arn}/errors/*"),
+                ("s3:AbortMultipartUpload", "{LakeBucket.Arn}/sanitized/*"),
+                ("s3:AbortMultipartUpload", "{LakeBucket.Arn}/errors/*"),
+                ("logs:PutLogEvents", &stream),
+            ]),
+        ),
+        (
+            "LakeSubscriptionRole",
+            grants(&[
+                ("firehose:PutRecord", "{LakeDeliveryStream.Arn}"),
+                ("firehose:PutRecordBatch", "{LakeDeliveryStream.Arn}"),
+            ]),
+        ),
+    ]
+}
+
+#[test]
+fn lake_roles_grant_exactly_what_they_are_for() {
+    for mode in MODES {
+        for digest in [false, true] {
+            let stack = lake_stack(mode, digest, &[READER]);
+            for (role, expected) in lake_role_grants() {
+                assert_exact(&stack, role, &expected);
+            }
+            let firehose = trust(&stack, "LakeDeliveryRole");
+            assert_eq!(firehose["Principal"], json!({"Service": "firehose.amazonaws.com"}));
+            assert_eq!(firehose["Condition"], json!({"StringEquals": {"aws:SourceAccount": ACCOUNT}}));
+            let logs = trust(&stack, "LakeSubscriptionRole");
+            assert_eq!(logs["Principal"], json!({"Service": "logs.amazonaws.com"}));
+            assert_eq!(
+                logs["Condition"],
+                json!({"StringLike": {"aws:SourceArn": format!("arn:aws:logs:{REGION}:{ACCOUNT}:*")}})
+            );
+            let ids = identities(&stack);
+            assert!(ids.contains("LakeDeliveryRole") && ids.contains("LakeSubscriptionRole"), "{ids:?}");
+        }
+    }
+    // Off by default: no lake identity.
+    assert!(!identities(&stack_for("raw", &[])).iter().any(|i| i.starts_with("Lake")));
+    // The exact check catches a wider delivery role: reading the bucket.
+    let mut t = parse_template(TEMPLATE);
+    t["Resources"]["LakeDeliveryRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${LakeBucket.Arn}/*"}}));
+    let stack = Stack::from_template(t, &[("EnableDataLake", json!("true"))]);
+    let p = check_exact(&stack, "LakeDeliveryRole", &lake_role_grants()[0].1).expect_err("a wider grant");
+    assert!(p.iter().any(|m| m.contains("s3:GetObject")), "{p:?}");
+}
+
+/// The digest's role with the lake on and off, evaluated: the lake's grants exist only with it.
+#[test]
+fn the_digest_reads_the_lake_only_when_it_is_on() {
+    let logs = |group: &str| format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{{{group}}}:*");
+    let base = [
+        ("logs:FilterLogEvents", logs("SanitizedLogGroup")),
+        ("logs:CreateLogStream", logs("DigestFunctionLogGroup")),
+        ("logs:PutLogEvents", logs("DigestFunctionLogGroup")),
+        ("secretsmanager:GetSecretValue", "{DigestWebhookSecret}".to_string()),
+        ("logs:DescribeLogGroups", format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*")),
+    ];
+    for lake in [false, true] {
+        let stack = stack_for("raw", &[("EnableDigest", json!("true")), ("EnableDataLake", json!(lake.to_string()))]);
+        let mut expected: cfn::Grants = base.iter().map(|(a, r)| (a.to_string(), r.clone())).collect();
+        if lake {
+            expected.insert((
+                "s3:ListBucket".into(),
+                r#"{LakeBucket.Arn} if {"StringLike":{"s3:prefix":"sanitized/*"}}"#.into(),
+            ));
+            expected.insert(("s3:GetObject".into(), "{LakeBucket.Arn}/sanitized/*".into()));
+        }
+        assert_exact(&stack, "DigestRole", &expected);
+        let env = &stack.properties("DigestFunction")["Environment"]["Variables"];
+        assert_eq!(env["DIGEST_LOG_GROUP"], "{SanitizedLogGroup}");
+        assert_eq!(env.get("DIGEST_S3"), lake.then(|| json!("s3://{LakeBucket}/sanitized")).as_ref(), "lake {lake}");
+    }
+}
+
+#[test]
+fn the_lake_bucket_policy_lets_only_delivery_write_and_only_the_digest_and_readers_read() {
+    for (digest, readers) in [(false, vec![]), (true, vec![]), (false, vec![READER]), (true, vec![READER])] {
+        let stack = lake_stack("raw", digest, &readers);
+        let problems = lake_policy_problems(&stack);
+        assert!(problems.is_empty(), "digest {digest}, readers {readers:?}:\n  {}", problems.join("\n  "));
+    }
+    // The check fails without the read restriction, or with the stranger among the writers.
+    let mut t = parse_template(TEMPLATE);
+    let statements =
+        t["Resources"]["LakeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_array_mut().unwrap();
+    statements.retain(|s| s["Sid"] != "OnlyDigestAndReadersRead");
+    let stack = Stack::from_template(t, &[("EnableDataLake", json!("true")), ("LakeReaderArns", json!([READER]))]);
+    assert!(lake_policy_problems(&stack).iter().any(|p| p.contains("Admin s3:GetObject")));
+    let mut t = parse_template(TEMPLATE);
+    t["Resources"]["LakeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] =
+        json!([{"Fn::GetAtt": ["LakeDeliveryRole", "Arn"]}, STRANGER]);
+    let stack = Stack::from_template(t, &[("EnableDataLake", json!("true"))]);
+    assert!(lake_policy_problems(&stack).iter().any(|p| p.contains("Admin s3:PutObject sanitized")));
+}
+
+/// Only the sanitized group feeds the lake, through one filter with an empty pattern; Firehose
+/// unpacks each record into the sanitized lines, one per line, gzip, by arrival day.
+#[test]
+fn only_the_sanitized_group_feeds_the_lake_as_ndjson() {
+    for mode in MODES {
+        let stack = lake_stack(mode, true, &[]);
+        let mut per_group: BTreeMap<String, usize> = BTreeMap::new();
+        for name in created(&stack) {
+            if resources(&stack.t)[&name]["Type"] == "AWS::Logs::SubscriptionFilter" {
+                let p = stack.properties(&name);
+                *per_group.entry(p["LogGroupName"].as_str().unwrap().to_string()).or_default() += 1;
+                if p["DestinationArn"] == "{LakeDeliveryStream.Arn}" {
+                    assert_eq!(name, "LakeSubscription");
+                }
+            }
+        }
+        assert!(
+            per_group.values().all(|&n| n <= 2),
+            "a log group takes at most two subscription filters: {per_group:?}"
+        );
+        assert_eq!(
+            stack.properties("LakeSubscription"),
+            json!({"FilterName": "claude-otel-lake", "LogGroupName": "{SanitizedLogGroup}", "FilterPattern": "",
+                   "DestinationArn": "{LakeDeliveryStream.Arn}", "RoleArn": "{LakeSubscriptionRole.Arn}"})
+        );
+        let s3 = &stack.properties("LakeDeliveryStream")["ExtendedS3DestinationConfiguration"];
+        assert_eq!(s3["BucketARN"], "{LakeBucket.Arn}");
+        assert_eq!(s3["RoleARN"], "{LakeDeliveryRole.Arn}");
+        assert_eq!(s3["Prefix"], "sanitized/dt=!{timestamp:yyyy-MM-dd}/");
+        assert_eq!(s3["ErrorOutputPrefix"], "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/");
+        assert_eq!(s3["CompressionFormat"], "GZIP");
+        assert_eq!(
+            s3["ProcessingConfiguration"],
+            json!({"Enabled": true, "Processors": [
+                {"Type": "Decompression", "Parameters": [{"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
+                {"Type": "CloudWatchLogProcessing", "Parameters": [{"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]},
+                {"Type": "AppendDelimiterToRecord"}
+            ]})
+        );
+    }
+    // Encrypted, private, expiring.
+    let stack = lake_stack("raw", false, &[]);
+    let bucket = stack.properties("LakeBucket");
+    assert_eq!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(bucket["PublicAccessBlockConfiguration"][k], true, "{k}");
+    }
+    let rules = bucket["LifecycleConfiguration"]["Rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["ExpirationInDays"] == 730 && r["Prefix"].is_null()), "{rules:?}");
+    assert!(rules.iter().any(|r| r["Prefix"] == "athena-results/" && r["ExpirationInDays"].as_u64() <= Some(30)));
+    let wg = stack.properties("LakeWorkGroup")["WorkGroupConfiguration"].clone();
+    assert_eq!(wg["EnforceWorkGroupConfiguration"], true);
+    assert_eq!(wg["ResultConfiguration"]["OutputLocation"], "s3://{LakeBucket}/athena-results/");
+    assert!(wg["BytesScannedCutoffPerQuery"].as_u64().is_some());
+}
+
+/// Off by default and all in one block: every lake resource is named Lake* and conditional on
+/// the lake, and with EnableDataLake=false none is created.
+#[test]
+fn the_lake_is_off_by_default_and_all_its_resources_are_lake_star() {
+    let t = parse_template(TEMPLATE);
+    assert_eq!(t["Parameters"]["EnableDataLake"]["Default"], "false");
+    for (name, r) in resources(&t) {
+        let conditional = r["Condition"] == "LakeEnabled";
+        assert_eq!(
+            name.starts_with("Lake"),
+            conditional,
+            "{name}: lake resources (and only they) are Lake* and conditional"
+        );
+    }
+    for mode in MODES {
+        assert!(!created(&stack_for(mode, &[])).iter().any(|n| n.starts_with("Lake")));
+        let on = created(&lake_stack(mode, false, &[]));
+        assert!(on.contains("LakeSubscription") && on.contains("LakeTable") && on.contains("LakeBucketPolicy"));
     }
 }

@@ -342,7 +342,9 @@ pub fn grants(pairs: &[(&str, &str)]) -> Grants {
 }
 
 /// What an identity's inline policies grant, as evaluated (action, resource) pairs; every
-/// problem found on the way (managed policies, boundaries, Deny/Not*/Condition, wildcards).
+/// problem found on the way (managed policies, boundaries, Deny/Not*, wildcards). A statement's
+/// `Condition` is part of what it grants: its pairs' resource reads `RESOURCE if {CONDITION}`, so
+/// an exact check names the condition too (and a grant that loses it is a wider one).
 pub fn granted(stack: &Stack, name: &str) -> Result<Grants, Vec<String>> {
     let p = stack.properties(name);
     let mut problems = Vec::new();
@@ -355,7 +357,7 @@ pub fn granted(stack: &Stack, name: &str) -> Result<Grants, Vec<String>> {
     for policy in one_or_many(&p["Policies"]) {
         let pname = policy["PolicyName"].as_str().unwrap_or("?");
         for s in one_or_many(&policy["PolicyDocument"]["Statement"]) {
-            for key in ["NotAction", "NotResource", "Condition", "NotPrincipal"] {
+            for key in ["NotAction", "NotResource", "NotPrincipal"] {
                 if !s[key].is_null() {
                     problems.push(format!("{name}/{pname}: {key} is not allowed"));
                 }
@@ -373,6 +375,7 @@ pub fn granted(stack: &Stack, name: &str) -> Result<Grants, Vec<String>> {
                     if r == "*" && a != "logs:CallWithBearerToken" {
                         problems.push(format!("{name}/{pname}: {a} on resource *"));
                     }
+                    let r = if s["Condition"].is_null() { r } else { format!("{r} if {}", s["Condition"]) };
                     out.insert((a.to_string(), r));
                 }
             }
@@ -430,4 +433,89 @@ pub fn identities(stack: &Stack) -> BTreeSet<String> {
         .filter(|(name, r)| r["Type"].as_str().is_some_and(|t| t.starts_with("AWS::IAM::")) && stack.exists(name))
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+// ------------------------------------------------------------------ the data lake's bucket policy
+
+/// A reader named in `LakeReaderArns`, and a principal of the account that is none of the lake's.
+pub const READER: &str = "arn:aws:iam::999999999999:role/usage-analyst";
+pub const STRANGER: &str = "arn:aws:iam::999999999999:role/Admin";
+
+/// Whether the bucket policy denies a request: every statement is a Deny; one applies when its
+/// action and resource match and its condition holds (`aws:SecureTransport`, `aws:PrincipalArn`).
+pub fn lake_denies(policy: &Value, principal: &str, action: &str, key: &str, tls: bool) -> bool {
+    fn glob(pattern: &str, s: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == s,
+            Some((head, tail)) => {
+                s.starts_with(head) && (0..=s.len() - head.len()).any(|i| glob(tail, &s[head.len() + i..]))
+            }
+        }
+    }
+    let object = if key.is_empty() { "{LakeBucket.Arn}".to_string() } else { format!("{{LakeBucket.Arn}}/{key}") };
+    policy["Statement"].as_array().expect("statements").iter().any(|s| {
+        let actions = one_or_many(&s["Action"]);
+        let acts = actions.iter().any(|a| glob(a.as_str().unwrap(), action));
+        let on = if s["NotResource"].is_null() {
+            one_or_many(&s["Resource"]).iter().any(|r| glob(r.as_str().unwrap(), &object))
+        } else {
+            !one_or_many(&s["NotResource"]).iter().any(|r| glob(r.as_str().unwrap(), &object))
+        };
+        let holds = s["Condition"].as_object().is_none_or(|c| {
+            c.iter().all(|(op, kv)| match (op.as_str(), kv.as_object().unwrap().iter().next().unwrap()) {
+                ("Bool", (k, v)) if k == "aws:SecureTransport" => v == "false" && !tls,
+                ("ArnNotEquals", (k, v)) if k == "aws:PrincipalArn" => {
+                    !one_or_many(v).iter().any(|p| p.as_str() == Some(principal))
+                }
+                other => panic!("unexpected condition {other:?}"),
+            })
+        });
+        acts && on && holds
+    })
+}
+
+pub fn lake_policy_problems(stack: &Stack) -> Vec<String> {
+    let policy = stack.properties("LakeBucketPolicy")["PolicyDocument"].clone();
+    let mut problems = Vec::new();
+    for s in policy["Statement"].as_array().unwrap() {
+        if s["Effect"] != "Deny" || s["Principal"] != "*" {
+            problems.push(format!("the bucket policy only denies, to everyone: {s}"));
+        }
+    }
+    let digest = stack.exists("DigestRole");
+    let readers = stack.conditions["LakeHasReaders"];
+    let (delivery, digest_role) = ("{LakeDeliveryRole.Arn}", "{DigestRole.Arn}");
+    // (principal, action, key, allowed)
+    let mut cases = vec![
+        (delivery, "s3:PutObject", "sanitized/dt=2026-11-23/x.gz", true),
+        (delivery, "s3:PutObject", "errors/processing-failed/dt=2026-11-23/x.gz", true),
+        (delivery, "s3:ListBucket", "", true),
+        (delivery, "s3:GetObject", "sanitized/dt=2026-11-23/x.gz", false),
+        (delivery, "s3:PutObject", "athena-results/x.csv", false),
+        (delivery, "s3:PutObject", "raw/x.gz", false),
+        (digest_role, "s3:PutObject", "sanitized/dt=2026-11-23/x.gz", false),
+        (READER, "s3:PutObject", "sanitized/dt=2026-11-23/x.gz", false),
+        (READER, "s3:PutObject", "other/x", false),
+        (STRANGER, "s3:GetObject", "sanitized/dt=2026-11-23/x.gz", false),
+        (STRANGER, "s3:GetObject", "athena-results/x.csv", false),
+        (STRANGER, "s3:ListBucket", "", false),
+        (STRANGER, "s3:PutObject", "sanitized/dt=2026-11-23/x.gz", false),
+        (STRANGER, "s3:PutObject", "athena-results/x.csv", false),
+    ];
+    cases.push((digest_role, "s3:GetObject", "sanitized/dt=2026-11-23/x.gz", digest));
+    cases.push((digest_role, "s3:ListBucket", "", digest));
+    cases.push((READER, "s3:GetObject", "sanitized/dt=2026-11-23/x.gz", readers));
+    cases.push((READER, "s3:PutObject", "athena-results/x.csv", readers));
+    cases.push((READER, "s3:ListBucket", "", readers));
+    for (principal, action, key, allowed) in cases {
+        if lake_denies(&policy, principal, action, key, true) == allowed {
+            problems
+                .push(format!("{principal} {action} {key}: should be {}", if allowed { "allowed" } else { "denied" }));
+        }
+        // Without TLS, nothing.
+        if !lake_denies(&policy, principal, action, key, false) {
+            problems.push(format!("{principal} {action} {key} without TLS is not denied"));
+        }
+    }
+    problems
 }
