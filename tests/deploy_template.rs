@@ -1271,8 +1271,8 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded").join(name)
 }
 
-/// The sums of the spend fields of written messages: an oracle independent of the sanitizer's
-/// own bookkeeping.
+/// The sums of the spend fields of written messages, and their `api_request` and `user_prompt`
+/// events: an oracle independent of the sanitizer's own bookkeeping.
 fn spend_of(lines: &[String]) -> sanitizer_core::Spend {
     let mut spend = sanitizer_core::Spend::default();
     for line in lines {
@@ -1285,6 +1285,8 @@ fn spend_of(lines: &[String]) -> sanitizer_core::Spend {
             output_tokens: n("output_tokens"),
             cache_read_tokens: n("cache_read_tokens"),
             cache_creation_tokens: n("cache_creation_tokens"),
+            api_requests: u64::from(a["event.name"] == "api_request"),
+            user_prompts: u64::from(a["event.name"] == "user_prompt"),
         });
     }
     spend
@@ -1317,12 +1319,18 @@ async fn emf_line_for(name: &str) -> (Value, Vec<String>) {
 }
 
 /// Golden: the EMF line of the `subagent` recording carries its spend (cost and four token
-/// sums) beside the counts, declared as metrics without dimensions.
+/// sums) and its api_requests and user_prompts beside the counts, declared as metrics without
+/// dimensions.
 #[tokio::test]
 async fn the_emf_line_carries_the_spend_of_a_fixture() {
     let (line, lines) = emf_line_for("subagent.object.json").await;
     let requests = lines.iter().filter(|l| l.contains(r#""event.name":"api_request""#)).count();
-    assert!(requests >= 2, "the fixture has api_requests to sum");
+    let prompts = lines.iter().filter(|l| l.contains(r#""event.name":"user_prompt""#)).count();
+    assert!(requests >= 2 && prompts >= 1, "the fixture has api_requests to sum and a prompt");
+    assert_eq!(
+        (line["ApiRequests"].as_u64(), line["UserPrompts"].as_u64()),
+        (Some(requests as u64), Some(prompts as u64))
+    );
     let cost = line["CostUSD"].as_f64().expect("CostUSD is a number");
     assert!(cost > 0.0 && line["InputTokens"].as_u64() > Some(0), "{line}");
     insta::assert_snapshot!(serde_json::to_string_pretty(&line).expect("json"));

@@ -477,6 +477,7 @@ mod tests {
         let report = handler.handle_payload(prepared, None).await;
         assert_eq!((report.written(), report.rejected(), report.error), (4, 0, None));
         assert_eq!(report.spend.input_tokens, 1 + 2 + 3 + 4, "the sanitizer's spend is carried into the report");
+        assert_eq!(report.spend.api_requests, 4, "four api_request events written");
         let out = String::from_utf8(handler.into_sink().into_inner()).unwrap();
         let order: Vec<&str> = out
             .lines()

@@ -10,9 +10,12 @@
 //! `EventsRejected` (by `PutLogEvents`, or too large to batch), `EventsUnwritten` (in a failed
 //! write), `AttributesDropped`, `PayloadErrors`, `WriteErrors`, `Batches`, `Retries`; and the
 //! spend the invocation wrote ([`SPEND_METRICS`]): `CostUSD` (the sum of `cost_usd`),
-//! `InputTokens`, `OutputTokens`, `CacheReadTokens`, `CacheCreationTokens`. No dimension at all,
-//! not even the model family: each dimension combination is a billed custom metric, and the
-//! dashboard's Logs Insights widgets already break spend down by model.
+//! `InputTokens`, `OutputTokens`, `CacheReadTokens`, `CacheCreationTokens`, with the events that
+//! carry it and the prompts that ask for it, `ApiRequests` and `UserPrompts` (written
+//! `api_request` and `user_prompt` events). No dimension at all, not even the model family: each
+//! dimension combination is a billed custom metric, and the detail dashboard's Logs Insights
+//! widgets already break spend down by model. The overview dashboard reads these metrics for
+//! its team totals (reading metrics in a dashboard runs no Logs Insights query).
 //! Alarms: drops and rejections > 0; `PayloadErrors`/`WriteErrors` > 0;
 //! `EventsReceived > 0` with `EventsWritten = 0` (a Claude Code format change that empties the
 //! dashboards); `CostUSD` summed over 24 hours against the `DailyBudgetUSD` parameter.
@@ -40,13 +43,16 @@ pub const METRICS: [(&str, &str); 11] = [
 ];
 
 /// The spend metrics with their EMF units, in output order, after [`METRICS`]. `CostUSD` is
-/// in US dollars (EMF unit `None`), the others are token counts.
-pub const SPEND_METRICS: [(&str, &str); 5] = [
+/// in US dollars (EMF unit `None`), then token counts, then counts of written `api_request` and
+/// `user_prompt` events.
+pub const SPEND_METRICS: [(&str, &str); 7] = [
     ("CostUSD", "None"),
     ("InputTokens", "Count"),
     ("OutputTokens", "Count"),
     ("CacheReadTokens", "Count"),
     ("CacheCreationTokens", "Count"),
+    ("ApiRequests", "Count"),
+    ("UserPrompts", "Count"),
 ];
 
 /// The outcome name in the log line.
@@ -89,6 +95,8 @@ fn spend_values(spend: &Spend) -> [Value; SPEND_METRICS.len()] {
         json!(spend.output_tokens),
         json!(spend.cache_read_tokens),
         json!(spend.cache_creation_tokens),
+        json!(spend.api_requests),
+        json!(spend.user_prompts),
     ]
 }
 
@@ -281,6 +289,8 @@ mod tests {
             output_tokens: 61,
             cache_read_tokens: 14_500,
             cache_creation_tokens: 25_848,
+            api_requests: 3,
+            user_prompts: 2,
         }
     }
 
@@ -293,6 +303,9 @@ mod tests {
             [&line["InputTokens"], &line["OutputTokens"], &line["CacheReadTokens"], &line["CacheCreationTokens"]],
             [&json!(142), &json!(61), &json!(14_500), &json!(25_848)]
         );
+        assert_eq!((line["ApiRequests"].as_u64(), line["UserPrompts"].as_u64()), (Some(3), Some(2)));
+        let endpoint = request_line(metric_values(&report()), &spend(), "NS", 0);
+        assert_eq!((endpoint["ApiRequests"].as_u64(), endpoint["UserPrompts"].as_u64()), (Some(3), Some(2)));
         let nothing = invocation_line(&Report { spend: Spend::default(), ..report() }, "NS", 0);
         assert_eq!((nothing["CostUSD"].as_f64(), nothing["InputTokens"].as_u64()), (Some(0.0), Some(0)));
         let broken = Report { spend: Spend { cost_usd: f64::INFINITY, ..spend() }, ..report() };

@@ -18,7 +18,7 @@ use crate::kinesis::{self, RecordError};
 use crate::metrics::MetricPoint;
 use crate::parse::{self, Ends, Entry, Found, Indexes, KeyIndex, Raw, RawEvent};
 use crate::pseudonym::PseudonymKey;
-use crate::spend::{Spend, SpendField};
+use crate::spend::{CountedEvent, Spend, SpendField};
 use crate::value::Scalar;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
@@ -132,6 +132,9 @@ pub struct Sanitizer {
     /// only at its own outputs (measured: testing every output's event set was 0.6 % of the
     /// full path with 17 event types).
     event_outputs: Vec<Vec<(usize, Option<SpendField>)>>,
+    /// Per allowlisted event: whether its written events are counted into the spend
+    /// (`api_request`, `user_prompt`). Made once, so counting is an index and an increment.
+    event_counted: Vec<Option<CountedEvent>>,
 }
 
 /// A slot's input value.
@@ -333,6 +336,11 @@ impl Sanitizer {
                 on_event.map(|(i, o)| (i, SpendField::of_output(&o.key))).collect()
             })
             .collect();
+        let event_counted = allowlist
+            .events
+            .iter()
+            .map(|name| CountedEvent::ALL.into_iter().find(|counted| counted.event_name() == name))
+            .collect();
         Sanitizer {
             allowlist,
             key,
@@ -341,6 +349,7 @@ impl Sanitizer {
             tool_parameter_index,
             tool_parameters_slot,
             event_outputs,
+            event_counted,
         }
     }
 
@@ -600,6 +609,9 @@ impl Sanitizer {
         out.extend_from_slice(name.as_bytes());
         out.push(b'"');
         let mut spend = Spend::default();
+        if let Some(&Some(counted)) = self.event_counted.get(event_index) {
+            spend.count(counted);
+        }
         // Outputs not kept on this event are not looked at: their slots keep no verdict, so they
         // are reported dropped as not allowlisted.
         for &(i, field) in self.event_outputs.get(event_index).map_or(&[][..], Vec::as_slice) {
@@ -1008,6 +1020,36 @@ hex_chars = 16
             }
         }
         assert!(read >= 100, "{read} recorded records");
+    }
+
+    #[test]
+    fn the_api_requests_and_user_prompts_written_are_counted() {
+        // Oracle: the written messages' own event names, counted after the fact.
+        let sanitizer = Sanitizer::new(Allowlist::embedded(), None);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/recorded");
+        let mut total = Spend::default();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") && !path.ends_with("inventory.json") {
+                let payload = crate::decode::decode_envelope(&std::fs::read(&path).unwrap(), 1 << 24).unwrap();
+                let out = sanitizer.sanitize_payload(&payload);
+                let named = |name: &str| {
+                    let field = format!(r#""event.name":"{name}""#);
+                    out.events.iter().filter(|e| e.message.contains(&field)).count() as u64
+                };
+                let counted = (out.spend.api_requests, out.spend.user_prompts);
+                assert_eq!(counted, (named("api_request"), named("user_prompt")), "{}", path.display());
+                total.merge(&out.spend);
+            }
+        }
+        assert!(total.api_requests >= 10 && total.user_prompts >= 10, "{total:?}");
+        // A dropped event, and one not counted, add nothing.
+        let mut batch = sanitizer.batch();
+        batch.push(Origin::NONE, r#"{"body":"claude_code.user_prompt","attributes":{"event.name":"api_request"}}"#);
+        batch.push(Origin::NONE, r#"{"body":"claude_code.tool_result"}"#);
+        batch.push(Origin::NONE, r#"{"body":"claude_code.user_prompt"}"#);
+        let out = batch.finish();
+        assert_eq!((out.counts.written, out.spend.api_requests, out.spend.user_prompts), (2, 0, 1));
     }
 
     fn one(message: &str) -> Result<String, EventDrop> {

@@ -1,4 +1,6 @@
-//! Spend: the sums of the cost and token values a payload's sanitized events carry.
+//! Spend: the sums of the cost and token values a payload's sanitized events carry, and the
+//! number of `api_request` and `user_prompt` events among them (the team totals a dashboard
+//! reads as metrics, countable without identity).
 //!
 //! Trusts the sanitizer to add only values that passed their kind check and were written.
 //! Guarantees: figures only (numbers, fixed names), so they can be logged and metered.
@@ -31,6 +33,26 @@ impl SpendField {
     }
 }
 
+/// The events whose written count is kept beside the spend: the event name (as in the
+/// allowlist, without the `claude_code.` prefix) and what it is counted into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CountedEvent {
+    ApiRequest,
+    UserPrompt,
+}
+
+impl CountedEvent {
+    pub(crate) const ALL: [CountedEvent; 2] = [CountedEvent::ApiRequest, CountedEvent::UserPrompt];
+
+    /// The event name counted.
+    pub(crate) fn event_name(self) -> &'static str {
+        match self {
+            CountedEvent::ApiRequest => "api_request",
+            CountedEvent::UserPrompt => "user_prompt",
+        }
+    }
+}
+
 /// Sums over the written events of one or more payloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Spend {
@@ -40,6 +62,10 @@ pub struct Spend {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_creation_tokens: u64,
+    /// `api_request` events written.
+    pub api_requests: u64,
+    /// `user_prompt` events written.
+    pub user_prompts: u64,
 }
 
 impl Spend {
@@ -58,12 +84,22 @@ impl Spend {
         }
     }
 
+    /// Counts one written event of `event`.
+    pub(crate) fn count(&mut self, event: CountedEvent) {
+        match event {
+            CountedEvent::ApiRequest => self.api_requests = self.api_requests.saturating_add(1),
+            CountedEvent::UserPrompt => self.user_prompts = self.user_prompts.saturating_add(1),
+        }
+    }
+
     pub fn merge(&mut self, other: &Spend) {
         self.cost_usd += other.cost_usd;
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.cache_read_tokens = self.cache_read_tokens.saturating_add(other.cache_read_tokens);
         self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(other.cache_creation_tokens);
+        self.api_requests = self.api_requests.saturating_add(other.api_requests);
+        self.user_prompts = self.user_prompts.saturating_add(other.user_prompts);
     }
 
     /// All tokens, of every type.
@@ -98,6 +134,14 @@ mod tests {
         for key in ["cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"] {
             assert!(SpendField::of_output(key).is_some(), "{key}");
             assert!(numeric.contains(&key), "{key} is not a numeric output");
+        }
+    }
+
+    #[test]
+    fn every_counted_event_is_an_event_of_the_shipped_allowlist() {
+        let allowlist = crate::Allowlist::embedded();
+        for event in CountedEvent::ALL {
+            assert!(allowlist.events().iter().any(|e| e == event.event_name()), "{event:?}");
         }
     }
 }

@@ -304,9 +304,16 @@ async fn a_request_writes_its_sanitized_lines_and_counts_what_was_dropped() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    for (name, want) in
-        [("Invocations", 1), ("EventsReceived", 2), ("EventsWritten", 1), ("EventsDropped", 1), ("InputTokens", 12)]
-    {
+    // Of the two records, one api_request is written (the other event is not kept), no prompt.
+    for (name, want) in [
+        ("Invocations", 1),
+        ("EventsReceived", 2),
+        ("EventsWritten", 1),
+        ("EventsDropped", 1),
+        ("InputTokens", 12),
+        ("ApiRequests", 1),
+        ("UserPrompts", 0),
+    ] {
         assert!(declared.contains(&name), "{name} not declared: {emf}");
         assert_eq!(emf[name].as_u64(), Some(want), "{name}: {emf}");
     }

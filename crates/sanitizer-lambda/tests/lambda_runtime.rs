@@ -114,6 +114,8 @@ async fn the_runtime_loop_writes_the_sanitized_group_and_logs_no_payload_value()
     assert!(log.contains("\"outcome\":\"ok\"") && log.contains("\"EventsWritten\":"), "{log}");
     // The EMF line carries the spend written: 100 + 101 input tokens over the two api_requests.
     assert!(log.contains("\"InputTokens\":201") && log.contains("\"CostUSD\":1.0246"), "{log}");
+    let requests = expected.iter().filter(|m| m.contains(r#""event.name":"api_request""#)).count();
+    assert!(log.contains(&format!("\"ApiRequests\":{requests},")) && requests == 2, "{log}");
     assert!(!log.contains(CANARY), "function output leaks a payload value:\n{log}");
     drop(function);
 
