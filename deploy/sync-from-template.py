@@ -37,6 +37,7 @@ COPIED = {
     "Resources": [
         r"DailyBudget\w*Alarm",
         r"UsageDashboard",
+        r"OverviewDashboard",
         r"\w+QueryDefinition",
         r"Digest(WebhookSecret|Role|SchedulerRole|WeeklySchedule|ErrorsAlarm)",
         r"Lake\w+",

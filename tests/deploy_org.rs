@@ -400,6 +400,7 @@ fn central_copies_the_dashboard_queries_and_spend_alarms_of_template_yaml() {
     let copied = |section: &str, name: &str| {
         name.ends_with("QueryDefinition")
             || name == "UsageDashboard"
+            || name == "OverviewDashboard"
             || (name.starts_with("DailyBudget") && name.ends_with("Alarm"))
             || (section == "Parameters" && ["DailyBudgetUSD", "MinGroupUsers"].contains(&name))
             || (section == "Conditions" && name == "HasBudget")

@@ -1406,6 +1406,120 @@ async fn the_budget_alarms_read_the_metric_the_function_emits() {
     assert_eq!(t["Conditions"]["HasBudget"], json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "DailyBudgetUSD"}, "0"]}]}));
 }
 
+/// Every metric of a dashboard's metric widgets, as (widget title, namespace, name, dimensions):
+/// CloudWatch's `[namespace, name, dim, value, ..., {options}]` arrays, `"."` repeating the entry
+/// above.
+fn dashboard_metrics(body: &Value) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for w in body["widgets"].as_array().expect("widgets").iter().filter(|w| w["type"] == "metric") {
+        let title = w["properties"]["title"].as_str().unwrap_or("").to_string();
+        let mut previous: Vec<String> = Vec::new();
+        for m in w["properties"]["metrics"].as_array().expect("metrics") {
+            let parts: Vec<String> = m
+                .as_array()
+                .expect("a metric is an array")
+                .iter()
+                .filter_map(Value::as_str)
+                .enumerate()
+                .map(|(i, p)| if p == "." { previous.get(i).cloned().unwrap_or_default() } else { p.to_string() })
+                .collect();
+            assert!(parts.len() >= 2, "{title}: a metric names a namespace and a name: {m}");
+            out.push((title.clone(), parts[0].clone(), parts[1].clone(), parts[2..].to_vec()));
+            previous = parts;
+        }
+    }
+    out
+}
+
+/// Issue 23, item 3: the overview's team totals (cost, requests, messages, tokens) are metric
+/// widgets over the metrics the function emits (the EMF line of a recorded fixture is the
+/// oracle: same namespace, names it declares, no dimension), each summed per day or over the
+/// range; one Logs Insights widget (distinct people and sessions per day) is all a view queries.
+#[tokio::test]
+async fn the_overview_dashboard_reads_the_team_totals_from_the_emitted_metrics() {
+    for (which, text) in [("template.yaml", TEMPLATE), ("deploy/central.yaml", include_str!("../deploy/central.yaml"))]
+    {
+        let t = parse_template(text);
+        let r = &resources(&t)["OverviewDashboard"];
+        assert_eq!(resolve(&t, &r["Properties"]["DashboardName"]), "{ProjectName}-claude-code-overview", "{which}");
+        let body: Value =
+            serde_json::from_str(&resolve(&t, &r["Properties"]["DashboardBody"])).expect("dashboard JSON");
+        let widgets = body["widgets"].as_array().expect("widgets");
+        let logs: Vec<&Value> = widgets.iter().filter(|w| w["type"] == "log").collect();
+        assert_eq!(logs.len(), 1, "{which}: one Logs Insights query per view");
+        let query = resolve(&t, &json!({"Fn::FindInMap": ["Queries", "ActiveUsersPerDay", "Query"]}));
+        assert_eq!(logs[0]["properties"]["query"], format!("SOURCE '{{SanitizedLogGroup}}' | {query}"), "{which}");
+        assert!(
+            query.contains("count_distinct(attributes.user.pseudonym) as active_users") && query.contains("by bin(1d)")
+        );
+
+        let (line, _) = emf_line_for("subagent.object.json").await;
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        let emitted: BTreeSet<&str> =
+            directive["Metrics"].as_array().expect("metrics").iter().filter_map(|m| m["Name"].as_str()).collect();
+        let namespace = resolve(
+            &t,
+            &resources(&t)["SanitizerFunction"]["Properties"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
+        );
+        let read = dashboard_metrics(&body);
+        for (title, ns, name, dimensions) in &read {
+            assert_eq!(ns, &namespace, "{which} {title}: the function's namespace");
+            assert!(emitted.contains(name.as_str()), "{which} {title}: {name} is not a metric the function emits");
+            assert!(dimensions.is_empty(), "{which} {title}: the function emits {name} without dimensions");
+        }
+        let shown: BTreeSet<&str> = read.iter().map(|(_, _, n, _)| n.as_str()).collect();
+        let totals = [
+            "CostUSD",
+            "ApiRequests",
+            "UserPrompts",
+            "InputTokens",
+            "OutputTokens",
+            "CacheReadTokens",
+            "CacheCreationTokens",
+        ];
+        assert_eq!(shown, BTreeSet::from(totals), "{which}: the team totals, and nothing else");
+        for w in widgets.iter().filter(|w| w["type"] == "metric") {
+            let p = &w["properties"];
+            assert_eq!(p["stat"], "Sum", "{which}: {w}");
+            let whole_range = p["setPeriodToTimeRange"] == true && p["view"] == "singleValue";
+            assert!(whole_range || p["period"] == 86_400, "{which}: per day or over the range: {w}");
+        }
+        let range = widgets.iter().find(|w| w["properties"]["view"] == "singleValue").expect("a totals widget");
+        let in_range: BTreeSet<String> =
+            dashboard_metrics(&json!({"widgets": [range]})).into_iter().map(|(_, _, n, _)| n).collect();
+        assert_eq!(in_range, totals.iter().map(|n| n.to_string()).collect(), "{which}: every total over the range");
+        let mut cells = BTreeSet::new();
+        for w in widgets {
+            let g = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("widget without {k}: {w}"));
+            assert!(g("x") + g("width") <= 24, "widget wider than the grid: {w}");
+            for x in g("x")..g("x") + g("width") {
+                for y in g("y")..g("y") + g("height") {
+                    assert!(cells.insert((x, y)), "{which}: widgets overlap at ({x}, {y}): {w}");
+                }
+            }
+        }
+    }
+}
+
+/// The metric reader follows CloudWatch's `"."` shorthand, and a dashboard reading a metric the
+/// function does not emit (or with a dimension it does not set) is found.
+#[test]
+fn dashboard_metrics_reads_the_shorthand_and_the_dimensions() {
+    let body = json!({"widgets": [{"type": "metric", "properties": {"title": "t", "metrics": [
+        ["NS", "CostUSD", {"label": "x"}], [".", "ApiRequests"], ["AWS/Lambda", "Errors", "FunctionName", "f"]
+    ]}}]});
+    let read: Vec<(String, String, Vec<String>)> =
+        dashboard_metrics(&body).into_iter().map(|(_, ns, n, d)| (ns, n, d)).collect();
+    assert_eq!(
+        read,
+        [
+            ("NS".to_string(), "CostUSD".to_string(), vec![]),
+            ("NS".to_string(), "ApiRequests".to_string(), vec![]),
+            ("AWS/Lambda".to_string(), "Errors".to_string(), vec!["FunctionName".to_string(), "f".to_string()]),
+        ]
+    );
+}
+
 // ------------------------------------------------------------------ weekly digest (optional)
 
 /// Every (action, resource) an inline-policy role grants, `Fn::If` resources as both branches;
