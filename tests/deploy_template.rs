@@ -1101,13 +1101,18 @@ fn the_dashboard_has_the_four_sections_of_issue_21() {
     let body: Value = serde_json::from_str(&resolve(&t, &r["Properties"]["DashboardBody"])).expect("dashboard JSON");
     let widgets = body["widgets"].as_array().expect("widgets");
     assert!(widgets.len() <= 500 && body.to_string().len() < 1_000_000, "CloudWatch's dashboard limits");
+    assert_on_the_grid(widgets, "UsageDashboard");
+}
+
+/// Every widget fits the dashboard's 24 columns and no two widgets overlap.
+fn assert_on_the_grid(widgets: &[Value], which: &str) {
     let mut cells = BTreeSet::new();
     for w in widgets {
-        let g = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("widget without {k}: {w}"));
-        assert!(g("x") + g("width") <= 24, "widget wider than the grid: {w}");
+        let g = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("{which}: widget without {k}: {w}"));
+        assert!(g("x") + g("width") <= 24, "{which}: widget wider than the grid: {w}");
         for x in g("x")..g("x") + g("width") {
             for y in g("y")..g("y") + g("height") {
-                assert!(cells.insert((x, y)), "widgets overlap at ({x}, {y}): {w}");
+                assert!(cells.insert((x, y)), "{which}: widgets overlap at ({x}, {y}): {w}");
             }
         }
     }
@@ -1488,16 +1493,7 @@ async fn the_overview_dashboard_reads_the_team_totals_from_the_emitted_metrics()
         let in_range: BTreeSet<String> =
             dashboard_metrics(&json!({"widgets": [range]})).into_iter().map(|(_, _, n, _)| n).collect();
         assert_eq!(in_range, totals.iter().map(|n| n.to_string()).collect(), "{which}: every total over the range");
-        let mut cells = BTreeSet::new();
-        for w in widgets {
-            let g = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("widget without {k}: {w}"));
-            assert!(g("x") + g("width") <= 24, "widget wider than the grid: {w}");
-            for x in g("x")..g("x") + g("width") {
-                for y in g("y")..g("y") + g("height") {
-                    assert!(cells.insert((x, y)), "{which}: widgets overlap at ({x}, {y}): {w}");
-                }
-            }
-        }
+        assert_on_the_grid(widgets, which);
     }
 }
 
