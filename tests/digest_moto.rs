@@ -51,14 +51,7 @@ async fn the_digest_of_the_group_equals_the_digest_of_its_messages() {
     assert_eq!(from_group["input"]["refused"], 0);
 
     // A group that does not exist is an input error, and prints nothing.
-    let out = Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
-        .args(["digest", "--until", &until, "--log-group", "/no/such/group"])
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
+    let out = digest_cli(&["--until", &until, "--log-group", "/no/such/group"], &endpoint);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
@@ -135,18 +128,6 @@ fn assert_same_figures(a: &serde_json::Value, b: &serde_json::Value) {
     assert_eq!(a["input"]["refused"], 0);
 }
 
-fn cli(args: &[&str], endpoint: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_claude-otel-sanitizer"))
-        .arg("digest")
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_of_the_lake_equals_the_digest_of_its_messages() {
     let Stored { moto, file, until } = stored_corpus_with_lake("lake").await;
@@ -218,7 +199,7 @@ async fn the_digest_of_the_lake_equals_the_digest_of_its_messages() {
     let end_ns = u64::try_from(until.unix_timestamp_nanos()).unwrap();
     let settings = Settings { days: 6, ..Settings::default() };
     let expected =
-        cli(&["--format", "slack", "--days", DAYS, "--until", &until_text, file.to_str().unwrap()], &endpoint);
+        digest_cli(&["--format", "slack", "--days", DAYS, "--until", &until_text, file.to_str().unwrap()], &endpoint);
     let receiver = Receiver::start(vec![]).await;
     let location: Location = lake.parse().unwrap();
     let s3_reader = sanitizer_digest::lake::client(&sdk);
@@ -228,11 +209,11 @@ async fn the_digest_of_the_lake_equals_the_digest_of_its_messages() {
     assert_eq!(receiver.bodies()[0].0, String::from_utf8(expected.stdout).unwrap());
 
     // A bucket that does not exist, and a location that is not one: errors, nothing printed.
-    let out = cli(&["--until", &until_text, "--s3", "s3://no-such-bucket/x"], &endpoint);
+    let out = digest_cli(&["--until", &until_text, "--s3", "s3://no-such-bucket/x"], &endpoint);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "error: ListObjectsV2 failed: NoSuchBucket");
-    let out = cli(&["--s3", "https://bucket/x"], &endpoint);
+    let out = digest_cli(&["--s3", "https://bucket/x"], &endpoint);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     std::fs::remove_file(&file).unwrap();
@@ -251,7 +232,7 @@ async fn the_group_is_refused_when_its_windows_cannot_be_paged_in_time() {
     let seconds = pages.div_ceil(5);
     let out = tokio::task::spawn_blocking({
         let (until, endpoint, budget) = (until.clone(), endpoint.clone(), (seconds - 1).to_string());
-        move || cli(&["--until", &until, "--log-group", GROUP, "--max-read-seconds", &budget], &endpoint)
+        move || digest_cli(&["--until", &until, "--log-group", GROUP, "--max-read-seconds", &budget], &endpoint)
     })
     .await
     .unwrap();
@@ -261,7 +242,8 @@ async fn the_group_is_refused_when_its_windows_cannot_be_paged_in_time() {
     assert!(message.contains(&format!("about {pages} FilterLogEvents pages, {seconds} s")), "{message}");
     assert!(message.contains("--s3 s3://bucket/prefix"), "{message}");
     // Within the budget, it reads.
-    let out = cli(&["--until", &until, "--log-group", GROUP, "--max-read-seconds", &seconds.to_string()], &endpoint);
+    let out =
+        digest_cli(&["--until", &until, "--log-group", GROUP, "--max-read-seconds", &seconds.to_string()], &endpoint);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(&file).unwrap();
 }

@@ -21,16 +21,22 @@ pub const CORPUS_END_NS: i128 = 1_795_996_800_000_000_000;
 /// moto (like CloudWatch) refuses events older than 14 days: 2 × 6 days fit.
 pub const DAYS: &str = "6";
 
-pub fn digest(args: &[&str], endpoint: &str) -> Value {
-    let out = Command::new(super::common::cli_bin())
-        .args(["digest", "--format", "json", "--days", DAYS])
+/// The CLI's `digest` with `args`, its AWS calls to moto_server at `endpoint` (test credentials).
+pub fn digest_cli(args: &[&str], endpoint: &str) -> std::process::Output {
+    Command::new(super::common::cli_bin())
+        .arg("digest")
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The JSON digest of the last [`DAYS`] days with `args`, which must succeed.
+pub fn digest(args: &[&str], endpoint: &str) -> Value {
+    let out = digest_cli(&[&["--format", "json", "--days", DAYS], args].concat(), endpoint);
     assert!(out.status.success(), "digest {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
